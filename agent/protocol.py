@@ -1,0 +1,71 @@
+"""The line protocol between the agent and the service.
+
+One JSON object per line on stdout, each with ``v`` (protocol version) and ``type``.
+The agent writes lines with :func:`encode`; the service reads them with :func:`parse`.
+This module must stay free of third-party imports: the service imports it too.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+VERSION = 1
+
+
+def encode(type_: str, **fields: Any) -> str:
+    """One protocol line (without the trailing newline)."""
+    return json.dumps({"v": VERSION, "type": type_, **fields}, ensure_ascii=False,
+                      separators=(",", ":"), allow_nan=False)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"not JSON: {name}")
+
+
+def parse(line: str) -> dict[str, Any] | None:
+    """The JSON object on this line, or None when the line is plain text.
+
+    NaN/Infinity are refused so that whatever is passed on is valid JSON for browsers.
+    """
+    text = line.strip()
+    if not (text.startswith("{") and text.endswith("}")):
+        return None
+    try:
+        obj = json.loads(text, parse_constant=_reject_constant)
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+# -- Vocabulary (documented in agent/PROTOCOL.md) --------------------------------------------
+# Kept here, beside encode/parse, so the service can refer to the same names the agent emits.
+
+STATUS, THINKING, THINKING_DELTA, TEXT, TEXT_DELTA = (
+    "status", "thinking", "thinking_delta", "text", "text_delta")
+TOOL_USE, TOOL_RESULT, RESULT, DIFF, ERROR = (
+    "tool_use", "tool_result", "result", "diff", "error")
+EVENT_TYPES = frozenset({STATUS, THINKING, THINKING_DELTA, TEXT, TEXT_DELTA, TOOL_USE,
+                         TOOL_RESULT, RESULT, DIFF, ERROR})
+
+# ``status`` phases, in the order a successful run goes through them ("retrying" may repeat
+# while the model API is retried).
+PHASES = ("starting", "cloning", "cloned", "running", "retrying", "finished")
+
+# Process exit codes; each failure code goes with one final ``error`` line.
+EXIT_OK = 0
+EXIT_CONFIG = 2          # error code config_invalid
+EXIT_CLONE = 3           # error code clone_failed
+EXIT_AGENT = 4           # error codes model_error, limit_reached, agent_error
+EXIT_INTERNAL = 5        # error codes diff_failed, internal
+EXIT_CANCELLED = 143     # error code cancelled (128 + SIGTERM, as a shell would report it)
+
+ERROR_EXIT_CODES = {
+    "config_invalid": EXIT_CONFIG,
+    "clone_failed": EXIT_CLONE,
+    "model_error": EXIT_AGENT,
+    "limit_reached": EXIT_AGENT,
+    "agent_error": EXIT_AGENT,
+    "diff_failed": EXIT_INTERNAL,
+    "internal": EXIT_INTERNAL,
+    "cancelled": EXIT_CANCELLED,
+}

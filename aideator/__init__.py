@@ -1,0 +1,33 @@
+"""AIdeator: run N Claude coding agents on a repository and stream how they think."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from flask import Flask
+from flask_cors import CORS
+
+from .config import database_url, load_settings
+from .models import init_db
+
+__version__ = "2.0.0"
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """The application; ``test_config`` overrides settings read from the environment."""
+    settings = load_settings(overrides=test_config)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False
+    init_db(database_url(settings))
+
+    origins = settings.cors_origins.strip()
+    CORS(app, resources={r"/api/*": {
+        "origins": "*" if origins == "*" else [o.strip() for o in origins.split(",")],
+        "expose_headers": ["Location"]}})
+
+    from .service import Service
+    app.extensions["aideator"] = Service(settings)
+
+    from . import api
+    api.init_app(app)
+    return app

@@ -1,0 +1,36 @@
+"""Health and the OpenAPI document."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify
+
+from ..models import db
+from ..schemas import openapi_document
+
+bp = Blueprint("meta", __name__)
+log = logging.getLogger(__name__)
+
+
+@bp.get("/health")
+def health() -> Any:
+    service = current_app.extensions["aideator"]
+    try:
+        db.execute_sql("SELECT 1")
+        database = True
+    except Exception:  # noqa: BLE001 - health reports it, it does not fail on it
+        log.exception("database health check failed")
+        database = False
+    runtime = service.runtime.health()
+    healthy = database and runtime.get("ok", False)
+    return jsonify({"status": "healthy" if healthy else "unhealthy",
+                    "version": openapi_document()["info"]["version"],
+                    "kubernetes": bool(runtime.get("kubernetes", False)),
+                    "runtime": service.runtime.name, "database": database}), \
+        200 if healthy else 503
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    return jsonify(openapi_document())

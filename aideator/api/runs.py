@@ -1,0 +1,111 @@
+"""Runs: create, list, inspect, check status, select the winner, cancel."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+
+from ..models import RUN_FINISHED, Run, Selection, Variation, db, utcnow
+from ..naming import is_run_id
+from ..run_request import variation_configs
+from ..schemas import ValidationFailed
+from . import views
+from .errors import ApiError, json_body
+
+bp = Blueprint("runs", __name__)
+
+
+def service() -> Any:
+    return current_app.extensions["aideator"]
+
+
+def get_run(run_id: str) -> Run:
+    run = Run.get_or_none(Run.id == run_id) if is_run_id(run_id) else None
+    if run is None:
+        raise ApiError(404, "not_found", f"no run with id {run_id!r}")
+    return run
+
+
+@bp.post("/runs")
+def create_run() -> Any:
+    body = json_body(request, "CreateRunRequest")
+    try:
+        configs = variation_configs(body, service().settings.default_model)
+    except ValidationFailed as exc:
+        raise ApiError(422, "validation_error", exc.message, exc.field) from None
+    run = service().orchestrator.submit(github_url=body["github_url"], prompt=body["prompt"],
+                                        agent_config=body.get("agent_config", {}),
+                                        variation_configs=configs)
+    url = views.stream_url(run.id)
+    response = jsonify({"run_id": run.id, "stream_url": url,
+                        "job_names": [v.job_name for v in
+                                      run.variations.order_by(Variation.index)]})
+    response.headers["Location"] = f"/api/v1/runs/{run.id}"
+    return response, 202
+
+
+@bp.get("/runs")
+def list_runs() -> Any:
+    try:
+        limit = int(request.args.get("limit", 20))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= 100:
+        raise ApiError(400, "invalid_parameter", "limit must be an integer from 1 to 100",
+                       "limit")
+    query = Run.select().order_by(Run.created_at.desc(), Run.id.desc())
+    cursor = request.args.get("cursor")
+    if cursor:
+        after = Run.get_or_none(Run.id == cursor) if is_run_id(cursor) else None
+        if after is None:
+            raise ApiError(400, "invalid_parameter", "cursor is not a run of this list",
+                           "cursor")
+        query = query.where((Run.created_at < after.created_at)
+                            | ((Run.created_at == after.created_at) & (Run.id < after.id)))
+    runs = list(query.limit(limit + 1))
+    winners = dict(Selection.select(Selection.run, Selection.variation)
+                   .where(Selection.run.in_([r.id for r in runs])).tuples())
+    page = runs[:limit]
+    return jsonify({"runs": [views.run_summary(r, winners.get(r.id)) for r in page],
+                    "next_cursor": page[-1].id if len(runs) > limit else None})
+
+
+@bp.get("/runs/<run_id>")
+def get_run_detail(run_id: str) -> Any:
+    return jsonify(views.run_detail(get_run(run_id)))
+
+
+@bp.get("/runs/<run_id>/status")
+def get_run_status(run_id: str) -> Any:
+    return jsonify(views.run_status(get_run(run_id)))
+
+
+@bp.post("/runs/<run_id>/select")
+def select_winner(run_id: str) -> Any:
+    run = get_run(run_id)
+    body = json_body(request, "SelectRequest")
+    index = body["winning_variation_id"]
+    variation = Variation.get_or_none((Variation.run == run.id) & (Variation.index == index))
+    if variation is None:
+        raise ApiError(422, "validation_error",
+                       f"winning_variation_id: run {run.id} has no variation {index} "
+                       f"(it has 0 to {run.variation_count - 1})", "winning_variation_id")
+    now = utcnow()
+    with db.atomic():
+        (Selection.insert(run=run.id, variation=variation.index, selected_at=now)
+         .on_conflict(conflict_target=[Selection.run],
+                      update={Selection.variation: variation.index,
+                              Selection.selected_at: now})
+         .execute())
+    return jsonify({"status": "success", "job_name": variation.job_name, "run_id": run.id,
+                    "winning_variation_id": variation.index,
+                    "selected_at": views.iso(now)})
+
+
+@bp.post("/runs/<run_id>/cancel")
+def cancel_run(run_id: str) -> Any:
+    run = get_run(run_id)
+    if run.status in RUN_FINISHED:
+        raise ApiError(409, "conflict", f"run {run.id} has already finished ({run.status})")
+    service().orchestrator.cancel(run)
+    return jsonify({"run_id": run.id, "status": "cancelling"}), 202

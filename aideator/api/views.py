@@ -1,0 +1,71 @@
+"""JSON representations of runs, variations and selections."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ..models import Event, Run, Selection, Variation
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="milliseconds") + "Z"
+
+
+def _seconds(start: dt.datetime | None, end: dt.datetime | None) -> float | None:
+    return None if start is None or end is None else round((end - start).total_seconds(), 3)
+
+
+def stream_url(run_id: str) -> str:
+    return f"/api/v1/runs/{run_id}/stream"
+
+
+def selection(run: Run) -> Selection | None:
+    return Selection.get_or_none(Selection.run == run.id)
+
+
+def selection_view(sel: Selection | None, run: Run) -> dict[str, Any] | None:
+    if sel is None:
+        return None
+    job = Variation.get((Variation.run == run.id) & (Variation.index == sel.variation)).job_name
+    return {"winning_variation_id": sel.variation, "job_name": job,
+            "selected_at": iso(sel.selected_at)}
+
+
+def run_summary(run: Run, winner: int | None) -> dict[str, Any]:
+    return {"run_id": run.id, "github_url": run.github_url, "prompt": run.prompt,
+            "status": run.status, "variations": run.variation_count,
+            "created_at": iso(run.created_at), "finished_at": iso(run.finished_at),
+            "winning_variation_id": winner}
+
+
+def variation_view(v: Variation) -> dict[str, Any]:
+    return {"variation_id": v.index, "job_name": v.job_name, "status": v.status,
+            "config": v.config, "pod": v.source, "exit_code": v.exit_code, "error": v.error,
+            "started_at": iso(v.started_at), "finished_at": iso(v.finished_at),
+            "duration_seconds": _seconds(v.started_at, v.finished_at)}
+
+
+def run_detail(run: Run) -> dict[str, Any]:
+    variations = run.variations.order_by(Variation.index)
+    return {"run_id": run.id, "github_url": run.github_url, "prompt": run.prompt,
+            "status": run.status, "runtime": run.runtime, "agent_config": run.agent_config,
+            "stream_url": stream_url(run.id), "created_at": iso(run.created_at),
+            "finished_at": iso(run.finished_at),
+            "duration_seconds": _seconds(run.created_at, run.finished_at),
+            "event_count": Event.select().where(Event.run == run.id).count(),
+            "variations": [variation_view(v) for v in variations],
+            "selection": selection_view(selection(run), run)}
+
+
+def job_counts(status: str) -> dict[str, int]:
+    # A queued variation is a job whose pod has not started: still active.
+    return {"active": int(status in ("queued", "running")),
+            "succeeded": int(status == "succeeded"),
+            "failed": int(status in ("failed", "cancelled"))}
+
+
+def run_status(run: Run) -> dict[str, Any]:
+    return {"run_id": run.id, "status": run.status,
+            "jobs": [{"job_name": v.job_name, "variation_id": v.index, "phase": v.status,
+                      "status": job_counts(v.status)}
+                     for v in run.variations.order_by(Variation.index)]}

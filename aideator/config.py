@@ -1,0 +1,88 @@
+"""Settings, read from ``AIDEATOR_*`` environment variables (how Helm values arrive).
+
+Every setting, its variable and its default are listed in ``SETTINGS``; the README's
+configuration table is this list.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
+
+DEFAULT_MODEL = "claude-sonnet-4-5"
+
+
+def _agent_command() -> tuple[str, ...]:
+    return (sys.executable, "-m", "agent")
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where variations run: "local" (processes on this machine) or "kubernetes" (Jobs).
+    runtime: str = "local"
+    # Working data: the SQLite database, per-variation workspaces and logs.
+    data_dir: str = "./data"
+    # Peewee database URL; empty means sqlite:///<data_dir>/aideator.db.
+    database_url: str = ""
+    # Origins allowed to call the API from a browser ("*" or a comma-separated list).
+    cors_origins: str = "*"
+    # Largest request body accepted, in bytes.
+    max_body_bytes: int = 64 * 1024
+    # Model used when a request names none.
+    default_model: str = DEFAULT_MODEL
+    # Variations running at once on the local runtime; the rest wait in a queue.
+    max_concurrent_variations: int = 5
+    # Command that runs one variation locally (the agent entrypoint).
+    agent_command: tuple[str, ...] = field(default_factory=_agent_command)
+    # Seconds a cancelled variation gets to stop after SIGTERM before SIGKILL.
+    cancel_grace_seconds: float = 5.0
+    # Seconds between SSE heartbeat comments on an idle stream.
+    sse_heartbeat_seconds: float = 15.0
+    # Seconds the event log waits to batch writes before committing them.
+    flush_interval_seconds: float = 0.02
+    # Events kept in memory per live run for fan-out (older ones are read from the DB).
+    fanout_window: int = 50_000
+
+
+ENV_PREFIX = "AIDEATOR_"
+
+
+def _convert(raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if isinstance(default, tuple):
+        return tuple(shlex.split(raw))
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Defaults, then ``AIDEATOR_<NAME>`` variables, then explicit overrides (tests)."""
+    environ = os.environ if environ is None else environ
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        raw = environ.get(ENV_PREFIX + f.name.upper())
+        if raw is not None and raw != "":
+            try:
+                values[f.name] = _convert(raw, getattr(defaults, f.name))
+            except ValueError as exc:
+                raise ValueError(f"{ENV_PREFIX}{f.name.upper()}: {exc}") from None
+    values.update(overrides or {})
+    settings = Settings(**values)
+    if settings.runtime not in ("local", "kubernetes"):
+        raise ValueError(f"{ENV_PREFIX}RUNTIME must be 'local' or 'kubernetes', "
+                         f"not {settings.runtime!r}")
+    return settings
+
+
+def database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    return "sqlite:///" + os.path.abspath(os.path.join(settings.data_dir, "aideator.db"))

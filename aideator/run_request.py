@@ -1,0 +1,20 @@
+"""Turns a validated run request into one agent configuration per variation."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .schemas import ValidationFailed
+
+DEFAULT_VARIATIONS = 3
+
+
+def variation_configs(body: Mapping[str, Any], default_model: str) -> list[dict[str, Any]]:
+    """``agent_config`` over the defaults, then ``variation_configs[i]`` over that."""
+    base = {"model": default_model, **body.get("agent_config", {})}
+    overrides = body.get("variation_configs")
+    count = body.get("variations", len(overrides) if overrides else DEFAULT_VARIATIONS)
+    if overrides and len(overrides) != count:
+        raise ValidationFailed("variation_configs",
+                               f"variation_configs: has {len(overrides)} item(s) but "
+                               f"variations is {count}")
+    return [{**base, **(overrides[i] if overrides else {})} for i in range(int(count))]

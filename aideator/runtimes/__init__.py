@@ -1,0 +1,14 @@
+"""Where variations run. Each runtime turns one variation into a stream of observations
+(waiting, started, output lines with a resume cursor, exited); collectors turn those into
+events. Runtimes never touch the database or the event log."""
+from __future__ import annotations
+
+from ..config import Settings
+from .base import Runtime
+
+
+def create_runtime(settings: Settings) -> Runtime:
+    if settings.runtime == "local":
+        from .local import LocalRuntime
+        return LocalRuntime(settings)
+    raise ValueError(f"runtime {settings.runtime!r} is not available yet")

@@ -1,0 +1,61 @@
+"""The interface every runtime offers, and the observations it reports."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping, Protocol, Union
+
+
+@dataclass(frozen=True)
+class VariationSpec:
+    """Everything a runtime needs to run one variation; plain data, no models."""
+    run_id: str
+    index: int
+    job_name: str
+    repo_url: str
+    prompt: str
+    config: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Waiting:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Started:
+    source: str                          # process or pod name, shown with each line
+    handle: Mapping[str, Any] = field(default_factory=dict)  # how to find it again
+
+
+@dataclass(frozen=True)
+class Output:
+    lines: list[str]
+    cursor: str                          # resuming after this cursor repeats nothing
+
+
+@dataclass(frozen=True)
+class Exited:
+    ok: bool
+    reason: str
+    exit_code: int | None = None
+
+
+Observation = Union[Waiting, Started, Output, Exited]
+
+
+class Runtime(Protocol):
+    name: str
+
+    def watch(self, spec: VariationSpec, *, handle: Mapping[str, Any] | None,
+              cursor: str | None) -> Iterator[Observation]:
+        """Run (or re-attach to) a variation and report on it until it has exited.
+
+        ``handle`` and ``cursor`` are what an earlier watch reported; with a handle the
+        variation was already started and is re-attached, never started twice.
+        """
+
+    def cancel(self, run_id: str, handles: Mapping[int, Mapping[str, Any] | None]) -> None:
+        """Stop these variations of a run (index -> handle, None if never started)."""
+
+    def health(self) -> dict[str, Any]:
+        """Whether this runtime can run variations now, for /health."""

@@ -1,0 +1,211 @@
+"""The embedded runtime: each variation is a local process group in its own directory.
+
+A variation's directory (``<data_dir>/runs/<run_id>/<n>/``) holds its workspace, its
+HOME, ``output.log`` (stdout and stderr, written by the process itself so nothing is
+lost when the service restarts) and ``exit.json`` (written by the launcher). Output is
+followed by byte offset, which is the cursor.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+from typing import Any, Iterator, Mapping
+
+import gevent
+import gevent.event
+import psutil
+from gevent import subprocess
+
+import agent
+
+from ..agent_env import agent_environment
+from ..config import Settings
+from .base import Exited, Observation, Output, Started, VariationSpec, Waiting
+from .slots import Slots
+
+log = logging.getLogger(__name__)
+
+LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launcher.py")
+# Only these of the server's variables reach an agent (plus PATH to find git/python).
+PASSTHROUGH_PREFIXES = ("ANTHROPIC_", "CLAUDE_CODE_", "GIT_CONFIG_")
+READ_SIZE = 1 << 18
+MAX_LINE = 1 << 20
+POLL_MIN, POLL_MAX = 0.01, 0.1
+
+
+def passthrough_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in environ.items() if k.startswith(PASSTHROUGH_PREFIXES)}
+    if "PATH" in environ:
+        env["PATH"] = environ["PATH"]
+    return env
+
+
+def _alive(handle: Mapping[str, Any]) -> bool:
+    """Whether the launcher recorded in ``handle`` still runs (not a reused pid)."""
+    try:
+        proc = psutil.Process(handle["pid"])
+        return (abs(proc.create_time() - handle["create_time"]) < 0.05
+                and proc.status() != psutil.STATUS_ZOMBIE)
+    except (psutil.NoSuchProcess, psutil.AccessDenied, KeyError):
+        return False
+
+
+def _read_status(path: str) -> dict[str, Any] | None:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _exit_from_status(status: dict[str, Any] | None) -> Exited:
+    if status is None:
+        return Exited(False, "the agent process ended without recording an exit status "
+                             "(killed)")
+    if "signal" in status:
+        try:
+            name = signal.Signals(status["signal"]).name
+        except ValueError:
+            name = f"signal {status['signal']}"
+        return Exited(False, f"the agent was killed by {name}", 128 + status["signal"])
+    code = status.get("exit_code")
+    if code == 0:
+        return Exited(True, "exit code 0", 0)
+    return Exited(False, f"the agent exited with code {code}", code)
+
+
+def _decode(raw: bytes) -> str:
+    return raw.rstrip(b"\r").decode("utf-8", errors="replace")
+
+
+class LocalRuntime:
+    name = "local"
+
+    def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
+        self._settings = settings
+        self._root = os.path.abspath(os.path.join(settings.data_dir, "runs"))
+        self._passthrough = passthrough_environment(os.environ if environ is None else environ)
+        self._slots = Slots(settings.max_concurrent_variations)
+        self._tickets: dict[tuple[str, int], gevent.event.AsyncResult] = {}
+
+    # -- paths and process start -------------------------------------------------------
+    def _dir(self, run_id: str, index: int) -> str:
+        return os.path.join(self._root, run_id, str(index))
+
+    def _environment(self, spec: VariationSpec, directory: str) -> dict[str, str]:
+        env = dict(self._passthrough)
+        env.update(agent_environment(run_id=spec.run_id, variation_id=spec.index,
+                                     repo_url=spec.repo_url, prompt=spec.prompt,
+                                     config=spec.config,
+                                     workspace=os.path.join(directory, "workspace")))
+        env["HOME"] = os.path.join(directory, "home")
+        # The default command is ``python -m agent``: let it find the agent package.
+        env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(agent.__file__)))
+        return env
+
+    def _spawn(self, spec: VariationSpec) -> dict[str, Any]:
+        directory = self._dir(spec.run_id, spec.index)
+        for sub in ("workspace", "home"):
+            os.makedirs(os.path.join(directory, sub), exist_ok=True)
+        with open(os.path.join(directory, "output.log"), "ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", LAUNCHER, os.path.join(directory, "exit.json"),
+                 *self._settings.agent_command],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                cwd=directory, env=self._environment(spec, directory),
+                start_new_session=True, close_fds=True)
+        gevent.spawn(proc.wait)  # reap it; the outcome is read from exit.json
+        return {"pid": proc.pid, "create_time": psutil.Process(proc.pid).create_time()}
+
+    # -- the runtime interface ---------------------------------------------------------
+    def watch(self, spec: VariationSpec, *, handle: Mapping[str, Any] | None,
+              cursor: str | None) -> Iterator[Observation]:
+        directory = self._dir(spec.run_id, spec.index)
+        if handle is None:
+            ticket = self._slots.acquire()
+            self._tickets[(spec.run_id, spec.index)] = ticket
+            try:
+                if not ticket.ready():
+                    yield Waiting(f"waiting for a free slot ({self._slots.used} of "
+                                  f"{self._slots.limit} variations running)")
+                if not ticket.get():
+                    yield Exited(False, "cancelled before it started")
+                    return
+                handle = self._spawn(spec)
+            except BaseException:
+                self._slots.withdraw(ticket)
+                raise
+            finally:
+                self._tickets.pop((spec.run_id, spec.index), None)
+            yield Started(f"{spec.job_name}-p{handle['pid']}", handle)
+        elif _alive(handle):
+            self._slots.take()
+        else:
+            # Ended while nobody watched: what it wrote is still read below.
+            self._slots.take()
+        try:
+            yield from self._follow(directory, handle, int(cursor or 0))
+        finally:
+            self._slots.release()
+
+    def _follow(self, directory: str, handle: Mapping[str, Any],
+                offset: int) -> Iterator[Observation]:
+        status_path = os.path.join(directory, "exit.json")
+        poll, pending = POLL_MIN, b""
+        with open(os.path.join(directory, "output.log"), "rb") as f:
+            f.seek(offset)
+            while True:
+                # Decide "finished" before reading: if it was, this read reaches the end.
+                finished = os.path.exists(status_path) or not _alive(handle)
+                chunk = f.read(READ_SIZE)
+                if chunk:
+                    poll = POLL_MIN
+                    pending += chunk
+                    cut = pending.rfind(b"\n")
+                    if cut < 0 and len(pending) < MAX_LINE:
+                        continue
+                    if cut < 0:
+                        cut = MAX_LINE - 1
+                    complete, pending = pending[:cut + 1], pending[cut + 1:]
+                    offset += len(complete)
+                    lines = complete.split(b"\n")
+                    if lines[-1] == b"":
+                        lines.pop()
+                    yield Output([_decode(line) for line in lines], str(offset))
+                    gevent.sleep(0)  # let the other variations and the clients run
+                    continue
+                if finished:
+                    if pending:
+                        offset += len(pending)
+                        yield Output([_decode(pending)], str(offset))
+                    yield _exit_from_status(_read_status(status_path))
+                    return
+                gevent.sleep(poll)
+                poll = min(poll * 2, POLL_MAX)
+
+    def cancel(self, run_id: str, handles: Mapping[int, Mapping[str, Any] | None]) -> None:
+        for index, handle in handles.items():
+            ticket = self._tickets.get((run_id, index))
+            if ticket is not None and not ticket.ready():
+                self._slots.withdraw(ticket)
+            elif handle and _alive(handle):
+                self._signal_group(handle["pid"], signal.SIGTERM)
+                gevent.spawn_later(self._settings.cancel_grace_seconds,
+                                   self._kill_group, handle["pid"])
+
+    @staticmethod
+    def _signal_group(pgid: int, signum: int) -> None:
+        try:
+            os.killpg(pgid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _kill_group(self, pgid: int) -> None:
+        self._signal_group(pgid, signal.SIGKILL)
+
+    def health(self) -> dict[str, Any]:
+        return {"ok": True, "running": self._slots.used, "queued": self._slots.queued,
+                "limit": self._slots.limit}

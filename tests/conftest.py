@@ -1,0 +1,41 @@
+"""Shared fixtures: an app on a throw-away SQLite file, and real gunicorn+gevent servers."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from helpers import FAKE_AGENT, Server
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Any:
+    from aideator import create_app
+    return create_app({"data_dir": str(tmp_path / "data"),
+                       "agent_command": (sys.executable, str(FAKE_AGENT))})
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[Any]:
+    servers: list[Server] = []
+
+    def make(data_dir: Path | None = None, **settings: str) -> Server:
+        server = Server(data_dir or tmp_path / "data", **settings)
+        servers.append(server)
+        return server.start()
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def server(make_server: Any) -> Server:
+    return make_server()

@@ -1,0 +1,91 @@
+"""Test helpers: real gunicorn+gevent servers on 127.0.0.1, and polling."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+FAKE_AGENT = ROOT / "tests" / "fixtures" / "fake_agent.py"
+FAKE_AGENT_COMMAND = f"{sys.executable} {FAKE_AGENT}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """The service as users run it: gunicorn with a gevent worker, on 127.0.0.1."""
+
+    def __init__(self, data_dir: Path, **settings: str) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("AIDEATOR_")}
+        self.env.update({"AIDEATOR_DATA_DIR": str(data_dir),
+                         "AIDEATOR_BIND": f"127.0.0.1:{self.port}",
+                         "AIDEATOR_AGENT_COMMAND": FAKE_AGENT_COMMAND})
+        self.env.update({f"AIDEATOR_{k.upper()}": v for k, v in settings.items()})
+        self.proc: subprocess.Popen | None = None
+        self.log_path = data_dir.parent / f"server-{self.port}.log"
+
+    def start(self, timeout: float = 20) -> "Server":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
+            try:
+                if requests.get(self.url("/health"), timeout=1).ok:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server not healthy in {timeout}s: {self.log_path.read_text()}")
+
+    def url(self, path: str) -> str:
+        return f"{self.base}/api/v1{path}"
+
+    def kill(self) -> None:
+        """SIGKILL the server's process group (the agents run in sessions of their own)."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def post(self, path: str, body: Any) -> requests.Response:
+        return requests.post(self.url(path), json=body, timeout=10)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return requests.get(self.url(path), timeout=10, **kwargs)
+
+
+def wait_for(predicate: Any, timeout: float = 20, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
