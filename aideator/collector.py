@@ -12,7 +12,15 @@ from agent import protocol
 from . import events
 from .eventlog import EventLog
 from .models import utcnow
-from .runtimes.base import Exited, Output, Runtime, Started, VariationSpec, Waiting
+from .runtimes.base import (Exited, Notice, Output, Runtime, Started, VariationSpec,
+                            Waiting)
+
+
+# Agent lines that say how the variation went, and the fields of each that are stored.
+OUTCOME_TYPES = frozenset({protocol.RESULT, protocol.DIFF, protocol.ERROR})
+RESULT_FIELDS = ("subtype", "is_error", "num_turns", "duration_ms", "total_cost_usd",
+                 "usage", "stop_reason")
+DIFF_FIELDS = ("patch", "truncated", "bytes", "files", "additions", "deletions")
 
 
 @dataclass(frozen=True)
@@ -24,14 +32,21 @@ class Resume:
     cursor: str | None = None
 
 
-def _agent_error(line: str) -> str | None:
-    """The message of an agent ``error`` protocol line, to explain a failed exit."""
-    if '"error"' not in line:
+def _outcome_update(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """What an agent protocol line tells about the variation's outcome, as stored fields."""
+    kind = obj.get("type")
+    if kind == protocol.RESULT:
+        return {"result": {k: obj.get(k) for k in RESULT_FIELDS}}
+    if kind == protocol.DIFF:
+        return {"diff": {k: obj.get(k) for k in DIFF_FIELDS}}
+    return None
+
+
+def _error_message(obj: dict[str, Any]) -> str | None:
+    """The message of an agent ``error`` line, to explain a failed exit."""
+    if obj.get("type") != protocol.ERROR:
         return None
-    obj = protocol.parse(line)
-    if not obj or obj.get("type") != "error":
-        return None
-    message = obj.get("error") or obj.get("message")
+    message = obj.get("message") or obj.get("error")
     return message if isinstance(message, str) else None
 
 
@@ -40,16 +55,24 @@ def collect(*, runtime: Runtime, log: EventLog, spec: VariationSpec, resume: Res
     """Run the variation to its end; returns its final status."""
     run_id, index = spec.run_id, spec.index
     source, last_error = resume.source or spec.job_name, None
+    encoder = events.OutputEncoder(index, source)
+    status = resume.status
     for obs in runtime.watch(spec, handle=resume.handle, cursor=resume.cursor):
         if isinstance(obs, Output):
-            last = len(obs.lines) - 1
-            for i, line in enumerate(obs.lines):
-                # The cursor rides with the batch's last line: stored together or not at all.
-                log.append(run_id, events.agent_output(index, source, line), variation=index,
-                           variation_update={"cursor": obs.cursor} if i == last else None)
-                last_error = _agent_error(line) or last_error
+            datas, update = [], {"cursor": obs.cursor}
+            for line in obs.lines:
+                data, obj = encoder.encode(line)
+                datas.append(data)
+                if obj is not None and obj.get("type") in OUTCOME_TYPES:
+                    update.update(_outcome_update(obj) or {})
+                    last_error = _error_message(obj) or last_error
+            # The cursor (and what the lines told) rides with them: stored together or not.
+            log.extend(run_id, events.AGENT_OUTPUT, datas, variation=index,
+                       variation_update=update)
         elif isinstance(obs, Started):
             source = obs.source
+            encoder = events.OutputEncoder(index, source)
+            status = "running"
             log.append(run_id, events.variation_status(run_id, index, "running",
                                                        f"Started {source}", pod=source),
                        variation=index,
@@ -57,6 +80,10 @@ def collect(*, runtime: Runtime, log: EventLog, spec: VariationSpec, resume: Res
                                          "handle": dict(obs.handle), "started_at": utcnow()})
         elif isinstance(obs, Waiting):
             log.append(run_id, events.variation_status(run_id, index, "queued", obs.reason),
+                       variation=index,
+                       variation_update={"handle": dict(obs.handle)} if obs.handle else None)
+        elif isinstance(obs, Notice):
+            log.append(run_id, events.variation_status(run_id, index, status, obs.message),
                        variation=index)
         elif isinstance(obs, Exited):
             return _finish(log, spec, obs, cancelled.is_set(), last_error)

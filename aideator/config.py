@@ -45,6 +45,27 @@ class Settings:
     # Events kept in memory per live run for fan-out (older ones are read from the DB).
     fanout_window: int = 50_000
 
+    # -- Kubernetes runtime (AIDEATOR_RUNTIME=kubernetes) --------------------------------
+    # Namespace the agent Jobs run in.
+    kube_namespace: str = "default"
+    # Kubeconfig file; empty: in-cluster config inside a pod, else the usual kubeconfig.
+    kube_config: str = ""
+    # Agent container image and its pull policy.
+    agent_image: str = "aideator-agent:latest"
+    agent_image_pull_policy: str = "IfNotPresent"
+    # Secret (name and key) holding the Anthropic API key for the agent pods.
+    agent_secret_name: str = "anthropic-secret"
+    agent_secret_key: str = "api-key"
+    # Seconds a finished Job (with its pod and logs) is kept before Kubernetes deletes it.
+    job_ttl_seconds: int = 3600
+    # Seconds a Job may run before Kubernetes stops it (DeadlineExceeded).
+    job_deadline_seconds: int = 1800
+    # Agent container resources.
+    agent_cpu_request: str = "250m"
+    agent_cpu_limit: str = "1"
+    agent_memory_request: str = "512Mi"
+    agent_memory_limit: str = "2Gi"
+
 
 ENV_PREFIX = "AIDEATOR_"
 

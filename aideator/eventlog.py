@@ -1,16 +1,17 @@
 """The append-only event log: every event gets a per-run sequence number, is committed
 to the database in batches, and only then is published to the fan-out.
 
-Variation and run state changes ride in the same transaction as the events that announce
-them, together with each variation's output cursor, so after a crash the store never
-says more (or less) than what was sent, and a resumed collector neither loses nor repeats
-a line.
+Events are stored as the SSE frames clients receive, a batch of consecutive frames per
+row: an agent can print thousands of lines a second, and one row per batch keeps the
+database's cost per line small. Variation and run state changes ride in the same
+transaction as the events that announce them, with each variation's output cursor, so
+after a crash the store never says more (or less) than what was sent, and a resumed
+collector neither loses nor repeats a line.
 """
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any, Iterator
 
 import gevent
@@ -18,19 +19,9 @@ import gevent
 from . import sse
 from .events import RUN_FINISHED
 from .fanout import Fanout
-from .models import Event, Run, Variation, db
+from .models import EventBatch, Run, Variation, db
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _Pending:
-    run_id: str
-    seq: int
-    variation: int | None
-    name: str
-    data: str
-    created_at: float
 
 
 class EventLog:
@@ -39,7 +30,11 @@ class EventLog:
         self._interval = flush_interval
         self._batch_size = batch_size
         self._seq: dict[str, int] = {}
-        self._pending: list[_Pending] = []
+        # Uncommitted frames per run, and the seq of each run's first one.
+        self._frames: dict[str, list[bytes]] = {}
+        self._first: dict[str, int] = {}
+        self._finished: set[str] = set()
+        self._queued = 0
         self._variation_updates: dict[tuple[str, int], dict[str, Any]] = {}
         self._run_updates: dict[str, dict[str, Any]] = {}
         self._timer: gevent.Greenlet | None = None
@@ -47,38 +42,51 @@ class EventLog:
 
     def last_seq(self, run_id: str) -> int:
         if run_id not in self._seq:
-            self._seq[run_id] = (Event.select(Event.seq).where(Event.run == run_id)
-                                 .order_by(Event.seq.desc()).limit(1).scalar() or 0)
+            self._seq[run_id] = event_count(run_id)
         return self._seq[run_id]
 
     def append(self, run_id: str, event: tuple[str, str], *, variation: int | None = None,
                variation_update: dict[str, Any] | None = None,
                run_update: dict[str, Any] | None = None) -> int:
         """Queue one event (and the state it announces) for the next commit."""
-        seq = self.last_seq(run_id) + 1
-        self._seq[run_id] = seq
         name, data = event
-        self._pending.append(_Pending(run_id, seq, variation, name, data, time.time()))
+        return self.extend(run_id, name, [data], variation=variation,
+                           variation_update=variation_update, run_update=run_update)
+
+    def extend(self, run_id: str, name: str, datas: list[str], *,
+               variation: int | None = None,
+               variation_update: dict[str, Any] | None = None,
+               run_update: dict[str, Any] | None = None) -> int:
+        """Queue several events of one kind at once; returns the last one's seq."""
+        first = self.last_seq(run_id) + 1
+        frames = self._frames.setdefault(run_id, [])
+        if not frames:
+            self._first[run_id] = first
+        frames.extend(sse.frame(seq, name, data) for seq, data in enumerate(datas, first))
+        self._seq[run_id] = last = first + len(datas) - 1
+        self._queued += len(datas)
+        if name == RUN_FINISHED:
+            self._finished.add(run_id)
         self.update(run_id, variation=variation, variation_update=variation_update,
                     run_update=run_update)
-        return seq
+        return last
 
     def update(self, run_id: str, *, variation: int | None = None,
                variation_update: dict[str, Any] | None = None,
                run_update: dict[str, Any] | None = None) -> None:
-        """Queue a state change that announces nothing (e.g. a cursor moving)."""
+        """Queue a state change for the next commit."""
         if variation_update:
             self._variation_updates.setdefault((run_id, variation), {}).update(variation_update)
         if run_update:
             self._run_updates.setdefault(run_id, {}).update(run_update)
-        if len(self._pending) >= self._batch_size and self._retry_delay == self._interval:
+        if self._queued >= self._batch_size and self._retry_delay == self._interval:
             self.flush()
         elif self._timer is None:
             self._timer = gevent.spawn_later(self._interval, self.flush)
 
     def forget(self, run_id: str) -> None:
         """Drop a finished run's counter (kept while any of its events is uncommitted)."""
-        if not any(e.run_id == run_id for e in self._pending):
+        if run_id not in self._frames:
             self._seq.pop(run_id, None)
 
     def flush(self) -> None:
@@ -98,60 +106,71 @@ class EventLog:
 
     def _flush(self) -> None:
         """Commit everything queued, then publish it. On failure nothing is published."""
-        if not (self._pending or self._variation_updates or self._run_updates):
+        if not (self._frames or self._variation_updates or self._run_updates):
             return
-        pending, variation_updates, run_updates = (
-            self._pending, self._variation_updates, self._run_updates)
-        self._pending, self._variation_updates, self._run_updates = [], {}, {}
+        batch = [(run_id, self._first[run_id], frames, run_id in self._finished)
+                 for run_id, frames in self._frames.items()]
+        variation_updates, run_updates = self._variation_updates, self._run_updates
+        self._frames, self._first, self._finished, self._queued = {}, {}, set(), 0
+        self._variation_updates, self._run_updates = {}, {}
         try:
-            self._commit(pending, variation_updates, run_updates)
+            self._commit(batch, variation_updates, run_updates)
         except Exception:
-            self._requeue(pending, variation_updates, run_updates)
+            self._requeue(batch, variation_updates, run_updates)
             raise
-        self._publish(pending)
+        for run_id, first, frames, finished in batch:
+            self._fanout.publish(run_id, first, frames, finished)
 
-    def _commit(self, pending: list[_Pending],
+    def _commit(self, batch: list[tuple[str, int, list[bytes], bool]],
                 variation_updates: dict[tuple[str, int], dict[str, Any]],
                 run_updates: dict[str, dict[str, Any]]) -> None:
+        now = time.time()
         with db.atomic():
-            if pending:
-                # executemany: one prepared statement for the whole batch.
-                p = db.param
-                sql = (f'INSERT INTO "{Event._meta.table_name}" '
-                       f'("run_id", "seq", "variation", "name", "data", "created_at") '
-                       f'VALUES ({p}, {p}, {p}, {p}, {p}, {p})')
-                db.cursor().executemany(sql, [
-                    (e.run_id, e.seq, e.variation, e.name, e.data, e.created_at)
-                    for e in pending])
+            if batch:
+                EventBatch.insert_many(
+                    [(run_id, first, first + len(frames) - 1, b"".join(frames), finished, now)
+                     for run_id, first, frames, finished in batch],
+                    fields=[EventBatch.run, EventBatch.first_seq, EventBatch.last_seq,
+                            EventBatch.frames, EventBatch.finished, EventBatch.created_at],
+                ).execute()
             for (run_id, index), fields in variation_updates.items():
                 (Variation.update(**fields)
                  .where((Variation.run == run_id) & (Variation.index == index)).execute())
             for run_id, fields in run_updates.items():
                 Run.update(**fields).where(Run.id == run_id).execute()
 
-    def _requeue(self, pending: list[_Pending],
+    def _requeue(self, batch: list[tuple[str, int, list[bytes], bool]],
                  variation_updates: dict[tuple[str, int], dict[str, Any]],
                  run_updates: dict[str, dict[str, Any]]) -> None:
-        self._pending[:0] = pending
+        for run_id, first, frames, finished in batch:
+            self._frames[run_id] = frames + self._frames.get(run_id, [])
+            self._first[run_id] = first
+            self._queued += len(frames)
+            if finished:
+                self._finished.add(run_id)
         for key, fields in variation_updates.items():
             self._variation_updates[key] = {**fields, **self._variation_updates.get(key, {})}
         for key, fields in run_updates.items():
             self._run_updates[key] = {**fields, **self._run_updates.get(key, {})}
 
-    def _publish(self, pending: list[_Pending]) -> None:
-        by_run: dict[str, list[_Pending]] = {}
-        for e in pending:
-            by_run.setdefault(e.run_id, []).append(e)
-        for run_id, events in by_run.items():
-            self._fanout.publish(run_id, events[0].seq,
-                                 [sse.frame(e.seq, e.name, e.data) for e in events],
-                                 finished=events[-1].name == RUN_FINISHED)
+
+def stored_frames(run_id: str, after: int, max_batches: int = 8) -> Iterator[
+        tuple[bytes, int, bool]]:
+    """Stored frames after seq ``after``, oldest first, a batch at a time:
+    (frames, seq of the last one, whether they end the run)."""
+    rows = (EventBatch.select(EventBatch.first_seq, EventBatch.last_seq, EventBatch.frames,
+                              EventBatch.finished)
+            .where((EventBatch.run == run_id) & (EventBatch.last_seq > after))
+            .order_by(EventBatch.first_seq).limit(max_batches).tuples())
+    for first, last, frames, finished in rows:
+        frames = bytes(frames)
+        if first <= after:
+            # Frames end with a blank line, so the one we want starts right after one.
+            frames = frames[frames.index(b"\n\nid: %d\n" % (after + 1)) + 2:]
+        yield frames, last, finished
 
 
-def stored_frames(run_id: str, after: int, limit: int = 1000) -> Iterator[tuple[int, str, bytes]]:
-    """Stored events after seq ``after`` as (seq, name, frame), oldest first."""
-    rows = (Event.select(Event.seq, Event.name, Event.data)
-            .where((Event.run == run_id) & (Event.seq > after))
-            .order_by(Event.seq).limit(limit).tuples())
-    for seq, name, data in rows:
-        yield seq, name, sse.frame(seq, name, data)
+def event_count(run_id: str) -> int:
+    """How many events of the run are stored (ids run from 1 to this)."""
+    return (EventBatch.select(EventBatch.last_seq).where(EventBatch.run == run_id)
+            .order_by(EventBatch.last_seq.desc()).limit(1).scalar() or 0)

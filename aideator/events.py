@@ -6,8 +6,9 @@ as-is, so a replay is byte-identical to what live clients were sent.
 """
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 from agent import protocol
 
@@ -19,20 +20,37 @@ ERROR = "error"
 RUN_FINISHED = "run_finished"
 
 
-def dumps(data: dict[str, Any]) -> str:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+def dumps(value: Any) -> str:
+    """Compact JSON (orjson: the hot path encodes every plain-text line)."""
+    return orjson.dumps(value).decode()
+
+
+class OutputEncoder:
+    """Builds the ``agent_output`` data of one variation's lines.
+
+    This is the hot path (every line an agent prints), so a valid JSON line is spliced
+    into the data as it is instead of being encoded again.
+    """
+
+    def __init__(self, variation_id: int, source: str) -> None:
+        self._head = f'{{"variation_id":{variation_id},"type":'
+        self._tail = f',"pod":{dumps(source)}}}'
+
+    def encode(self, line: str) -> tuple[str, dict[str, Any] | None]:
+        """The event data for ``line``, and the JSON object it holds (None for text)."""
+        obj = protocol.parse(line)
+        if obj is None:
+            return f'{self._head}"log","content":{dumps(line)}{self._tail}', None
+        kind = obj.get("type")
+        # A raw CR would end the SSE data line early: re-encode the rare line that has one.
+        content = dumps(obj) if "\r" in line else line.strip()
+        return (f'{self._head}{dumps(kind if isinstance(kind, str) else "json")},'
+                f'"content":{content}{self._tail}'), obj
 
 
 def agent_output(variation_id: int, source: str, line: str) -> tuple[str, str]:
     """One line of a variation's output, as (event name, data)."""
-    obj = protocol.parse(line)
-    if obj is None:
-        return AGENT_OUTPUT, dumps({"variation_id": variation_id, "type": "log",
-                                    "content": line, "pod": source})
-    kind = obj.get("type")
-    return AGENT_OUTPUT, dumps({"variation_id": variation_id,
-                                "type": kind if isinstance(kind, str) else "json",
-                                "content": obj, "pod": source})
+    return AGENT_OUTPUT, OutputEncoder(variation_id, source).encode(line)[0]
 
 
 def run_status(run_id: str, status: str, message: str) -> tuple[str, str]:

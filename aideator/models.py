@@ -12,13 +12,16 @@ import json
 import os
 from typing import Any
 
-from peewee import (BooleanField, CharField, DatabaseProxy, DateTimeField, FloatField,
+from peewee import (BlobField, BooleanField, CharField, DatabaseProxy, DateTimeField, FloatField,
                     ForeignKeyField, IntegerField, Model, TextField)
 from playhouse.db_url import connect
 
 db = DatabaseProxy()
 
 SQLITE_PRAGMAS = {
+    # Event batches are blobs of tens of KB: bigger pages write them with less overhead.
+    # (Applies when the file is created.)
+    "page_size": 16384,
     "journal_mode": "wal",
     "busy_timeout": 5000,
     "synchronous": "normal",
@@ -63,7 +66,7 @@ class Run(BaseModel):
 
 
 class Variation(BaseModel):
-    run = ForeignKeyField(Run, backref="variations", on_delete="CASCADE")
+    run = ForeignKeyField(Run, backref="variations", on_delete="CASCADE", index=False)
     index = IntegerField()
     config = JSONField()
     job_name = CharField(max_length=63)
@@ -75,6 +78,9 @@ class Variation(BaseModel):
     cursor = TextField(null=True)
     exit_code = IntegerField(null=True)
     error = TextField(null=True)
+    # What the agent reported at its end: its ``result`` (turns, tokens, cost) and ``diff``.
+    result = JSONField(null=True)
+    diff = JSONField(null=True)
     started_at = DateTimeField(null=True)
     finished_at = DateTimeField(null=True)
 
@@ -82,16 +88,19 @@ class Variation(BaseModel):
         indexes = ((("run", "index"), True),)
 
 
-class Event(BaseModel):
-    run = ForeignKeyField(Run, backref="events", on_delete="CASCADE")
-    seq = IntegerField()
-    variation = IntegerField(null=True)
-    name = CharField(max_length=40)
-    data = TextField()
+class EventBatch(BaseModel):
+    """Consecutive events of a run (``first_seq``..``last_seq``), stored as the SSE frames
+    that were sent: ``id: <seq>\nevent: <name>\ndata: <json>\n\n`` each."""
+    # No index of its own: the unique (run, first_seq) index below serves lookups by run.
+    run = ForeignKeyField(Run, backref="event_batches", on_delete="CASCADE", index=False)
+    first_seq = IntegerField()
+    last_seq = IntegerField()
+    frames = BlobField()
+    finished = BooleanField(default=False)   # ends with the run's last event
     created_at = FloatField()
 
     class Meta:
-        indexes = ((("run", "seq"), True),)
+        indexes = ((("run", "first_seq"), True),)
 
 
 class Selection(BaseModel):
@@ -100,7 +109,7 @@ class Selection(BaseModel):
     selected_at = DateTimeField(default=utcnow)
 
 
-MODELS = (Run, Variation, Event, Selection)
+MODELS = (Run, Variation, EventBatch, Selection)
 
 
 def init_db(url: str) -> None:

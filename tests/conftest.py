@@ -7,7 +7,12 @@ from typing import Any, Iterator
 
 import pytest
 
-from helpers import FAKE_AGENT, Server
+# The repository root, so ``agent`` and ``tests.agent.*`` import the same way everywhere.
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from helpers import FAKE_AGENT, Server  # noqa: E402
 
 
 @pytest.fixture

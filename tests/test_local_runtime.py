@@ -74,7 +74,9 @@ def test_the_concurrency_limit_queues_variations_in_order(make_server):
         elif e.event in ("job_completed", "error"):
             running.discard(e.data["variation_id"])
     assert most == 2
-    assert started == [0, 1, 2, 3, 4]
+    # Slots are handed out first come, first served; two freed at once may start in
+    # either order.
+    assert sorted(started) == [0, 1, 2, 3, 4] and set(started[:2]) == {0, 1}
     queued = {e.data["variation_id"] for e in events
               if e.event == "status" and e.data.get("status") == "queued"}
     assert queued == {2, 3, 4}

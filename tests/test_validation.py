@@ -33,6 +33,8 @@ BAD_RUNS = [
     ({**GOOD, "github_url": 42}, 422, "github_url"),
     ({**GOOD, "prompt": ""}, 422, "prompt"),
     ({**GOOD, "prompt": "   \n\t "}, 422, "prompt"),
+    ({**GOOD, "prompt": "fix\u0000it"}, 422, "prompt"),
+    ({**GOOD, "prompt": "\u0000"}, 422, "prompt"),
     ({**GOOD, "prompt": "x" * 32001}, 422, "prompt"),
     ({**GOOD, "prompt": ["x"]}, 422, "prompt"),
     ({**GOOD, "variations": 0}, 422, "variations"),
@@ -70,7 +72,7 @@ def seeded(tmp_path_factory):
 def snapshot(server: Server) -> dict:
     with sqlite3.connect(f"file:{server.data_dir / 'aideator.db'}?mode=ro", uri=True) as db:
         return {table: db.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
-                for table in ("run", "variation", "event", "selection")}
+                for table in ("run", "variation", "eventbatch", "selection")}
 
 
 def assert_json_error(resp: requests.Response, status: int, field: str | None = None) -> None:

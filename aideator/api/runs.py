@@ -77,7 +77,21 @@ def get_run_detail(run_id: str) -> Any:
 
 @bp.get("/runs/<run_id>/status")
 def get_run_status(run_id: str) -> Any:
-    return jsonify(views.run_status(get_run(run_id)))
+    run = get_run(run_id)
+    return jsonify(views.run_status(run, service().runtime.job_counts(run.id)))
+
+
+@bp.get("/runs/<run_id>/variations/<int:variation_id>/diff")
+def get_variation_diff(run_id: str, variation_id: int) -> Any:
+    run = get_run(run_id)
+    variation = Variation.get_or_none((Variation.run == run.id)
+                                      & (Variation.index == variation_id))
+    if variation is None:
+        raise ApiError(404, "not_found", f"run {run.id} has no variation {variation_id}")
+    if variation.diff is None:
+        raise ApiError(404, "not_found", f"variation {variation_id} of run {run.id} has "
+                                         f"reported no diff (status: {variation.status})")
+    return jsonify(views.diff_view(variation))
 
 
 @bp.post("/runs/<run_id>/select")

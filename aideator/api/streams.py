@@ -13,7 +13,6 @@ from flask import Blueprint, Response, current_app, request
 
 from .. import sse
 from ..eventlog import stored_frames
-from ..events import RUN_FINISHED
 from ..fanout import Fanout
 from ..models import RUN_FINISHED as FINISHED_STATUSES
 from ..models import Run
@@ -55,12 +54,12 @@ def event_stream(fanout: Fanout, run_id: str, after: int, heartbeat: float) -> I
             if frames:
                 continue
         else:
-            rows = list(stored_frames(run_id, after))
-            if rows:
-                after = rows[-1][0]
-                yield b"".join(frame for _, _, frame in rows)
+            batches = list(stored_frames(run_id, after))
+            if batches:
+                after = batches[-1][1]
+                yield b"".join(frames for frames, _, _ in batches)
                 quiet_since = time.monotonic()
-                if rows[-1][1] == RUN_FINISHED:
+                if batches[-1][2]:
                     return
                 continue
             if not fanout.is_live(run_id) and _run_over(run_id):

@@ -4,7 +4,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ..models import Event, Run, Selection, Variation
+from ..eventlog import event_count
+from ..models import Run, Selection, Variation
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -38,11 +39,35 @@ def run_summary(run: Run, winner: int | None) -> dict[str, Any]:
             "winning_variation_id": winner}
 
 
+def diff_url(run_id: str, index: int) -> str:
+    return f"/api/v1/runs/{run_id}/variations/{index}/diff"
+
+
+def outcome(v: Variation) -> dict[str, Any]:
+    """What the agent reported at its end, for comparing variations at a glance."""
+    result, diff = v.result or {}, v.diff or {}
+    usage = result.get("usage") or {}
+    return {"turns": result.get("num_turns"),
+            "input_tokens": usage.get("input_tokens"),
+            "output_tokens": usage.get("output_tokens"),
+            "cost_usd": result.get("total_cost_usd"),
+            "agent_duration_ms": result.get("duration_ms"),
+            "files_changed": diff.get("files"),
+            "additions": diff.get("additions"),
+            "deletions": diff.get("deletions"),
+            "diff_url": diff_url(v.run_id, v.index) if v.diff is not None else None}
+
+
 def variation_view(v: Variation) -> dict[str, Any]:
     return {"variation_id": v.index, "job_name": v.job_name, "status": v.status,
             "config": v.config, "pod": v.source, "exit_code": v.exit_code, "error": v.error,
             "started_at": iso(v.started_at), "finished_at": iso(v.finished_at),
-            "duration_seconds": _seconds(v.started_at, v.finished_at)}
+            "duration_seconds": _seconds(v.started_at, v.finished_at),
+            "outcome": outcome(v)}
+
+
+def diff_view(v: Variation) -> dict[str, Any]:
+    return {"run_id": v.run_id, "variation_id": v.index, "job_name": v.job_name, **v.diff}
 
 
 def run_detail(run: Run) -> dict[str, Any]:
@@ -52,7 +77,7 @@ def run_detail(run: Run) -> dict[str, Any]:
             "stream_url": stream_url(run.id), "created_at": iso(run.created_at),
             "finished_at": iso(run.finished_at),
             "duration_seconds": _seconds(run.created_at, run.finished_at),
-            "event_count": Event.select().where(Event.run == run.id).count(),
+            "event_count": event_count(run.id),
             "variations": [variation_view(v) for v in variations],
             "selection": selection_view(selection(run), run)}
 
@@ -64,8 +89,10 @@ def job_counts(status: str) -> dict[str, int]:
             "failed": int(status in ("failed", "cancelled"))}
 
 
-def run_status(run: Run) -> dict[str, Any]:
+def run_status(run: Run, live: dict[int, dict[str, int]] | None) -> dict[str, Any]:
+    """``live``: counts the runtime reports now (Kubernetes Jobs), else the stored states."""
+    live = live or {}
     return {"run_id": run.id, "status": run.status,
             "jobs": [{"job_name": v.job_name, "variation_id": v.index, "phase": v.status,
-                      "status": job_counts(v.status)}
+                      "status": live.get(v.index) or job_counts(v.status)}
                      for v in run.variations.order_by(Variation.index)]}

@@ -18,7 +18,18 @@ class VariationSpec:
 
 @dataclass(frozen=True)
 class Waiting:
+    """Not running yet (queued, being scheduled, pulling its image...)."""
     reason: str
+    # Set once the variation exists somewhere (e.g. its Job was created): stored at once,
+    # so a restarted service re-attaches instead of creating it again.
+    handle: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should see that does not change the variation's state
+    (e.g. the Kubernetes API stopped answering and is being retried)."""
+    message: str
 
 
 @dataclass(frozen=True)
@@ -40,7 +51,7 @@ class Exited:
     exit_code: int | None = None
 
 
-Observation = Union[Waiting, Started, Output, Exited]
+Observation = Union[Waiting, Notice, Started, Output, Exited]
 
 
 class Runtime(Protocol):
@@ -57,5 +68,10 @@ class Runtime(Protocol):
     def cancel(self, run_id: str, handles: Mapping[int, Mapping[str, Any] | None]) -> None:
         """Stop these variations of a run (index -> handle, None if never started)."""
 
+    def job_counts(self, run_id: str) -> dict[int, dict[str, int]] | None:
+        """Live active/succeeded/failed counts per variation, or None to use the stored
+        states (the local runtime's processes are fully described by them)."""
+
     def health(self) -> dict[str, Any]:
-        """Whether this runtime can run variations now, for /health."""
+        """Whether this runtime can run variations now, for /health: ``ok`` and, for a
+        cluster, ``kubernetes`` (whether its API answers)."""

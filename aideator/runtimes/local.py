@@ -206,6 +206,9 @@ class LocalRuntime:
     def _kill_group(self, pgid: int) -> None:
         self._signal_group(pgid, signal.SIGKILL)
 
+    def job_counts(self, run_id: str) -> None:
+        return None
+
     def health(self) -> dict[str, Any]:
         return {"ok": True, "running": self._slots.used, "queued": self._slots.queued,
                 "limit": self._slots.limit}

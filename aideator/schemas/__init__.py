@@ -49,7 +49,7 @@ def _describe(error: Any) -> tuple[str | None, str]:
         return path, ("must be https://github.com/<owner>/<repo> (optionally ending in "
                       ".git), with nothing else")
     if error.validator == "pattern" and path == "prompt":
-        return path, "must not be blank"
+        return path, "must not be blank or contain NUL characters"
     if error.validator == "maxLength":
         return path, f"is too long (at most {error.validator_value} characters)"
     if error.validator == "minLength":

@@ -1,0 +1,160 @@
+"""``python -m agent``: settings → clone → Claude Code → diff, as protocol lines.
+
+Every run ends with exactly one terminal line: ``status`` with phase ``finished`` (exit 0)
+or an ``error`` whose code maps to the exit status (see ``protocol.ERROR_EXIT_CODES``).
+SIGTERM (and SIGINT) cancel whatever step is running, stop the CLI and git children, and
+end with an ``error`` of code ``cancelled``.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+import traceback
+from typing import Any
+
+from . import clone, config, diff, protocol, run
+from .output import Emitter, Scrubber, secrets_from
+
+# After SIGTERM the run gets this long to clean up before the process exits regardless;
+# well inside Kubernetes' default 30 s grace period.
+CANCEL_GRACE_SECONDS = 10.0
+
+
+class Agent:
+    def __init__(self, emitter: Emitter) -> None:
+        self.out = emitter
+        self.cancelled = False
+        self.exit_code: int | None = None  # set once the terminal line is out
+        self._started = time.monotonic()
+
+    def fail(self, code: str, message: str, **detail: Any) -> int:
+        """Emit the terminal ``error`` line (once) and return its exit status."""
+        if self.cancelled:
+            # Children dying of the same SIGTERM surface as failures of the current step.
+            code, message, detail = "cancelled", "the run was cancelled", {}
+        if self.exit_code is None:
+            self.exit_code = protocol.ERROR_EXIT_CODES[code]
+            self.out.emit(protocol.ERROR, code=code, message=message,
+                          **{k: v for k, v in detail.items() if v is not None})
+        return self.exit_code
+
+    def finish(self, **fields: Any) -> int:
+        if self.exit_code is None:
+            self.exit_code = protocol.EXIT_OK
+            self.out.emit(protocol.STATUS, phase="finished", exit_code=protocol.EXIT_OK,
+                          elapsed_ms=int((time.monotonic() - self._started) * 1000), **fields)
+        return self.exit_code
+
+    def cancel_now(self) -> None:
+        """Last resort when cleanup after SIGTERM hangs."""
+        code = self.fail("cancelled", "the run was cancelled (cleanup timed out)")
+        sys.stdout.flush()
+        os._exit(code)
+
+    async def main(self, settings: config.Settings) -> int:
+        self.out.emit(protocol.STATUS, phase="starting", run_id=settings.run_id,
+                      variation_id=settings.variation_id, repo_url=settings.repo_url,
+                      engine=_engine(), settings=settings.engine_settings())
+        try:
+            os.makedirs(settings.workspace, exist_ok=True)
+        except OSError as exc:
+            return self.fail("config_invalid", f"WORKSPACE is not usable: {exc}",
+                             field="WORKSPACE")
+
+        self.out.emit(protocol.STATUS, phase="cloning", repo_url=settings.repo_url)
+        try:
+            commit = await clone.clone(
+                settings.repo_url, settings.clone_dir,
+                lambda line: self.out.emit(protocol.STATUS, phase="cloning", progress=line))
+        except clone.CloneError as exc:
+            return self.fail("clone_failed", str(exc))
+        self.out.emit(protocol.STATUS, phase="cloned", commit=commit,
+                      path=settings.clone_dir)
+
+        outcome = await run.run(settings, self.out)
+        changes = None
+        if outcome.has_work:
+            try:
+                changes = await diff.collect(settings.clone_dir)
+            except diff.DiffError as exc:
+                return self.fail("diff_failed", str(exc))
+            self.out.emit(protocol.DIFF, **changes.event_fields())
+        if not outcome.ok:
+            return self.fail(outcome.code or "agent_error", outcome.message,
+                             **(outcome.detail or {}))
+        return self.finish(files_changed=len(changes.files) if changes else 0)
+
+
+def _signal_children(sig: int) -> None:
+    """Pass the signal on to our child processes (the CLI, git).
+
+    Left alone, the SDK first closes the CLI's stdin and gives it up to 5 s to finish the
+    request in flight; the run is being cancelled, so there is nothing to wait for. Linux
+    only (reads /proc); elsewhere the SDK's own shutdown still ends the children.
+    """
+    me = os.getpid()
+    try:
+        pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                # "pid (comm) state ppid ...": comm may hold spaces, so split after ")".
+                ppid = int(stat.read().rsplit(b")", 1)[1].split()[1])
+            if ppid == me:
+                os.kill(pid, sig)
+        except (OSError, ValueError, IndexError):
+            continue
+
+
+def _engine() -> dict[str, Any]:
+    import claude_agent_sdk
+    try:  # where the SDK records its bundled CLI's version; not a public name
+        from claude_agent_sdk._cli_version import __cli_version__ as cli_version
+    except ImportError:
+        cli_version = None
+    return {"name": "claude-code", "version": cli_version,
+            "sdk": f"claude-agent-sdk {claude_agent_sdk.__version__}"}
+
+
+async def _run(agent: Agent, settings: config.Settings) -> int:
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+
+    def on_signal() -> None:
+        if agent.cancelled:
+            return
+        agent.cancelled = True
+        task.cancel()
+        _signal_children(signal.SIGTERM)
+        loop.call_later(CANCEL_GRACE_SECONDS, agent.cancel_now)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        return await agent.main(settings)
+    except asyncio.CancelledError:
+        return agent.fail("cancelled", "the run was cancelled")
+
+
+def main() -> int:
+    emitter = Emitter(Scrubber(secrets_from(os.environ)))
+    agent = Agent(emitter)
+    try:
+        settings = config.load()
+    except config.ConfigError as exc:
+        return agent.fail("config_invalid", str(exc), field=exc.field)
+    try:
+        return asyncio.run(_run(agent, settings))
+    except Exception as exc:  # noqa: BLE001 - the protocol promises an error line, not a traceback
+        emitter.log(traceback.format_exc())
+        return agent.fail("internal", f"{type(exc).__name__}: {exc}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

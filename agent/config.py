@@ -1,0 +1,152 @@
+"""The agent's settings, read and checked from its environment before any work starts.
+
+The service passes everything as environment variables (see ``aideator/agent_env.py``):
+the run identity, the repo, the prompt, a workspace, and one upper-cased variable per
+``agent_config`` knob, numbers JSON-encoded. Everything is validated here so that a bad
+setting ends the run with one ``config_invalid`` error instead of a traceback half-way.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+DEFAULT_MODEL = "claude-sonnet-4-5"
+DEFAULT_MAX_TURNS = 30
+EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
+
+# Owner: GitHub's rules (alphanumerics and single dashes, at most 39); repo: its charset.
+REPO_URL_RE = re.compile(
+    r"^https://github\.com/(?P<owner>[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?)/"
+    r"(?P<repo>[A-Za-z0-9._-]{1,100}?)(?:\.git)?/?$")
+
+# Any one of these lets Claude Code reach a model; without them it would fail later and
+# less clearly (or try an interactive login).
+CREDENTIAL_VARS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN",
+                   "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX",
+                   "CLAUDE_CODE_USE_FOUNDRY")
+
+
+class ConfigError(ValueError):
+    """A missing or invalid setting; ``field`` names the environment variable."""
+
+    def __init__(self, field_: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field_
+
+
+@dataclass(frozen=True)
+class Settings:
+    run_id: str
+    variation_id: int | None
+    repo_url: str
+    prompt: str
+    workspace: str
+    model: str = DEFAULT_MODEL
+    temperature: float | None = None
+    max_turns: int = DEFAULT_MAX_TURNS
+    max_budget_usd: float | None = None
+    effort: str | None = None
+    max_thinking_tokens: int | None = None
+
+    @property
+    def clone_dir(self) -> str:
+        return os.path.join(self.workspace, "repo")
+
+    def engine_settings(self) -> dict[str, Any]:
+        """What the first ``status`` line reports: applied vs. accepted-but-ignored knobs."""
+        applied: dict[str, Any] = {"model": self.model, "max_turns": self.max_turns}
+        for name in ("max_budget_usd", "effort", "max_thinking_tokens"):
+            value = getattr(self, name)
+            if value is not None:
+                applied[name] = value
+        not_applied: dict[str, Any] = {}
+        if self.temperature is not None:
+            not_applied["temperature"] = {
+                "value": self.temperature,
+                "reason": "Claude Code has no temperature setting; the value is accepted "
+                          "and recorded but does not change sampling"}
+        return {"applied": applied, "not_applied": not_applied}
+
+
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    # Kubernetes renders unset optional values as empty strings: treat those as absent.
+    value = env.get(name)
+    return value if value not in (None, "") else None
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = _text(env, name)
+    if value is None or not value.strip():
+        raise ConfigError(name, f"{name} is required")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, *, minimum: int,
+         maximum: int | None = None) -> int | None:
+    raw = _text(env, name)
+    if raw is None:
+        return None
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(name, f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+        raise ConfigError(name, f"{name} must be {bound}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, *, minimum: float, maximum: float | None = None,
+           exclusive_min: bool = False) -> float | None:
+    raw = _text(env, name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(name, f"{name} must be a number, got {raw!r}") from None
+    too_low = value <= minimum if exclusive_min else value < minimum
+    if not math.isfinite(value) or too_low or (maximum is not None and value > maximum):
+        raise ConfigError(name, f"{name} is out of range: {raw!r}")
+    return value
+
+
+def load(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from ``env`` (default: ``os.environ``); raises :class:`ConfigError`."""
+    env = os.environ if env is None else env
+    prompt = _required(env, "PROMPT")
+    repo_url = _required(env, "REPO_URL").strip()
+    if not REPO_URL_RE.match(repo_url):
+        raise ConfigError("REPO_URL", "REPO_URL must look like "
+                                      "https://github.com/<owner>/<repo>[.git]")
+    workspace = _text(env, "WORKSPACE") or os.getcwd()
+    if not os.path.isabs(workspace):
+        raise ConfigError("WORKSPACE", "WORKSPACE must be an absolute path")
+    variation_id = _int(env, "VARIATION_ID", minimum=0)
+    effort = _text(env, "EFFORT")
+    if effort is not None and effort not in EFFORT_LEVELS:
+        raise ConfigError("EFFORT", f"EFFORT must be one of {', '.join(EFFORT_LEVELS)}")
+    model = (_text(env, "MODEL") or DEFAULT_MODEL).strip()
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:@/\[\]-]{0,199}", model):
+        raise ConfigError("MODEL", f"MODEL is not a model name: {model!r}")
+    if not any(_text(env, name) for name in CREDENTIAL_VARS):
+        raise ConfigError("ANTHROPIC_API_KEY",
+                          "no model credentials: set ANTHROPIC_API_KEY (or another "
+                          "Claude Code credential variable)")
+    max_turns = _int(env, "MAX_TURNS", minimum=1, maximum=1000)
+    return Settings(
+        run_id=_text(env, "RUN_ID") or "",
+        variation_id=variation_id,
+        repo_url=repo_url,
+        prompt=prompt,
+        workspace=workspace,
+        model=model,
+        temperature=_float(env, "TEMPERATURE", minimum=0.0, maximum=1.0),
+        max_turns=max_turns if max_turns is not None else DEFAULT_MAX_TURNS,
+        max_budget_usd=_float(env, "MAX_BUDGET_USD", minimum=0.0, exclusive_min=True),
+        effort=effort,
+        max_thinking_tokens=_int(env, "MAX_THINKING_TOKENS", minimum=0, maximum=1_000_000),
+    )

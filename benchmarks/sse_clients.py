@@ -1,0 +1,31 @@
+"""Many SSE clients in one process (gevent), measuring delivery latency per agent line.
+
+usage: python -m benchmarks.sse_clients URL CLIENTS
+Prints ``connected`` once every client has sent its request, then, when every stream has
+ended, one JSON object: events per client and all latency samples in milliseconds.
+"""
+from gevent import monkey
+
+monkey.patch_all()
+
+import json  # noqa: E402
+import sys  # noqa: E402
+
+import gevent  # noqa: E402
+
+from benchmarks.sse_reader import open_stream, read_stream  # noqa: E402
+
+
+def main() -> None:
+    url, n = sys.argv[1], int(sys.argv[2])
+    socks = [open_stream(url) for _ in range(n)]
+    print("connected", flush=True)
+    latencies: list[float] = []
+    jobs = [gevent.spawn(read_stream, sock, latencies) for sock in socks]
+    gevent.joinall(jobs)
+    print(json.dumps({"counts": [j.value["events"] for j in jobs], "latencies": latencies}),
+          flush=True)
+
+
+if __name__ == "__main__":
+    main()

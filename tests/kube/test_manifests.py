@@ -1,0 +1,150 @@
+"""render_job is pure: a Job dict from plain arguments, compared to a literal (no cluster)."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from aideator import manifests
+
+from .conftest import render
+
+EXPECTED = {
+    "apiVersion": "batch/v1",
+    "kind": "Job",
+    "metadata": {
+        "name": "agent-run-k3x9m2p7q1-2",
+        "namespace": "aideator",
+        "labels": {"app": "aideator-agent", "run-id": "run-k3x9m2p7q1", "variation-id": "2"},
+    },
+    "spec": {
+        "ttlSecondsAfterFinished": 600,
+        "activeDeadlineSeconds": 900,
+        "backoffLimit": 0,
+        "template": {
+            "metadata": {"labels": {"app": "aideator-agent", "run-id": "run-k3x9m2p7q1",
+                                    "variation-id": "2"}},
+            "spec": {
+                "restartPolicy": "Never",
+                "automountServiceAccountToken": False,
+                "enableServiceLinks": False,
+                "securityContext": {"runAsNonRoot": True, "runAsUser": 10001,
+                                    "runAsGroup": 10001, "fsGroup": 10001,
+                                    "seccompProfile": {"type": "RuntimeDefault"}},
+                "containers": [{
+                    "name": "agent",
+                    "image": "localhost:5005/aideator-agent:dev",
+                    "imagePullPolicy": "IfNotPresent",
+                    "env": [
+                        {"name": "HOME", "value": "/home/agent"},
+                        {"name": "RUN_ID", "value": "run-k3x9m2p7q1"},
+                        {"name": "VARIATION_ID", "value": "2"},
+                        {"name": "REPO_URL", "value": "https://github.com/octocat/Hello-World"},
+                        # "$" doubled: the kubelet turns "$$" back into "$".
+                        {"name": "PROMPT", "value": "Rename $$(FOO) to $${BAR}"},
+                        {"name": "WORKSPACE", "value": "/workspace"},
+                        {"name": "MODEL", "value": "claude-sonnet-4-5"},
+                        {"name": "TEMPERATURE", "value": "0.7"},
+                        {"name": "ANTHROPIC_API_KEY",
+                         "valueFrom": {"secretKeyRef": {"name": "anthropic", "key": "api-key"}}},
+                    ],
+                    "resources": {"requests": {"cpu": "250m", "memory": "512Mi"},
+                                  "limits": {"cpu": "2", "memory": "4Gi"}},
+                    "securityContext": {"allowPrivilegeEscalation": False,
+                                        "readOnlyRootFilesystem": True,
+                                        "capabilities": {"drop": ["ALL"]}},
+                    "volumeMounts": [{"name": "workspace", "mountPath": "/workspace"},
+                                     {"name": "home", "mountPath": "/home/agent"},
+                                     {"name": "tmp", "mountPath": "/tmp"}],
+                }],
+                "volumes": [{"name": "workspace", "emptyDir": {"sizeLimit": "2Gi"}},
+                            {"name": "home", "emptyDir": {"sizeLimit": "256Mi"}},
+                            {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
+            },
+        },
+    },
+}
+
+SAMPLE = dict(
+    run_id="run-k3x9m2p7q1", variation_id=2,
+    env={"RUN_ID": "run-k3x9m2p7q1", "VARIATION_ID": "2",
+         "REPO_URL": "https://github.com/octocat/Hello-World",
+         "PROMPT": "Rename $(FOO) to ${BAR}", "WORKSPACE": "/workspace",
+         "MODEL": "claude-sonnet-4-5", "TEMPERATURE": "0.7"},
+    image="localhost:5005/aideator-agent:dev", namespace="aideator", secret_name="anthropic",
+    secret_key="api-key", ttl_seconds=600, deadline_seconds=900,
+    resources={"requests": {"cpu": "250m", "memory": "512Mi"},
+               "limits": {"cpu": "2", "memory": "4Gi"}},
+    image_pull_policy="IfNotPresent")
+
+
+def test_render_job_matches_the_literal_job() -> None:
+    assert manifests.render_job(**SAMPLE) == EXPECTED
+
+
+def test_renders_do_not_share_or_mutate_the_template() -> None:
+    first = manifests.render_job(**SAMPLE)
+    pristine = manifests.load_template()
+    first["spec"]["template"]["spec"]["containers"][0]["env"].clear()
+    first["metadata"]["labels"]["x"] = "y"
+    assert manifests.load_template() == pristine
+    assert manifests.render_job(**SAMPLE) == EXPECTED
+
+
+def test_pull_policy_and_pull_secrets_are_optional() -> None:
+    job = manifests.render_job(**{**SAMPLE, "image_pull_policy": None},
+                               image_pull_secrets=["registry-creds"])
+    pod = job["spec"]["template"]["spec"]
+    assert "imagePullPolicy" not in pod["containers"][0]
+    assert pod["imagePullSecrets"] == [{"name": "registry-creds"}]
+
+
+def test_workspace_constant_is_the_templates_mount() -> None:
+    mounts = manifests.load_template()["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    assert {"name": "workspace", "mountPath": manifests.WORKSPACE} in mounts
+
+
+def test_helpers() -> None:
+    assert manifests.job_name("run-k3x9m2p7q1", 4) == "agent-run-k3x9m2p7q1-4"
+    assert manifests.label_selector("run-k3x9m2p7q1") == "app=aideator-agent,run-id=run-k3x9m2p7q1"
+    assert (manifests.label_selector("run-k3x9m2p7q1", 1)
+            == "app=aideator-agent,run-id=run-k3x9m2p7q1,variation-id=1")
+    assert manifests.escape_env_value("a $(B) $$ c$") == "a $$(B) $$$$ c$$"
+
+
+@pytest.mark.parametrize("override", [
+    {"run_id": "run_k8s_abc123"},            # the PRD's example id: not DNS-1123
+    {"run_id": "Run-K3X9M2P7Q1"},
+    {"run_id": "run-" + "a" * 60},           # agent-<id>-<n> longer than 63
+    {"run_id": "run-x\ny"},
+    {"variation_id": -1},
+    {"variation_id": True},
+    {"variation_id": "1"},
+    {"namespace": "Not_A_Namespace"},
+    {"secret_name": "Anthropic Secret"},
+    {"secret_key": "api key"},
+    {"image": ""},
+    {"image": "agent:latest\n  privileged: true"},
+    {"image_pull_policy": "Sometimes"},
+    {"ttl_seconds": -1},
+    {"deadline_seconds": 0},
+    {"resources": {"requests": {}, "claims": []}},
+    {"env": {"BAD NAME": "x"}},
+    {"env": {"ANTHROPIC_API_KEY": "stolen"}},
+    {"env": {"HOME": "/root"}},
+    {"env": {"PROMPT": "nul \x00 byte"}},
+    {"env": {"N": 3}},
+])
+def test_invalid_input_raises_value_error(override: dict) -> None:
+    with pytest.raises(ValueError):
+        manifests.render_job(**{**SAMPLE, **override})
+
+
+def test_user_text_only_lands_in_env_values() -> None:
+    nasty = "x\n---\nkind: Pod\nmetadata: {name: evil}\n"
+    job = render(prompt=nasty, config={"model": nasty})
+    flat = copy.deepcopy(job)
+    env = flat["spec"]["template"]["spec"]["containers"][0].pop("env")
+    assert nasty not in repr(flat)
+    assert {"name": "PROMPT", "value": nasty} in env
+    assert {"name": "MODEL", "value": nasty} in env

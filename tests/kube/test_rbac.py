@@ -1,0 +1,35 @@
+"""aideator.rbac is the PRD's permission list, as data the chart and the tests share."""
+from __future__ import annotations
+
+import json
+
+from aideator import rbac
+
+
+def test_prd_permissions() -> None:
+    for verb in ("create", "get", "list", "watch", "delete"):
+        assert rbac.allowed(verb, "jobs", api_group="batch")
+    for verb in ("get", "list", "watch"):
+        assert rbac.allowed(verb, "pods", api_group="")
+    assert rbac.allowed("get", "pods/log")
+
+
+def test_nothing_more() -> None:
+    assert not rbac.allowed("patch", "jobs")
+    assert not rbac.allowed("update", "jobs")
+    assert not rbac.allowed("deletecollection", "jobs")
+    assert not rbac.allowed("delete", "pods")
+    assert not rbac.allowed("create", "pods")
+    assert not rbac.allowed("get", "secrets")
+    assert not rbac.allowed("create", "pods/exec")
+    assert not rbac.allowed("list", "pods/log")
+    assert not rbac.allowed("get", "jobs", api_group="")
+
+
+def test_role_rules_are_plain_json() -> None:
+    rules = rbac.role_rules()
+    assert json.loads(json.dumps(rules)) == rules
+    assert rules[0] == {"apiGroups": ["batch"], "resources": ["jobs"],
+                        "verbs": ["create", "get", "list", "watch", "delete"]}
+    rules[0]["verbs"].append("patch")
+    assert not rbac.allowed("patch", "jobs")

@@ -1,0 +1,184 @@
+"""The real agent (Claude Code through claude-agent-sdk) run by the service, offline: the
+model is a fake Anthropic API on 127.0.0.1 and github.com is a local mirror."""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+
+from helpers import Server, wait_for
+from sse_client import read_events
+from tests.agent.fake_anthropic import (FakeAnthropic, cut, fault, reply, stall, text,
+                                        thinking, tool_use)
+from tests.agent.harness import make_repo, mirror_env
+
+SECRET = "sk-ant-test-SECRET-service-42"
+NAMES = ("alpha", "beta", "gamma")
+
+
+def edit_script(name: str) -> list:
+    """Read greet.txt, change it in this variation's own way, and say so."""
+    return [reply(thinking(f"{name} thinks greet.txt is too plain"),
+                  text(f"{name} reads the greeting"),
+                  tool_use("Read", {"file_path": "greet.txt"})),
+            reply(tool_use("Edit", {"file_path": "greet.txt", "old_string": "hello world",
+                                    "new_string": f"hello {name}"})),
+            reply(text(f"{name} is done"))]
+
+
+@pytest.fixture
+def world(tmp_path: Path):
+    """A fake model, a github.com mirror with acme/widgets, and a server wired to both."""
+    mirror = tmp_path / "mirror"
+    make_repo(mirror / "acme" / "widgets", {"greet.txt": "hello world\n"})
+    model = FakeAnthropic({f"claude-fake-{n}": edit_script(n) for n in NAMES})
+    base_url = model.start()
+    server = Server(tmp_path / "data")
+    del server.env["AIDEATOR_AGENT_COMMAND"]          # the real default: python -m agent
+    server.env.update({"ANTHROPIC_API_KEY": SECRET, "ANTHROPIC_BASE_URL": base_url,
+                       "CLAUDE_CODE_MAX_RETRIES": "1", **mirror_env(mirror)})
+    server.start()
+    yield server, model
+    server.stop()
+    model.stop()
+
+
+def agent_lines(events, variation: int) -> list[dict]:
+    return [e.data["content"] for e in events
+            if e.event == "agent_output" and e.data["variation_id"] == variation
+            and e.data["type"] != "log"]
+
+
+def assert_no_secret(server: Server, run_id: str, events) -> None:
+    assert SECRET not in "".join(e.raw.decode() for e in events)
+    for path in (f"/runs/{run_id}", f"/runs/{run_id}/status", "/runs"):
+        assert SECRET not in server.get(path).text
+    for file in server.data_dir.rglob("*"):
+        if file.is_file() and "home" not in file.parts:
+            assert SECRET.encode() not in file.read_bytes(), file
+
+
+def test_three_variations_think_differently_change_the_clone_and_one_is_selected(world):
+    server, model = world
+    run = server.post("/runs", {
+        "github_url": "https://github.com/acme/widgets", "prompt": "Make the greeting warmer",
+        "agent_config": {"temperature": 0.4, "max_turns": 10},
+        "variation_configs": [{"model": f"claude-fake-{n}"} for n in NAMES]}).json()
+    run_id = run["run_id"]
+    events = read_events(server.base + run["stream_url"], timeout=120)
+    assert events[-1].data == {"run_id": run_id, "status": "completed"}
+
+    for i, name in enumerate(NAMES):
+        lines = agent_lines(events, i)
+        types = [line["type"] for line in lines]
+        start = lines[0]
+        assert start["type"] == "status" and start["phase"] == "starting"
+        assert start["settings"]["applied"]["model"] == f"claude-fake-{name}"
+        assert "temperature" in start["settings"]["not_applied"]
+        # The thought process, in order: thinking, then reading, then editing, then the diff.
+        order = [types.index(t) for t in ("thinking", "tool_use", "tool_result", "result",
+                                          "diff")]
+        assert order == sorted(order)
+        assert "thinking_delta" in types and "text_delta" in types
+        thought = next(line for line in lines if line["type"] == "thinking")
+        assert thought["thinking"] == f"{name} thinks greet.txt is too plain"
+        tools = [line["name"] for line in lines if line["type"] == "tool_use"]
+        assert tools == ["Read", "Edit"]
+        assert lines[-1] == {**lines[-1], "type": "status", "phase": "finished"}
+
+        diff = server.get(f"/runs/{run_id}/variations/{i}/diff").json()
+        assert diff["files"] == ["greet.txt"] and not diff["truncated"]
+        assert f"-hello world\n+hello {name}\n" in diff["patch"]
+        clone = server.data_dir / "runs" / run_id / str(i) / "workspace" / "repo"
+        assert (clone / "greet.txt").read_text() == f"hello {name}\n"
+
+    detail = server.get(f"/runs/{run_id}").json()
+    for variation in detail["variations"]:
+        outcome = variation["outcome"]
+        assert variation["status"] == "succeeded"
+        assert outcome["turns"] == 3 and outcome["files_changed"] == ["greet.txt"]
+        assert outcome["additions"] == 1 and outcome["deletions"] == 1
+        assert outcome["input_tokens"] > 0 and outcome["cost_usd"] is not None
+        assert outcome["diff_url"] == f"/api/v1/runs/{run_id}/variations/{variation['variation_id']}/diff"
+    chosen = server.post(f"/runs/{run_id}/select", {"winning_variation_id": 1}).json()
+    assert chosen["job_name"] == f"agent-{run_id}-1"
+    assert server.get(f"/runs/{run_id}").json()["selection"]["winning_variation_id"] == 1
+    assert_no_secret(server, run_id, events)
+    assert requests.get(server.url(f"/runs/{run_id}/variations/7/diff"), timeout=5
+                        ).status_code == 404
+
+
+def test_model_failures_fail_their_variation_while_the_others_carry_on(world):
+    server, model = world
+    model.scripts.update({"claude-fake-401": [fault(401)], "claude-fake-429": [fault(429)],
+                          "claude-fake-500": [fault(500)],
+                          "claude-fake-cut": [cut(edit_script("cut")[0], after_events=3)]})
+    models = ["claude-fake-alpha", "claude-fake-401", "claude-fake-429", "claude-fake-500",
+              "claude-fake-cut"]
+    run = server.post("/runs", {"github_url": "https://github.com/acme/widgets",
+                                "prompt": "Make the greeting warmer",
+                                "variation_configs": [{"model": m} for m in models]}).json()
+    events = read_events(server.base + run["stream_url"], timeout=180)
+    errors = {e.data["variation_id"]: e.data["error"] for e in events if e.event == "error"}
+    assert sorted(errors) == [1, 2, 3, 4]
+    for i in (1, 2, 3, 4):
+        assert errors[i].startswith("the agent exited with code 4: ")
+        assert agent_lines(events, i)[-1]["code"] == "model_error"
+    assert "401" in errors[1] or "API key" in errors[1]
+    assert [e.data["variation_id"] for e in events if e.event == "job_completed"] == [0]
+    assert events[-1].data["status"] == "completed"
+    status = server.get(f"/runs/{run['run_id']}/status").json()
+    assert [j["phase"] for j in status["jobs"]] == ["succeeded"] + ["failed"] * 4
+    assert_no_secret(server, run["run_id"], events)
+
+
+def test_a_repository_that_cannot_be_cloned_is_a_clear_error(world):
+    server, _ = world
+    run = server.post("/runs", {"github_url": "https://github.com/acme/no-such-repo",
+                                "prompt": "anything", "variations": 2}).json()
+    events = read_events(server.base + run["stream_url"], timeout=60)
+    errors = [e.data for e in events if e.event == "error"]
+    assert len(errors) == 2
+    assert all(e["error"].startswith("the agent exited with code 3: ") for e in errors)
+    assert all(agent_lines(events, i)[-1]["code"] == "clone_failed" for i in (0, 1))
+    assert events[-1].data["status"] == "failed"
+
+
+def test_an_agent_killed_mid_run_fails_alone(world):
+    server, model = world
+    model.scripts["claude-fake-stall"] = [stall(60)]
+    run = server.post("/runs", {"github_url": "https://github.com/acme/widgets",
+                                "prompt": "Make the greeting warmer",
+                                "variation_configs": [{"model": "claude-fake-alpha"},
+                                                      {"model": "claude-fake-stall"}]}).json()
+    run_id = run["run_id"]
+
+    def stalled_agent():
+        for proc in psutil.process_iter():
+            try:
+                env = proc.environ()
+                if (env.get("RUN_ID") == run_id and env.get("VARIATION_ID") == "1"
+                        and proc.cmdline()[1:] == ["-m", "agent"]):
+                    return proc
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return None
+
+    wait_for(lambda: any(r.body.get("model") == "claude-fake-stall"
+                         for r in model.message_requests()), timeout=60)
+    agent = stalled_agent()
+    group = os.getpgid(agent.pid)
+    agent.send_signal(signal.SIGKILL)
+    events = read_events(server.base + run["stream_url"], timeout=60)
+    errors = {e.data["variation_id"]: e.data["error"] for e in events if e.event == "error"}
+    assert errors == {1: "the agent was killed by SIGKILL"}
+    assert [e.data["variation_id"] for e in events if e.event == "job_completed"] == [0]
+    try:
+        os.killpg(group, signal.SIGKILL)   # the orphaned CLI of the killed agent
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,103 @@
+"""The event log and the fan-out: stored before sent, in order, shared by every client."""
+from __future__ import annotations
+
+import gevent
+import pytest
+
+from aideator import events
+from aideator.eventlog import EventLog, event_count, stored_frames
+from aideator.fanout import Fanout
+from aideator.models import EventBatch, Run, Variation, db, init_db
+
+RUN = "run-aaaaaaaaaa"
+
+
+@pytest.fixture
+def store(tmp_path):
+    init_db(f"sqlite:///{tmp_path / 'events.db'}")
+    Run.create(id=RUN, github_url="https://github.com/a/b", prompt="p",
+               variation_count=1, agent_config={}, runtime="local")
+    Variation.create(run=RUN, index=0, config={}, job_name="agent-run-a-0")
+    yield
+    db.close()
+
+
+def replay(after: int) -> bytes:
+    return b"".join(frames for frames, _, _ in stored_frames(RUN, after, max_batches=1000))
+
+
+def test_events_get_increasing_ids_and_are_committed_in_batches(store):
+    fanout = Fanout(window=100)
+    fanout.open(RUN, 0)
+    log = EventLog(fanout, flush_interval=0.01)
+    for i in range(250):
+        log.extend(RUN, "agent_output", [f'{{"n":{i}}}'], variation=0,
+                   variation_update={"cursor": str(i)})
+    assert event_count(RUN) == 0                    # not yet committed ...
+    assert fanout.read(RUN, 0) == ([], False)       # ... so not yet sent
+    gevent.sleep(0.05)
+    assert event_count(RUN) == 250 and EventBatch.select().count() == 1
+    assert Variation.get().cursor == "249"
+    frames, finished = fanout.read(RUN, 200)
+    assert len(frames) == 50 and frames[0] == b'id: 201\nevent: agent_output\ndata: {"n":200}\n\n'
+    # The window keeps the newest frames; older positions are served from the store, and
+    # the store holds exactly what was sent, from any position.
+    assert fanout.read(RUN, 0) is None
+    assert replay(200) == b"".join(frames)
+    assert replay(0).count(b"\n\nid: ") == 249 and replay(0).startswith(b"id: 1\n")
+    assert replay(249) == b'id: 250\nevent: agent_output\ndata: {"n":249}\n\n'
+    assert replay(250) == b""
+
+
+def test_the_last_event_of_a_run_is_marked_in_the_store_and_the_feed(store):
+    fanout = Fanout(window=100)
+    fanout.open(RUN, 0)
+    log = EventLog(fanout, flush_interval=0.01)
+    log.append(RUN, events.run_status(RUN, "completed", "done"))
+    log.flush()
+    log.append(RUN, events.run_finished(RUN, "completed"))
+    log.flush()
+    assert [finished for _, _, finished in stored_frames(RUN, 0)] == [False, True]
+    assert fanout.read(RUN, 1)[1] is True
+
+
+def test_a_failed_commit_publishes_nothing_and_is_retried(store, monkeypatch):
+    fanout = Fanout(window=100)
+    fanout.open(RUN, 0)
+    log = EventLog(fanout, flush_interval=0.01)
+    real_commit, failures = log._commit, []
+
+    def flaky_commit(*args):
+        if not failures:
+            failures.append(1)
+            raise RuntimeError("database is locked")
+        real_commit(*args)
+
+    monkeypatch.setattr(log, "_commit", flaky_commit)
+    log.append(RUN, ("status", "{}"))
+    gevent.sleep(0.015)
+    assert failures and fanout.read(RUN, 0) == ([], False)
+    log.append(RUN, ("status", '{"second":1}'))
+    gevent.sleep(0.1)
+    assert event_count(RUN) == 2
+    assert replay(0) == b'id: 1\nevent: status\ndata: {}\n\nid: 2\nevent: status\ndata: {"second":1}\n\n'
+    assert len(fanout.read(RUN, 0)[0]) == 2
+
+
+def test_every_waiting_client_wakes_on_one_publish():
+    fanout = Fanout(window=10)
+    fanout.open("run-bbbbbbbbbb", 0)
+    woke = []
+
+    def client(i):
+        fanout.wait("run-bbbbbbbbbb", 0, timeout=5)
+        woke.append(i)
+
+    clients = [gevent.spawn(client, i) for i in range(100)]
+    gevent.sleep(0)
+    fanout.publish("run-bbbbbbbbbb", 1, [b"id: 1\n\n"], finished=True)
+    gevent.joinall(clients, timeout=1)
+    assert sorted(woke) == list(range(100))
+    assert fanout.read("run-bbbbbbbbbb", 0) == ([b"id: 1\n\n"], True)
+    fanout.close("run-bbbbbbbbbb")
+    assert fanout.read("run-bbbbbbbbbb", 0) is None

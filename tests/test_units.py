@@ -1,0 +1,77 @@
+"""Pure pieces: names, request merging, the event vocabulary, settings."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from aideator import events
+from aideator.config import load_settings
+from aideator.naming import DNS1123_LABEL, is_run_id, job_name, new_run_id
+from aideator.run_request import variation_configs
+from aideator.schemas import ValidationFailed
+from aideator.sse import frame
+
+
+def test_run_ids_and_job_names_are_kubernetes_names():
+    ids = {new_run_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    for run_id in ids:
+        assert is_run_id(run_id) and DNS1123_LABEL.match(run_id)
+        name = job_name(run_id, 4)
+        assert DNS1123_LABEL.match(name) and len(name) <= 63
+    assert not is_run_id("run_k8s_abc123")
+    with pytest.raises(ValueError):
+        job_name("Run_K8S", 0)
+
+
+def test_variation_configs_merge_defaults_run_config_and_overrides():
+    body = {"agent_config": {"temperature": 0.1},
+            "variation_configs": [{}, {"model": "claude-haiku-4-5", "temperature": 0.9}]}
+    assert variation_configs(body, "claude-sonnet-4-5") == [
+        {"model": "claude-sonnet-4-5", "temperature": 0.1},
+        {"model": "claude-haiku-4-5", "temperature": 0.9}]
+    assert len(variation_configs({}, "m")) == 3
+    assert variation_configs({"variations": 1}, "m") == [{"model": "m"}]
+    with pytest.raises(ValidationFailed) as err:
+        variation_configs({"variations": 3, "variation_configs": [{}]}, "m")
+    assert err.value.field == "variation_configs"
+
+
+@pytest.mark.parametrize("line,kind,content", [
+    ('{"v":1,"type":"thinking","text":"hm"}', "thinking", {"v": 1, "type": "thinking",
+                                                           "text": "hm"}),
+    ('{"type": 5}', "json", {"type": 5}),
+    ("Cloning into 'repo'...", "log", "Cloning into 'repo'..."),
+    ('{"x": NaN}', "log", '{"x": NaN}'),
+    ('[1, 2]', "log", "[1, 2]"),
+    ('{"broken": ', "log", '{"broken": '),
+    ("", "log", ""),
+])
+def test_agent_lines_pass_structured_or_as_text(line, kind, content):
+    name, data = events.agent_output(2, "pod-a", line)
+    assert name == "agent_output"
+    assert json.loads(data) == {"variation_id": 2, "type": kind, "content": content,
+                                "pod": "pod-a"}
+
+
+def test_sse_frames_carry_id_event_and_one_data_line():
+    name, data = events.agent_output(0, "p", '{"type":"text","text":"a\\nb"}')
+    raw = frame(7, name, data)
+    assert raw.startswith(b"id: 7\nevent: agent_output\ndata: {")
+    assert raw.endswith(b"\n\n") and raw.count(b"\n") == 4
+
+
+def test_settings_come_from_prefixed_environment_variables():
+    settings = load_settings({"AIDEATOR_MAX_CONCURRENT_VARIATIONS": "2",
+                              "AIDEATOR_AGENT_COMMAND": "python3 -m agent --flag",
+                              "AIDEATOR_CANCEL_GRACE_SECONDS": "1.5",
+                              "UNRELATED": "x"})
+    assert settings.max_concurrent_variations == 2
+    assert settings.agent_command == ("python3", "-m", "agent", "--flag")
+    assert settings.cancel_grace_seconds == 1.5
+    assert settings.runtime == "local"
+    with pytest.raises(ValueError, match="AIDEATOR_MAX_BODY_BYTES"):
+        load_settings({"AIDEATOR_MAX_BODY_BYTES": "lots"})
+    with pytest.raises(ValueError, match="AIDEATOR_RUNTIME"):
+        load_settings({"AIDEATOR_RUNTIME": "docker"})
