@@ -1,12 +1,13 @@
 # make run   - the service on http://localhost:8000 (local runtime, SQLite in ./data)
 # make test  - install what the tests need, then run them
 # make bench - throughput, latency and memory figures of the event path
+# make demo  - an offline run of three real agents against a fake model (no API key)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test bench demo clean
 
 $(STAMP): requirements.txt requirements-dev.txt agent/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +23,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.event_path
+
+demo: $(STAMP)
+	$(BIN)/python scripts/offline_demo.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields
+from pathlib import Path
 
 import pytest
 
 from aideator import events
-from aideator.config import load_settings
+from aideator.config import Settings, load_settings
 from aideator.naming import DNS1123_LABEL, is_run_id, job_name, new_run_id
 from aideator.run_request import variation_configs
 from aideator.schemas import ValidationFailed
@@ -75,3 +77,9 @@ def test_settings_come_from_prefixed_environment_variables():
         load_settings({"AIDEATOR_MAX_BODY_BYTES": "lots"})
     with pytest.raises(ValueError, match="AIDEATOR_RUNTIME"):
         load_settings({"AIDEATOR_RUNTIME": "docker"})
+
+
+def test_the_readme_documents_every_setting():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for f in fields(Settings):
+        assert f"`AIDEATOR_{f.name.upper()}`" in readme, f.name
