@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,12 +74,24 @@ class Server:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+        kill_agents(self.data_dir)
 
     def post(self, path: str, body: Any) -> requests.Response:
         return requests.post(self.url(path), json=body, timeout=10)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return requests.get(self.url(path), timeout=10, **kwargs)
+
+
+def kill_agents(data_dir: Path) -> None:
+    """Kill agent processes a test left running (they outlive the server by design)."""
+    prefix = str(data_dir)
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("WORKSPACE", "").startswith(prefix):
+                proc.kill()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
 
 
 def wait_for(predicate: Any, timeout: float = 20, interval: float = 0.05) -> Any:
