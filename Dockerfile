@@ -1,0 +1,63 @@
+# The AIdeator API image: `docker build -t localhost:5005/aideator-api .` (context: repo root).
+# gunicorn with one gevent worker (gunicorn.conf.py) on port 8000, as uid 10001, with a
+# read-only root filesystem in the chart: the only writable paths are /data (the SQLite
+# database, a PersistentVolumeClaim) and /tmp (an emptyDir).
+#
+# Stages: `base` is everything; `dev` (Tilt: target="dev") only hands /app to the app user so
+# Tilt's live_update can sync code into a running container; the last stage, built by a
+# plain `docker build`, is the production image.
+FROM python:3.11-slim AS base
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+# Dependencies first, so a code change does not reinstall them. The service's own
+# requirements only: the agent SDK (`-r agent/requirements.txt`, which bundles the Claude
+# Code CLI) runs in the agent image, never in the API container; the service imports just
+# agent/protocol.py, which is pure standard library. psycopg2 is the PostgreSQL driver for
+# AIDEATOR_DATABASE_URL=postgresql://... (peewee's db_url uses it).
+COPY requirements.txt /tmp/requirements.txt
+RUN grep -v '^-r ' /tmp/requirements.txt > /tmp/requirements-api.txt \
+    && pip install -r /tmp/requirements-api.txt "psycopg2-binary>=2.9,<3" \
+    && rm /tmp/requirements.txt /tmp/requirements-api.txt
+
+COPY wsgi.py gunicorn.conf.py ./
+COPY manifests/ manifests/
+COPY agent/ agent/
+COPY aideator/ aideator/
+
+# A fixed, non-root uid (the chart's securityContext runs as it too); no login shell.
+RUN groupadd --gid 10001 aideator \
+    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp \
+        --shell /usr/sbin/nologin aideator \
+    && mkdir -p /data \
+    && chown 10001:10001 /data
+
+ENV AIDEATOR_DATA_DIR=/data \
+    AIDEATOR_BIND=0.0.0.0:8000 \
+    HOME=/tmp
+VOLUME ["/data"]
+EXPOSE 8000
+USER 10001:10001
+
+# Docker-level health check for `docker run`; on Kubernetes the chart's probes take over.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/api/v1/health', timeout=4).status != 200)"]
+
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
+
+
+# Development (Tilt): the code under /app belongs to the app user so live_update can
+# overwrite it; the chart's dev values run gunicorn with --reload and a writable root.
+FROM base AS dev
+USER root
+RUN chown -R 10001:10001 /app
+USER 10001:10001
+
+
+# Production: the default target of a plain `docker build`.
+FROM base AS production

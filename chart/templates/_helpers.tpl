@@ -1,0 +1,94 @@
+{{/*
+Names and labels shared by every template (zero-to-jupyterhub style: one place decides).
+*/}}
+
+{{/* The chart name, overridable. */}}
+{{- define "aideator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The object name prefix: <release>-aideator, or the release name if it holds "aideator". */}}
+{{- define "aideator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "aideator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Selector labels of one component: include "aideator.selectorLabels" (list . "api") */}}
+{{- define "aideator.selectorLabels" -}}
+{{- $root := index . 0 -}}
+app.kubernetes.io/name: {{ include "aideator.name" $root }}
+app.kubernetes.io/instance: {{ $root.Release.Name }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end }}
+
+{{/* All labels of one component's objects: include "aideator.labels" (list . "api") */}}
+{{- define "aideator.labels" -}}
+{{- $root := index . 0 -}}
+helm.sh/chart: {{ include "aideator.chart" $root }}
+{{ include "aideator.selectorLabels" . }}
+app.kubernetes.io/part-of: aideator
+app.kubernetes.io/version: {{ $root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ $root.Release.Service }}
+{{- with $root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* The namespace the agent Jobs run in (and the Role, quota, policy live in). */}}
+{{- define "aideator.agentsNamespace" -}}
+{{- default .Release.Namespace .Values.agents.namespace }}
+{{- end }}
+
+{{- define "aideator.serviceAccountName" -}}
+{{- if .Values.api.serviceAccount.create }}
+{{- default (include "aideator.fullname" .) .Values.api.serviceAccount.name }}
+{{- else }}
+{{- required "api.serviceAccount.name is required when api.serviceAccount.create is false" .Values.api.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* repository:tag, the tag defaulting to the chart's appVersion: include "aideator.image" (list . .Values.api.image) */}}
+{{- define "aideator.image" -}}
+{{- $root := index . 0 -}}
+{{- $image := index . 1 -}}
+{{- printf "%s:%s" $image.repository (default $root.Chart.AppVersion $image.tag) }}
+{{- end }}
+
+{{/* The Secret holding the Anthropic API key of the agent pods. */}}
+{{- define "aideator.anthropicSecretName" -}}
+{{- default (printf "%s-anthropic" (include "aideator.fullname" .)) .Values.agents.anthropic.existingSecret }}
+{{- end }}
+
+{{/* The Secret (name) holding the database URL, or nothing when SQLite is used. */}}
+{{- define "aideator.databaseSecretName" -}}
+{{- if .Values.database.existingSecret.name }}
+{{- .Values.database.existingSecret.name }}
+{{- else if .Values.database.url }}
+{{- printf "%s-database" (include "aideator.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{- define "aideator.databaseSecretKey" -}}
+{{- if .Values.database.existingSecret.name }}
+{{- .Values.database.existingSecret.key }}
+{{- else }}
+{{- "url" }}
+{{- end }}
+{{- end }}
+
+{{/* Whether the service keeps its data in SQLite (no database URL of any kind). */}}
+{{- define "aideator.usesSqlite" -}}
+{{- if not (include "aideator.databaseSecretName" .) }}true{{ end }}
+{{- end }}

@@ -1,0 +1,138 @@
+"""The agent Job the service would create with the chart's settings: read the API pod's
+environment from the rendered chart, load the service's settings from it, render the Job the
+way the Kubernetes runtime does, and check it against the cluster-side objects of the chart
+(schemas, security context, NetworkPolicy, Secret, LimitRange)."""
+from __future__ import annotations
+
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from aideator import manifests
+from aideator.agent_env import agent_environment
+from aideator.config import Settings, load_settings
+
+from .conftest import KUBE_VERSIONS, PRODUCTION, VALUE_SETS, api_environment, find, render
+
+WITH_KEY = ("--set", "agents.anthropic.apiKey=sk-test", "--set", "agents.namespace=agents")
+CASES = {**VALUE_SETS, "chart-secret": WITH_KEY}
+
+
+def settings_of(objects: list[dict[str, Any]]) -> Settings:
+    env = api_environment(objects)
+    return load_settings({k: v for k, v in env.items() if isinstance(v, str)})
+
+
+def job_for(settings: Settings, variation_id: int = 0) -> dict[str, Any]:
+    env = agent_environment(run_id="run-k3x9m2p7q1", variation_id=variation_id,
+                            repo_url="https://github.com/octocat/Hello-World",
+                            prompt="Refactor main.py", config={"model": settings.default_model},
+                            workspace=manifests.WORKSPACE)
+    return manifests.render_job(
+        run_id="run-k3x9m2p7q1", variation_id=variation_id, env=env,
+        image=settings.agent_image, image_pull_policy=settings.agent_image_pull_policy,
+        namespace=settings.kube_namespace, secret_name=settings.agent_secret_name,
+        secret_key=settings.agent_secret_key, ttl_seconds=settings.job_ttl_seconds,
+        deadline_seconds=settings.job_deadline_seconds,
+        resources={"requests": {"cpu": settings.agent_cpu_request,
+                                "memory": settings.agent_memory_request},
+                   "limits": {"cpu": settings.agent_cpu_limit,
+                              "memory": settings.agent_memory_limit}})
+
+
+def matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    assert set(selector) <= {"matchLabels"}, "only matchLabels selectors are checked here"
+    return selector.get("matchLabels", {}).items() <= labels.items()
+
+
+@pytest.mark.parametrize("version", KUBE_VERSIONS)
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_the_job_validates_strictly(case: str, version: str) -> None:
+    job = job_for(settings_of(render(*CASES[case])))
+    kubernetes_validate.validate(job, version, strict=True)
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_the_job_carries_the_chart_settings(case: str) -> None:
+    objects = render(*CASES[case])
+    env = api_environment(objects)
+    job = job_for(settings_of(objects))
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == env["AIDEATOR_AGENT_IMAGE"]
+    assert container["imagePullPolicy"] == env["AIDEATOR_AGENT_IMAGE_PULL_POLICY"]
+    assert job["metadata"]["namespace"] == env["AIDEATOR_KUBE_NAMESPACE"]
+    assert job["spec"]["ttlSecondsAfterFinished"] == int(env["AIDEATOR_JOB_TTL_SECONDS"])
+    assert job["spec"]["activeDeadlineSeconds"] == int(env["AIDEATOR_JOB_DEADLINE_SECONDS"])
+    assert container["resources"]["limits"]["memory"] == env["AIDEATOR_AGENT_MEMORY_LIMIT"]
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_the_job_pod_is_locked_down(case: str) -> None:
+    pod = job_for(settings_of(render(*CASES[case])))["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] != 0
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False
+    container = pod["containers"][0]
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_the_network_policy_selects_the_job_pod(case: str) -> None:
+    objects = render(*CASES[case])
+    job = job_for(settings_of(objects), variation_id=3)
+    policy = find(objects, "NetworkPolicy")
+    assert policy["metadata"]["namespace"] == job["metadata"]["namespace"]
+    assert matches(policy["spec"]["podSelector"], job["spec"]["template"]["metadata"]["labels"])
+    # ... and not the API's own pod, which must reach the Kubernetes API.
+    api_pod = find(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert not matches(policy["spec"]["podSelector"], api_pod)
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_the_job_fits_the_limit_range_and_the_quota(case: str) -> None:
+    objects = render(*CASES[case])
+    job = job_for(settings_of(objects))
+    limits = job["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    limit_range = find(objects, "LimitRange")
+    assert limit_range["metadata"]["namespace"] == job["metadata"]["namespace"]
+    ceiling = limit_range["spec"]["limits"][0]["max"]
+    quota = find(objects, "ResourceQuota")["spec"]["hard"]
+    for resource in ("cpu", "memory"):
+        assert quantity(limits[resource]) <= quantity(ceiling[resource]), resource
+        # the quota leaves room for at least one full run of 5 variations
+        assert 5 * quantity(limits[resource]) <= quantity(quota[f"limits.{resource}"]), resource
+
+
+def test_the_job_reads_the_key_from_the_secret_the_chart_creates() -> None:
+    objects = render(*WITH_KEY)
+    secret = find(objects, "Secret")
+    job = job_for(settings_of(objects))
+    key_env = job["spec"]["template"]["spec"]["containers"][0]["env"][-1]
+    assert key_env == {"name": "ANTHROPIC_API_KEY", "valueFrom": {"secretKeyRef": {
+        "name": secret["metadata"]["name"], "key": next(iter(secret["data"]))}}}
+    assert secret["metadata"]["namespace"] == job["metadata"]["namespace"]
+
+
+def test_production_jobs_run_in_the_agents_namespace_with_the_existing_secret() -> None:
+    job = job_for(settings_of(render(*PRODUCTION)))
+    assert job["metadata"]["namespace"] == "aideator-agents"
+    ref = job["spec"]["template"]["spec"]["containers"][0]["env"][-1]["valueFrom"]
+    assert ref == {"secretKeyRef": {"name": "anthropic-secret", "key": "api-key"}}
+    assert job["spec"]["template"]["spec"]["containers"][0]["image"] == \
+        "registry.example.com/aideator/aideator-agent:2.0.0"
+
+
+SUFFIXES = {"m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+            "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40}
+
+
+def quantity(value: Any) -> float:
+    text = str(value)
+    for suffix in sorted(SUFFIXES, key=len, reverse=True):
+        if text.endswith(suffix):
+            return float(text[:-len(suffix)]) * SUFFIXES[suffix]
+    return float(text)

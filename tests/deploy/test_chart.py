@@ -1,0 +1,284 @@
+"""The Helm chart: lint-clean, renders for every values file, and every object it renders is
+valid against the official Kubernetes schemas of recent minors (strict: no unknown fields)."""
+from __future__ import annotations
+
+import base64
+
+import kubernetes_validate
+import pytest
+
+from aideator.config import ENV_PREFIX, Settings, load_settings
+
+from .conftest import (DEFAULT, DEV, KUBE_VERSIONS, NAMESPACE, PRODUCTION, VALUE_SETS,
+                       api_environment, find, helm, kinds, render)
+
+EXTRA_ENV = {"AIDEATOR_BIND", "AIDEATOR_WORKER_CONNECTIONS"}   # read by gunicorn.conf.py
+
+
+@pytest.mark.parametrize("values", list(VALUE_SETS), ids=list(VALUE_SETS))
+def test_helm_lint_strict_is_clean(values: str) -> None:
+    result = helm("lint", "--strict", "chart", "--namespace", NAMESPACE, *VALUE_SETS[values])
+    assert "[WARNING]" not in result.stdout and "[ERROR]" not in result.stdout, result.stdout
+
+
+def test_default_values_render_the_whole_release() -> None:
+    assert kinds(render()) == sorted([
+        "ConfigMap", "Deployment", "LimitRange", "NetworkPolicy", "PersistentVolumeClaim",
+        "Pod", "ResourceQuota", "Role", "RoleBinding", "Service", "ServiceAccount"])
+
+
+def test_production_values_render_ingress_and_no_inline_secrets() -> None:
+    objects = render(*PRODUCTION)
+    assert kinds(objects) == sorted([
+        "ConfigMap", "Deployment", "Ingress", "LimitRange", "NetworkPolicy", "Pod",
+        "ResourceQuota", "Role", "RoleBinding", "Service", "ServiceAccount"])
+    assert "Secret" not in kinds(objects)                  # both Secrets are referenced
+    assert "PersistentVolumeClaim" not in kinds(objects)   # PostgreSQL holds the data
+
+
+@pytest.mark.parametrize("version", KUBE_VERSIONS)
+@pytest.mark.parametrize("values", list(VALUE_SETS), ids=list(VALUE_SETS))
+def test_every_rendered_object_validates_strictly(values: str, version: str) -> None:
+    objects = render(*VALUE_SETS[values])
+    for obj in objects:
+        kubernetes_validate.validate(obj, version, strict=True)
+
+
+@pytest.mark.parametrize("version", KUBE_VERSIONS)
+def test_optional_objects_validate_strictly(version: str) -> None:
+    objects = render("--set", "database.url=postgresql://u:p@db:5432/aideator",
+                     "--set", "agents.anthropic.apiKey=sk-test",
+                     "--set", "api.ingress.enabled=true", "--set", "api.ingress.hosts={a.test}",
+                     "--set", "api.extraEnv[0].name=AIDEATOR_FANOUT_WINDOW",
+                     "--set-string", "api.extraEnv[0].value=100")
+    assert kinds(objects).count("Secret") == 2
+    for obj in objects:
+        kubernetes_validate.validate(obj, version, strict=True)
+
+
+def test_strict_validation_catches_a_misspelt_field() -> None:
+    deployment = find(render(), "Deployment")
+    deployment["spec"]["template"]["spec"]["securityContex"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBE_VERSIONS[-1], strict=True)
+
+
+@pytest.mark.parametrize("values", list(VALUE_SETS), ids=list(VALUE_SETS))
+def test_every_env_var_is_a_setting_the_service_reads(values: str) -> None:
+    env = api_environment(render(*VALUE_SETS[values]))
+    known = {ENV_PREFIX + name.upper() for name in Settings.__dataclass_fields__} | EXTRA_ENV
+    assert set(env) <= known, set(env) - known
+    plain = {k: v for k, v in env.items() if isinstance(v, str)}
+    settings = load_settings(plain)                 # every value parses as its setting's type
+    assert settings.runtime == "kubernetes"
+    assert settings.data_dir == "/data"
+    assert plain["AIDEATOR_BIND"] == "0.0.0.0:8000"
+
+
+def test_defaults_use_sqlite_on_the_claim() -> None:
+    objects = render()
+    env = api_environment(objects)
+    assert "AIDEATOR_DATABASE_URL" not in env       # empty: sqlite in the data dir
+    pod = find(objects, "Deployment")["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    claim = find(objects, "PersistentVolumeClaim")
+    assert volumes["data"]["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+    assert mounts == {"data": "/data", "tmp": "/tmp"}
+    assert "emptyDir" in volumes["tmp"]
+
+
+def test_single_replica_recreated_never_rolled() -> None:
+    for values in VALUE_SETS.values():
+        spec = find(render(*values), "Deployment")["spec"]
+        assert spec["replicas"] == 1
+        assert spec["strategy"] == {"type": "Recreate"}
+
+
+def test_api_container_is_locked_down() -> None:
+    pod = find(render(), "Deployment")["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["command"] == ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 10001
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]}}
+    assert set(container["resources"]) == {"requests", "limits"}
+    assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+
+
+def test_probes_readiness_on_health_liveness_independent_of_the_cluster() -> None:
+    container = find(render(), "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/api/v1/health", "port": "http"}
+    # /health answers 503 while the API server is away: that must not restart the pod.
+    assert container["livenessProbe"]["httpGet"]["path"] != "/api/v1/health"
+    assert container["livenessProbe"]["failureThreshold"] * \
+        container["livenessProbe"]["periodSeconds"] >= 60
+    assert container["startupProbe"]["httpGet"]["port"] == "http"
+
+
+def test_config_changes_roll_the_pod() -> None:
+    def checksum(*args: str) -> str:
+        annotations = find(render(*args), "Deployment")["spec"]["template"]["metadata"]
+        return annotations["annotations"]["checksum/config"]
+    assert checksum() == checksum()
+    assert checksum() != checksum("--set", "api.corsOrigins=https://a.test")
+    assert checksum() != checksum("--set", "agents.image.tag=9.9.9")
+
+
+def test_images_default_to_the_app_version_and_follow_values() -> None:
+    objects = render()
+    container = find(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "aideator-api:2.0.0"
+    assert api_environment(objects)["AIDEATOR_AGENT_IMAGE"] == "aideator-agent:2.0.0"
+    env = api_environment(render("--set", "agents.image.repository=r.test/agent",
+                                 "--set", "agents.image.tag=1.2.3"))
+    assert env["AIDEATOR_AGENT_IMAGE"] == "r.test/agent:1.2.3"
+
+
+def test_agent_settings_come_from_values() -> None:
+    env = api_environment(render(
+        "--set", "agents.ttlSecondsAfterFinished=60", "--set", "agents.activeDeadlineSeconds=120",
+        "--set", "agents.resources.limits.cpu=2", "--set", "agents.resources.requests.memory=1Gi",
+        "--set", "agents.image.pullPolicy=Always"))
+    settings = load_settings({k: v for k, v in env.items() if isinstance(v, str)})
+    assert (settings.job_ttl_seconds, settings.job_deadline_seconds) == (60, 120)
+    assert (settings.agent_cpu_limit, settings.agent_memory_request) == ("2", "1Gi")
+    assert settings.agent_image_pull_policy == "Always"
+    assert settings.kube_namespace == NAMESPACE          # default: the release namespace
+
+
+def test_database_url_value_goes_through_a_secret() -> None:
+    url = "postgresql://aideator:s3cret@db:5432/aideator"
+    objects = render("--set", f"database.url={url}")
+    secret = find(objects, "Secret")
+    assert base64.b64decode(secret["data"]["url"]).decode() == url
+    env = api_environment(objects)
+    assert env["AIDEATOR_DATABASE_URL"] == {
+        "secretKeyRef": {"name": secret["metadata"]["name"], "key": "url"}}
+    assert url not in str(find(objects, "ConfigMap"))
+
+
+def test_production_reads_the_database_url_from_the_existing_secret() -> None:
+    objects = render(*PRODUCTION)
+    assert api_environment(objects)["AIDEATOR_DATABASE_URL"] == {
+        "secretKeyRef": {"name": "aideator-database", "key": "url"}}
+    pod = find(objects, "Deployment")["spec"]["template"]["spec"]
+    assert {v["name"]: v for v in pod["volumes"]}["data"] == {"name": "data", "emptyDir": {}}
+    assert pod["imagePullSecrets"] == [{"name": "registry-credentials"}]
+
+
+def test_anthropic_secret_created_from_a_value_in_the_agents_namespace() -> None:
+    objects = render("--set", "agents.anthropic.apiKey=sk-test",
+                     "--set", "agents.namespace=agents")
+    secret = find(objects, "Secret")
+    assert secret["metadata"]["namespace"] == "agents"
+    assert base64.b64decode(secret["data"]["api-key"]).decode() == "sk-test"
+    env = api_environment(objects)
+    assert env["AIDEATOR_AGENT_SECRET_NAME"] == secret["metadata"]["name"]
+    assert env["AIDEATOR_AGENT_SECRET_KEY"] == "api-key"
+    assert env["AIDEATOR_KUBE_NAMESPACE"] == "agents"
+
+
+def test_production_references_the_existing_anthropic_secret() -> None:
+    env = api_environment(render(*PRODUCTION))
+    assert env["AIDEATOR_AGENT_SECRET_NAME"] == "anthropic-secret"
+    assert env["AIDEATOR_KUBE_NAMESPACE"] == "aideator-agents"
+
+
+def test_ingress_is_sse_friendly() -> None:
+    ingress = find(render(*PRODUCTION), "Ingress")
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"
+    assert int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 3600
+    assert int(annotations["nginx.ingress.kubernetes.io/proxy-send-timeout"]) >= 3600
+    assert annotations["cert-manager.io/cluster-issuer"] == "letsencrypt"
+    assert ingress["spec"]["tls"] == [{"secretName": "aideator-tls",
+                                       "hosts": ["aideator.example.com"]}]
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": "aideator", "port": {"name": "http"}}
+
+
+def test_user_annotations_override_the_sse_defaults() -> None:
+    ingress = find(render("--set", "api.ingress.enabled=true", "--set-string",
+                          "api.ingress.annotations.nginx\\.ingress\\.kubernetes\\.io/"
+                          "proxy-read-timeout=86400"), "Ingress")
+    assert ingress["metadata"]["annotations"][
+        "nginx.ingress.kubernetes.io/proxy-read-timeout"] == "86400"
+    assert "host" not in ingress["spec"]["rules"][0]            # no hosts: any host
+
+
+def test_agents_namespace_objects_follow_agents_namespace() -> None:
+    objects = render(*PRODUCTION)
+    for kind in ("Role", "RoleBinding", "NetworkPolicy", "ResourceQuota", "LimitRange"):
+        assert find(objects, kind)["metadata"]["namespace"] == "aideator-agents", kind
+    for kind in ("Deployment", "Service", "ConfigMap", "ServiceAccount", "Ingress"):
+        assert find(objects, kind)["metadata"]["namespace"] == NAMESPACE, kind
+
+
+def test_quota_and_limit_range_are_on_by_default_and_can_be_turned_off() -> None:
+    objects = render()
+    quota = find(objects, "ResourceQuota")["spec"]["hard"]
+    assert {"pods", "requests.cpu", "requests.memory", "limits.cpu", "limits.memory"} <= set(quota)
+    limits = find(objects, "LimitRange")["spec"]["limits"][0]
+    assert limits["type"] == "Container" and {"default", "defaultRequest", "max"} <= set(limits)
+    off = render("--set", "agents.resourceQuota.enabled=false",
+                 "--set", "agents.limitRange.enabled=false",
+                 "--set", "agents.networkPolicy.enabled=false", "--set", "rbac.create=false",
+                 "--set", "tests.enabled=false")
+    assert not {"ResourceQuota", "LimitRange", "NetworkPolicy", "Role", "Pod"} & set(kinds(off))
+
+
+def test_network_policy_denies_ingress_and_allows_only_dns_and_https() -> None:
+    policy = find(render(), "NetworkPolicy")["spec"]
+    assert policy["podSelector"] == {"matchLabels": {"app": "aideator-agent"}}
+    assert sorted(policy["policyTypes"]) == ["Egress", "Ingress"]
+    assert policy["ingress"] == []
+    ports = sorted((p["protocol"], p["port"]) for rule in policy["egress"]
+                   for p in rule["ports"])
+    assert ports == [("TCP", 53), ("TCP", 443), ("UDP", 53)]
+    https = next(r for r in policy["egress"] if r["ports"][0]["port"] == 443)
+    assert "10.0.0.0/8" in https["to"][0]["ipBlock"]["except"]
+    assert "169.254.0.0/16" in https["to"][0]["ipBlock"]["except"]
+
+
+def test_helm_test_hook_calls_health_through_the_service() -> None:
+    objects = render()
+    pod = find(objects, "Pod")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    service = find(objects, "Service")
+    url = pod["spec"]["containers"][0]["command"][-1]
+    assert url == (f"http://{service['metadata']['name']}.{NAMESPACE}.svc:"
+                   f"{service['spec']['ports'][0]['port']}/api/v1/health")
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+
+
+def test_service_selects_the_api_pod() -> None:
+    objects = render()
+    selector = find(objects, "Service")["spec"]["selector"]
+    labels = find(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert selector.items() <= labels.items()
+    assert find(objects, "Deployment")["spec"]["selector"]["matchLabels"] == selector
+
+
+def test_notes_say_how_to_reach_the_api_and_stream_a_run() -> None:
+    notes = helm("install", "aideator", "chart", "--dry-run=client", "--namespace",
+                 NAMESPACE).stdout.split("NOTES:", 1)[1]
+    assert "port-forward service/aideator 8000:8000" in notes
+    assert "curl -N $AIDEATOR/api/v1/runs/$RUN/stream" in notes
+    assert "create secret generic aideator-anthropic" in notes      # no key given
+    prod = helm("install", "aideator", "chart", "--dry-run=client", "--namespace", NAMESPACE,
+                *PRODUCTION).stdout.split("NOTES:", 1)[1]
+    assert "export AIDEATOR=https://aideator.example.com" in prod
+    assert "create secret" not in prod
+
+
+def test_dev_values_reload_code_on_a_writable_root() -> None:
+    container = find(render(*DEV), "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert "--reload" in container["args"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is False
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert DEFAULT == ()
