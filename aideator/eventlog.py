@@ -30,8 +30,8 @@ class EventLog:
         self._interval = flush_interval
         self._batch_size = batch_size
         self._seq: dict[str, int] = {}
-        # Uncommitted frames per run, and the seq of each run's first one.
-        self._frames: dict[str, list[bytes]] = {}
+        # Uncommitted chunks of frames per run, and the seq of each run's first event.
+        self._chunks: dict[str, list[bytes]] = {}
         self._first: dict[str, int] = {}
         self._finished: set[str] = set()
         self._queued = 0
@@ -59,10 +59,10 @@ class EventLog:
                run_update: dict[str, Any] | None = None) -> int:
         """Queue several events of one kind at once; returns the last one's seq."""
         first = self.last_seq(run_id) + 1
-        frames = self._frames.setdefault(run_id, [])
-        if not frames:
+        chunks = self._chunks.setdefault(run_id, [])
+        if not chunks:
             self._first[run_id] = first
-        frames.extend(sse.frame(seq, name, data) for seq, data in enumerate(datas, first))
+        chunks.append(sse.frames(first, name, datas))
         self._seq[run_id] = last = first + len(datas) - 1
         self._queued += len(datas)
         if name == RUN_FINISHED:
@@ -86,7 +86,7 @@ class EventLog:
 
     def forget(self, run_id: str) -> None:
         """Drop a finished run's counter (kept while any of its events is uncommitted)."""
-        if run_id not in self._frames:
+        if run_id not in self._chunks:
             self._seq.pop(run_id, None)
 
     def flush(self) -> None:
@@ -106,30 +106,31 @@ class EventLog:
 
     def _flush(self) -> None:
         """Commit everything queued, then publish it. On failure nothing is published."""
-        if not (self._frames or self._variation_updates or self._run_updates):
+        if not (self._chunks or self._variation_updates or self._run_updates):
             return
-        batch = [(run_id, self._first[run_id], frames, run_id in self._finished)
-                 for run_id, frames in self._frames.items()]
+        batch = [(run_id, self._first[run_id], self._seq[run_id], b"".join(chunks),
+                  run_id in self._finished)
+                 for run_id, chunks in self._chunks.items()]
         variation_updates, run_updates = self._variation_updates, self._run_updates
-        self._frames, self._first, self._finished, self._queued = {}, {}, set(), 0
+        self._chunks, self._first, self._finished, self._queued = {}, {}, set(), 0
         self._variation_updates, self._run_updates = {}, {}
         try:
             self._commit(batch, variation_updates, run_updates)
         except Exception:
             self._requeue(batch, variation_updates, run_updates)
             raise
-        for run_id, first, frames, finished in batch:
-            self._fanout.publish(run_id, first, frames, finished)
+        for run_id, first, last, chunk, finished in batch:
+            self._fanout.publish(run_id, first, last, chunk, finished)
 
-    def _commit(self, batch: list[tuple[str, int, list[bytes], bool]],
+    def _commit(self, batch: list[tuple[str, int, int, bytes, bool]],
                 variation_updates: dict[tuple[str, int], dict[str, Any]],
                 run_updates: dict[str, dict[str, Any]]) -> None:
         now = time.time()
         with db.atomic():
             if batch:
                 EventBatch.insert_many(
-                    [(run_id, first, first + len(frames) - 1, b"".join(frames), finished, now)
-                     for run_id, first, frames, finished in batch],
+                    [(run_id, first, last, chunk, finished, now)
+                     for run_id, first, last, chunk, finished in batch],
                     fields=[EventBatch.run, EventBatch.first_seq, EventBatch.last_seq,
                             EventBatch.frames, EventBatch.finished, EventBatch.created_at],
                 ).execute()
@@ -139,13 +140,13 @@ class EventLog:
             for run_id, fields in run_updates.items():
                 Run.update(**fields).where(Run.id == run_id).execute()
 
-    def _requeue(self, batch: list[tuple[str, int, list[bytes], bool]],
+    def _requeue(self, batch: list[tuple[str, int, int, bytes, bool]],
                  variation_updates: dict[tuple[str, int], dict[str, Any]],
                  run_updates: dict[str, dict[str, Any]]) -> None:
-        for run_id, first, frames, finished in batch:
-            self._frames[run_id] = frames + self._frames.get(run_id, [])
+        for run_id, first, last, chunk, finished in batch:
+            self._chunks[run_id] = [chunk, *self._chunks.get(run_id, [])]
             self._first[run_id] = first
-            self._queued += len(frames)
+            self._queued += last - first + 1
             if finished:
                 self._finished.add(run_id)
         for key, fields in variation_updates.items():
@@ -163,11 +164,7 @@ def stored_frames(run_id: str, after: int, max_batches: int = 8) -> Iterator[
             .where((EventBatch.run == run_id) & (EventBatch.last_seq > after))
             .order_by(EventBatch.first_seq).limit(max_batches).tuples())
     for first, last, frames, finished in rows:
-        frames = bytes(frames)
-        if first <= after:
-            # Frames end with a blank line, so the one we want starts right after one.
-            frames = frames[frames.index(b"\n\nid: %d\n" % (after + 1)) + 2:]
-        yield frames, last, finished
+        yield sse.frames_after(bytes(frames), first, after), last, finished
 
 
 def event_count(run_id: str) -> int:

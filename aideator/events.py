@@ -25,6 +25,10 @@ def dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+# JSON of the agent line types seen so far (a handful): encoded once, not per line.
+_KINDS: dict[str, str] = {}
+
+
 class OutputEncoder:
     """Builds the ``agent_output`` data of one variation's lines.
 
@@ -42,10 +46,14 @@ class OutputEncoder:
         if obj is None:
             return f'{self._head}"log","content":{dumps(line)}{self._tail}', None
         kind = obj.get("type")
+        kind_json = _KINDS.get(kind) if isinstance(kind, str) else '"json"'
+        if kind_json is None:
+            kind_json = dumps(kind)
+            if len(_KINDS) < 64:   # agents use a handful; don't let odd lines grow it
+                _KINDS[kind] = kind_json
         # A raw CR would end the SSE data line early: re-encode the rare line that has one.
         content = dumps(obj) if "\r" in line else line.strip()
-        return (f'{self._head}{dumps(kind if isinstance(kind, str) else "json")},'
-                f'"content":{content}{self._tail}'), obj
+        return f'{self._head}{kind_json},"content":{content}{self._tail}', obj
 
 
 def agent_output(variation_id: int, source: str, line: str) -> tuple[str, str]:

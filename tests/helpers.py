@@ -51,9 +51,9 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
             try:
-                if requests.get(self.url("/health"), timeout=1).ok:
+                if requests.get(self.url("/health"), timeout=5).ok:
                     return self
-            except requests.ConnectionError:
+            except requests.RequestException:   # not listening yet, or busy starting
                 pass
             time.sleep(0.05)
         raise RuntimeError(f"server not healthy in {timeout}s: {self.log_path.read_text()}")

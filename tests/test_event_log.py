@@ -34,16 +34,16 @@ def test_events_get_increasing_ids_and_are_committed_in_batches(store):
         log.extend(RUN, "agent_output", [f'{{"n":{i}}}'], variation=0,
                    variation_update={"cursor": str(i)})
     assert event_count(RUN) == 0                    # not yet committed ...
-    assert fanout.read(RUN, 0) == ([], False)       # ... so not yet sent
+    assert fanout.read(RUN, 0) == (b"", 0, False)   # ... so not yet sent
     gevent.sleep(0.05)
     assert event_count(RUN) == 250 and EventBatch.select().count() == 1
     assert Variation.get().cursor == "249"
-    frames, finished = fanout.read(RUN, 200)
-    assert len(frames) == 50 and frames[0] == b'id: 201\nevent: agent_output\ndata: {"n":200}\n\n'
-    # The window keeps the newest frames; older positions are served from the store, and
-    # the store holds exactly what was sent, from any position.
-    assert fanout.read(RUN, 0) is None
-    assert replay(200) == b"".join(frames)
+    frames, last, finished = fanout.read(RUN, 200)
+    assert last == 250 and not finished
+    assert frames.startswith(b'id: 201\nevent: agent_output\ndata: {"n":200}\n\nid: 202\n')
+    assert frames.count(b"\n\n") == 50
+    # The store holds exactly what was sent, from any position.
+    assert replay(200) == frames
     assert replay(0).count(b"\n\nid: ") == 249 and replay(0).startswith(b"id: 1\n")
     assert replay(249) == b'id: 250\nevent: agent_output\ndata: {"n":249}\n\n'
     assert replay(250) == b""
@@ -58,7 +58,7 @@ def test_the_last_event_of_a_run_is_marked_in_the_store_and_the_feed(store):
     log.append(RUN, events.run_finished(RUN, "completed"))
     log.flush()
     assert [finished for _, _, finished in stored_frames(RUN, 0)] == [False, True]
-    assert fanout.read(RUN, 1)[1] is True
+    assert fanout.read(RUN, 1)[2] is True
 
 
 def test_a_failed_commit_publishes_nothing_and_is_retried(store, monkeypatch):
@@ -76,12 +76,12 @@ def test_a_failed_commit_publishes_nothing_and_is_retried(store, monkeypatch):
     monkeypatch.setattr(log, "_commit", flaky_commit)
     log.append(RUN, ("status", "{}"))
     gevent.sleep(0.015)
-    assert failures and fanout.read(RUN, 0) == ([], False)
+    assert failures and fanout.read(RUN, 0) == (b"", 0, False)
     log.append(RUN, ("status", '{"second":1}'))
     gevent.sleep(0.1)
     assert event_count(RUN) == 2
     assert replay(0) == b'id: 1\nevent: status\ndata: {}\n\nid: 2\nevent: status\ndata: {"second":1}\n\n'
-    assert len(fanout.read(RUN, 0)[0]) == 2
+    assert fanout.read(RUN, 0)[:2] == (replay(0), 2)
 
 
 def test_every_waiting_client_wakes_on_one_publish():
@@ -95,9 +95,21 @@ def test_every_waiting_client_wakes_on_one_publish():
 
     clients = [gevent.spawn(client, i) for i in range(100)]
     gevent.sleep(0)
-    fanout.publish("run-bbbbbbbbbb", 1, [b"id: 1\n\n"], finished=True)
+    fanout.publish("run-bbbbbbbbbb", 1, 1, b"id: 1\n\n", finished=True)
     gevent.joinall(clients, timeout=1)
     assert sorted(woke) == list(range(100))
-    assert fanout.read("run-bbbbbbbbbb", 0) == ([b"id: 1\n\n"], True)
+    assert fanout.read("run-bbbbbbbbbb", 0) == (b"id: 1\n\n", 1, True)
     fanout.close("run-bbbbbbbbbb")
     assert fanout.read("run-bbbbbbbbbb", 0) is None
+
+
+def test_the_window_keeps_the_newest_events_and_positions_inside_chunks_work():
+    fanout = Fanout(window=10)
+    fanout.open(RUN, 0)
+    for first in range(1, 40, 4):   # chunks of 4 events: 1-4, 5-8, ..., 37-40
+        chunk = b"".join(b"id: %d\nevent: e\ndata: {}\n\n" % seq for seq in range(first, first + 4))
+        fanout.publish(RUN, first, first + 3, chunk)
+    assert fanout.read(RUN, 20) is None               # older than the window: the store
+    frames, last, _ = fanout.read(RUN, 30)            # mid-chunk (29-32)
+    assert last == 40 and frames.startswith(b"id: 31\n") and frames.count(b"\n\n") == 10
+    assert fanout.read(RUN, 40) == (b"", 40, False)

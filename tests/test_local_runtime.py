@@ -90,3 +90,14 @@ def test_finished_agents_are_reaped_not_left_as_zombies(server):
     for v in detail["variations"]:
         pid = int(v["pod"].rsplit("-p", 1)[1])
         wait_for(lambda: not psutil.pid_exists(pid), timeout=5)
+
+
+def test_a_missing_agent_command_is_a_clear_failure(make_server):
+    server = make_server(agent_command="/nonexistent/agent --flag")
+    run = server.post("/runs", {"github_url": REPO, "prompt": "x", "variations": 1}).json()
+    events = read_events(server.base + run["stream_url"])
+    assert [e.data["content"] for e in events if e.event == "agent_output"] == [
+        "cannot start the agent command '/nonexistent/agent': No such file or directory"]
+    assert [e.data["error"] for e in events if e.event == "error"] == [
+        "the agent exited with code 127"]
+    assert events[-1].data["status"] == "failed"

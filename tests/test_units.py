@@ -12,7 +12,7 @@ from aideator.config import Settings, load_settings
 from aideator.naming import DNS1123_LABEL, is_run_id, job_name, new_run_id
 from aideator.run_request import variation_configs
 from aideator.schemas import ValidationFailed
-from aideator.sse import frame
+from aideator.sse import frames, frames_after
 
 
 def test_run_ids_and_job_names_are_kubernetes_names():
@@ -59,9 +59,11 @@ def test_agent_lines_pass_structured_or_as_text(line, kind, content):
 
 def test_sse_frames_carry_id_event_and_one_data_line():
     name, data = events.agent_output(0, "p", '{"type":"text","text":"a\\nb"}')
-    raw = frame(7, name, data)
+    raw = frames(7, name, [data, data])
     assert raw.startswith(b"id: 7\nevent: agent_output\ndata: {")
-    assert raw.endswith(b"\n\n") and raw.count(b"\n") == 4
+    assert raw.endswith(b"\n\n") and raw.count(b"\n") == 8
+    assert frames_after(raw, 7, 7).startswith(b"id: 8\n")
+    assert frames_after(raw, 7, 6) == raw and frames_after(raw, 7, 8) == b""
 
 
 def test_settings_come_from_prefixed_environment_variables():

@@ -44,10 +44,10 @@ def event_stream(fanout: Fanout, run_id: str, after: int, heartbeat: float) -> I
     while True:
         window = fanout.read(run_id, after)
         if window is not None:
-            frames, finished = window
+            frames, last, finished = window
             if frames:
-                after += len(frames)
-                yield b"".join(frames)
+                after = last
+                yield frames
                 quiet_since = time.monotonic()
             if finished:
                 return

@@ -33,7 +33,9 @@ LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launcher.py
 PASSTHROUGH_PREFIXES = ("ANTHROPIC_", "CLAUDE_CODE_", "GIT_CONFIG_")
 READ_SIZE = 1 << 18
 MAX_LINE = 1 << 20
-POLL_MIN, POLL_MAX = 0.01, 0.1
+# How often an idle variation's log is checked for more output: soon after output stops
+# (agents write in bursts), then less often while it stays quiet.
+POLL_MIN, POLL_MAX = 0.005, 0.05
 
 
 def passthrough_environment(environ: Mapping[str, str]) -> dict[str, str]:
@@ -77,8 +79,11 @@ def _exit_from_status(status: dict[str, Any] | None) -> Exited:
     return Exited(False, f"the agent exited with code {code}", code)
 
 
-def _decode(raw: bytes) -> str:
-    return raw.rstrip(b"\r").decode("utf-8", errors="replace")
+def _lines(raw: bytes) -> list[str]:
+    """The lines in ``raw`` (one final newline dropped), decoded, without CR."""
+    text = raw.decode("utf-8", errors="replace")
+    lines = text[:-1].split("\n") if text.endswith("\n") else text.split("\n")
+    return [line.rstrip("\r") for line in lines] if "\r" in text else lines
 
 
 class LocalRuntime:
@@ -154,12 +159,10 @@ class LocalRuntime:
     def _follow(self, directory: str, handle: Mapping[str, Any],
                 offset: int) -> Iterator[Observation]:
         status_path = os.path.join(directory, "exit.json")
-        poll, pending = POLL_MIN, b""
+        poll, pending, finished = POLL_MIN, b"", False
         with open(os.path.join(directory, "output.log"), "rb") as f:
             f.seek(offset)
             while True:
-                # Decide "finished" before reading: if it was, this read reaches the end.
-                finished = os.path.exists(status_path) or not _alive(handle)
                 chunk = f.read(READ_SIZE)
                 if chunk:
                     poll = POLL_MIN
@@ -171,20 +174,21 @@ class LocalRuntime:
                         cut = MAX_LINE - 1
                     complete, pending = pending[:cut + 1], pending[cut + 1:]
                     offset += len(complete)
-                    lines = complete.split(b"\n")
-                    if lines[-1] == b"":
-                        lines.pop()
-                    yield Output([_decode(line) for line in lines], str(offset))
+                    yield Output(_lines(complete), str(offset))
                     gevent.sleep(0)  # let the other variations and the clients run
-                    continue
-                if finished:
+                elif finished:
                     if pending:
                         offset += len(pending)
-                        yield Output([_decode(pending)], str(offset))
+                        yield Output(_lines(pending), str(offset))
                     yield _exit_from_status(_read_status(status_path))
                     return
-                gevent.sleep(poll)
-                poll = min(poll * 2, POLL_MAX)
+                else:
+                    # At the end of what was written: if the process has ended meanwhile,
+                    # the next reads reach the true end of its output.
+                    finished = os.path.exists(status_path) or not _alive(handle)
+                    if not finished:
+                        gevent.sleep(poll)
+                        poll = min(poll * 1.5, POLL_MAX)
 
     def cancel(self, run_id: str, handles: Mapping[int, Mapping[str, Any] | None]) -> None:
         for index, handle in handles.items():
