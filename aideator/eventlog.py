@@ -169,5 +169,6 @@ def stored_frames(run_id: str, after: int, max_batches: int = 8) -> Iterator[
 
 def event_count(run_id: str) -> int:
     """How many events of the run are stored (ids run from 1 to this)."""
+    # Batches are consecutive, so the newest by first_seq (indexed) holds the last event.
     return (EventBatch.select(EventBatch.last_seq).where(EventBatch.run == run_id)
-            .order_by(EventBatch.last_seq.desc()).limit(1).scalar() or 0)
+            .order_by(EventBatch.first_seq.desc()).limit(1).scalar() or 0)

@@ -216,7 +216,16 @@ class Kube:
         return self._request("GET", self._jobs(namespace), timeout=timeout,
                              query={"labelSelector": label_selector, "limit": limit})
 
+    def watch_jobs(self, *, namespace: str, label_selector: str, resource_version: str,
+                   timeout_seconds: int) -> Iterator[dict[str, Any]]:
+        """Watch events of Jobs, as :meth:`watch_pods` does for pods."""
+        return self._watch(self._jobs(namespace), label_selector, resource_version,
+                           timeout_seconds)
+
     # -- pods ----------------------------------------------------------------------------
+    def get_pod(self, *, namespace: str, name: str) -> dict[str, Any]:
+        return self._request("GET", self._pods(namespace, name))
+
     def list_pods(self, *, namespace: str, label_selector: str) -> dict[str, Any]:
         return self._request("GET", self._pods(namespace),
                              query={"labelSelector": label_selector})
@@ -228,8 +237,13 @@ class Kube:
         The request is made here, so a refused watch raises at once; the returned iterator
         ends when the server ends the watch, raises Gone on a 410 ERROR event and
         Unavailable when the connection breaks."""
+        return self._watch(self._pods(namespace), label_selector, resource_version,
+                           timeout_seconds)
+
+    def _watch(self, path: str, label_selector: str, resource_version: str,
+               timeout_seconds: int) -> Iterator[dict[str, Any]]:
         response = self._request(
-            "GET", self._pods(namespace), stream=True,
+            "GET", path, stream=True,
             timeout=(UNARY_TIMEOUT[0], timeout_seconds + WATCH_READ_SLACK),
             query={"labelSelector": label_selector, "watch": "true",
                    "resourceVersion": resource_version, "allowWatchBookmarks": "true",

@@ -67,6 +67,9 @@ class Orchestrator:
             self._fanout.open(run.id, self._log.last_seq(run.id))
             if run.cancel_requested:
                 self._cancelled.setdefault(run.id, gevent.event.Event()).set()
+                # The earlier process may have died before the runtime stopped them all.
+                self._runtime.cancel(run.id, {v.index: v.handle for v in variations
+                                              if v.status not in VARIATION_FINISHED})
             pending = sum(v.status not in VARIATION_FINISHED for v in variations)
             self._log.append(run.id, events.run_status(
                 run.id, "running", f"Service restarted: resuming {pending} unfinished "

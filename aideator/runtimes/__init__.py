@@ -11,4 +11,8 @@ def create_runtime(settings: Settings) -> Runtime:
     if settings.runtime == "local":
         from .local import LocalRuntime
         return LocalRuntime(settings)
+    if settings.runtime == "kubernetes":
+        # Imported here: only this runtime needs the kubernetes client.
+        from .kubernetes import KubernetesRuntime
+        return KubernetesRuntime(settings)
     raise ValueError(f"runtime {settings.runtime!r} is not available yet")

@@ -6,6 +6,7 @@ fails with 500" and can check every recorded request against ``aideator.rbac``.
 """
 from __future__ import annotations
 
+import fnmatch
 import threading
 from dataclasses import dataclass, field
 
@@ -30,9 +31,11 @@ class _Rule:
     remaining: int | None  # None: for ever
     delay: float = 0.0
     error: ApiError | None = None
+    name: str | None = None  # a glob on the object's name (for a create: the body's)
 
-    def matches(self, verb: str, resource: str) -> bool:
-        return self.verb in ("*", verb) and self.resource in ("*", resource)
+    def matches(self, verb: str, resource: str, name: str | None = None) -> bool:
+        return (self.verb in ("*", verb) and self.resource in ("*", resource)
+                and (self.name is None or fnmatch.fnmatchcase(name or "", self.name)))
 
 
 class Faults:
@@ -43,12 +46,13 @@ class Faults:
 
     def fail_next(self, verb: str, resource: str, *, times: int = 1, code: int = 500,
                   reason: str = "InternalError", message: str = "fake: injected failure",
-                  retry_after: int | None = None) -> None:
-        """The next ``times`` matching requests answer ``code`` with a Status body."""
+                  retry_after: int | None = None, name: str | None = None) -> None:
+        """The next ``times`` matching requests (of objects named like the glob ``name``,
+        when given) answer ``code`` with a Status body."""
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
         error = ApiError(code, reason, message, {"causes": [{"message": message}]}, headers)
         with self._lock:
-            self._rules.append(_Rule(verb, resource, times, error=error))
+            self._rules.append(_Rule(verb, resource, times, error=error, name=name))
 
     def slow(self, verb: str, resource: str, seconds: float, *, times: int | None = None) -> None:
         """Delay matching requests by ``seconds`` before they are handled."""
@@ -59,12 +63,13 @@ class Faults:
         with self._lock:
             self._rules.clear()
 
-    def take(self, verb: str, resource: str) -> tuple[float, ApiError | None]:
+    def take(self, verb: str, resource: str,
+             name: str | None = None) -> tuple[float, ApiError | None]:
         """The delay and the error (if any) for this request, consuming one use of each rule."""
         delay, error = 0.0, None
         with self._lock:
             for rule in list(self._rules):
-                if not rule.matches(verb, resource) or (rule.error and error):
+                if not rule.matches(verb, resource, name) or (rule.error and error):
                     continue
                 delay += rule.delay
                 error = error or rule.error

@@ -68,7 +68,9 @@ class Handler(BaseHTTPRequestHandler):
         verb, resource, group, ns, name = route
         entry = self.api.faults.record(Recorded(verb, resource, group, ns, name, query))
         try:
-            delay, error = self.api.faults.take(verb, resource)
+            target = name or ((body.get("metadata") or {}).get("name")
+                              if isinstance(body, dict) else None)
+            delay, error = self.api.faults.take(verb, resource, target)
             if delay:
                 time.sleep(delay)
             if error:

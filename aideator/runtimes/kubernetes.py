@@ -1,0 +1,198 @@
+"""The Kubernetes runtime: each variation is a batch/v1 Job (PRD §7).
+
+A variation's collector greenlet creates its Job (so a run's Jobs are created in
+parallel), reports the handle at once (a restarted service re-attaches instead of
+creating it again) and then follows it through :class:`VariationFollower`. The run's
+variations share one pod watch (:class:`PodWatcher`), started with the first of them and
+stopped after the last, so API traffic grows with runs and variations, never with the
+number of people watching. Every call stays within ``aideator.rbac``.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping
+
+import gevent
+
+from .. import kube, manifests
+from ..agent_env import agent_environment
+from ..config import Settings
+from .base import Exited, Notice, Observation, VariationSpec, Waiting
+from .kubereap import reap_jobs
+from .kubevariation import VariationFollower, delete_job
+from .podwatch import PodWatcher
+
+log = logging.getLogger(__name__)
+
+CREATE_ATTEMPTS = 3
+CREATE_BACKOFF = 0.2  # seconds, doubled per attempt
+HEALTH_TIMEOUT = (2.0, 3.0)
+
+
+@dataclass
+class _Run:
+    """What the variations of one run share in this process."""
+    watcher: PodWatcher
+    refs: int = 0
+    cancelled: bool = False
+
+
+class KubernetesRuntime:
+    name = "kubernetes"
+
+    def __init__(self, settings: Settings, client: kube.Kube | None = None) -> None:
+        self._settings = settings
+        self._namespace = settings.kube_namespace
+        self._kube = client or kube.Kube(config_file=settings.kube_config)
+        self._runs: dict[str, _Run] = {}
+
+    # -- the runtime interface ---------------------------------------------------------
+    def watch(self, spec: VariationSpec, *, handle: Mapping[str, Any] | None,
+              cursor: str | None) -> Iterator[Observation]:
+        run = self._acquire(spec.run_id)
+        try:
+            if handle is None:
+                handle = yield from self._create(spec, run)
+                if handle is None:
+                    return
+            else:
+                handle = {"namespace": self._namespace, **handle}
+                gone = self._check_exists(handle)
+                if gone is not None:
+                    yield gone
+                    return
+            follower = VariationFollower(client=self._kube, spec=spec, watcher=run.watcher,
+                                         handle=handle, cursor=cursor,
+                                         cancelled=lambda: run.cancelled)
+            yield from follower.observations()
+        finally:
+            self._release(spec.run_id)
+
+    def cancel(self, run_id: str, handles: Mapping[int, Mapping[str, Any] | None]) -> None:
+        run = self._runs.get(run_id)
+        if run is None and handles:
+            # Its collectors have not started yet (a service restarting): they must find
+            # the run cancelled, or one without a Job yet would create it.
+            run = self._runs[run_id] = self._new_run(run_id)
+        if run is not None:
+            # Creations still in flight see this and delete what they create.
+            run.cancelled = True
+            run.watcher.wake_all()
+        # By label, not by handle: that also finds Jobs whose creation is in flight.
+        gevent.spawn(reap_jobs, self._kube, namespace=self._namespace,
+                     selector=manifests.label_selector(run_id))
+
+    def job_counts(self, run_id: str) -> dict[int, dict[str, int]] | None:
+        try:
+            jobs = self._kube.list_jobs(namespace=self._namespace,
+                                        label_selector=manifests.label_selector(run_id))
+        except kube.KubeError as exc:
+            log.warning("listing the Jobs of %s: %s", run_id, exc)
+            return None
+        counts: dict[int, dict[str, int]] = {}
+        for job in jobs.get("items") or []:
+            label = (job["metadata"].get("labels") or {}).get("variation-id", "")
+            if label.isdigit():
+                status = job.get("status") or {}
+                # Zero counts are omitted by the API server.
+                counts[int(label)] = {key: int(status.get(key) or 0)
+                                      for key in ("active", "succeeded", "failed")}
+        return counts
+
+    def health(self) -> dict[str, Any]:
+        try:
+            self._kube.list_jobs(namespace=self._namespace,
+                                 label_selector=f"app={manifests.APP_LABEL}", limit=1,
+                                 timeout=HEALTH_TIMEOUT)
+        except kube.KubeError as exc:
+            return {"ok": False, "kubernetes": False, "namespace": self._namespace,
+                    "error": str(exc)}
+        return {"ok": True, "kubernetes": True, "namespace": self._namespace,
+                "runs_watched": len(self._runs)}
+
+    # -- creating a Job ------------------------------------------------------------------
+    def _render(self, spec: VariationSpec) -> dict[str, Any]:
+        s = self._settings
+        env = agent_environment(run_id=spec.run_id, variation_id=spec.index,
+                                repo_url=spec.repo_url, prompt=spec.prompt,
+                                config=spec.config, workspace=manifests.WORKSPACE)
+        return manifests.render_job(
+            run_id=spec.run_id, variation_id=spec.index, env=env, image=s.agent_image,
+            namespace=self._namespace, secret_name=s.agent_secret_name,
+            secret_key=s.agent_secret_key, ttl_seconds=s.job_ttl_seconds,
+            deadline_seconds=s.job_deadline_seconds,
+            image_pull_policy=s.agent_image_pull_policy,
+            resources={"requests": {"cpu": s.agent_cpu_request,
+                                    "memory": s.agent_memory_request},
+                       "limits": {"cpu": s.agent_cpu_limit, "memory": s.agent_memory_limit}})
+
+    def _create(self, spec: VariationSpec, run: _Run
+                ) -> Iterator[Observation]:
+        """Create the variation's Job; returns its handle, or None after an Exited."""
+        name = spec.job_name
+        if run.cancelled:
+            yield Exited(False, "cancelled before its Job was created")
+            return None
+        try:
+            body = self._render(spec)
+        except ValueError as exc:
+            yield Exited(False, f"could not create Job {name}: {exc}")
+            return None
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            try:
+                self._kube.create_job(namespace=self._namespace, body=body)
+                break
+            except kube.Conflict:
+                break  # created by an earlier attempt whose answer was lost: ours
+            except kube.Unavailable as exc:
+                if attempt == CREATE_ATTEMPTS:
+                    yield Exited(False, f"could not create Job {name}: {exc}")
+                    return None
+                yield Notice(f"Creating Job {name} failed ({exc}); retrying")
+                gevent.sleep(CREATE_BACKOFF * 2 ** (attempt - 1))
+            except kube.KubeError as exc:
+                yield Exited(False, f"could not create Job {name}: {exc}")
+                return None
+        handle = {"job": name, "namespace": self._namespace}
+        if run.cancelled:
+            # cancel() may have come before the Job existed: leave nothing behind.
+            delete_job(self._kube, namespace=self._namespace, name=name)
+            yield Exited(False, "cancelled")
+            return None
+        yield Waiting(f"Created Job {name}; waiting for its pod", handle=handle)
+        return handle
+
+    def _check_exists(self, handle: Mapping[str, Any]) -> Exited | None:
+        """On re-attach: an Exited when the Job is gone (its TTL passed while we were
+        down); transient API errors are left to the pod watch to report."""
+        try:
+            self._kube.get_job(namespace=handle["namespace"], name=handle["job"])
+        except kube.NotFound:
+            return Exited(False, f"the Job {handle['job']} is gone (expired or deleted); "
+                                 "its stored history is kept")
+        except kube.KubeError as exc:
+            log.warning("re-attaching to Job %s: %s", handle["job"], exc)
+        return None
+
+    # -- the run's shared pod watch ------------------------------------------------------
+    def _acquire(self, run_id: str) -> _Run:
+        run = self._runs.get(run_id)
+        if run is None:
+            run = self._runs[run_id] = self._new_run(run_id)
+        run.refs += 1
+        run.watcher.start()
+        return run
+
+    def _new_run(self, run_id: str) -> _Run:
+        return _Run(PodWatcher(self._kube, namespace=self._namespace,
+                               selector=manifests.label_selector(run_id)))
+
+    def _release(self, run_id: str) -> None:
+        run = self._runs.get(run_id)
+        if run is None:
+            return
+        run.refs -= 1
+        if run.refs <= 0:
+            run.watcher.stop()
+            del self._runs[run_id]

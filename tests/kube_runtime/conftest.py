@@ -1,0 +1,96 @@
+"""Fixtures for the Kubernetes runtime: the fake API server (whose kubelet runs the
+fixture agent as each pod's container) and the real service pointed at it."""
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from helpers import FAKE_AGENT, ROOT, Server
+from kube.fakeapi import FakeKubeAPI
+from sse_client import SSEEvent
+
+NAMESPACE = "default"
+REPO = "https://github.com/octocat/Hello-World"
+ENV_AGENT = ROOT / "tests" / "fixtures" / "env_agent.py"
+
+
+@pytest.fixture(scope="session")
+def permissions_seen() -> set[tuple[str, str]]:
+    """Every (verb, resource) the service asked of any fake in this session."""
+    return set()
+
+
+@pytest.fixture
+def kubelet_command() -> list[str]:
+    return [sys.executable, str(FAKE_AGENT)]
+
+
+@pytest.fixture
+def fake(kubelet_command: list[str], permissions_seen: set[tuple[str, str]]
+         ) -> Iterator[FakeKubeAPI]:
+    api = FakeKubeAPI(kubelet_command=kubelet_command, max_watch_seconds=30,
+                      pod_grace_seconds=0.3, container_start_delay=0.05)
+    api.start()
+    api.create_secret(NAMESPACE, "anthropic-secret", {"api-key": "sk-test-key"})
+    yield api
+    permissions_seen.update(api.permissions_used())
+    api.stop()
+
+
+@pytest.fixture
+def kube_server(make_server: Callable[..., Server], fake: FakeKubeAPI,
+                tmp_path: Path) -> Callable[..., Server]:
+    """Start the service on the kubernetes runtime against ``fake`` (settings overridable;
+    pass ``data_dir`` to restart on the same data)."""
+    kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig")
+
+    def start(data_dir: Path | None = None, **settings: str) -> Server:
+        values = {"runtime": "kubernetes", "kube_config": kubeconfig,
+                  "kube_namespace": NAMESPACE, "agent_image": "aideator-agent:test",
+                  "job_ttl_seconds": "600", "job_deadline_seconds": "120",
+                  "agent_memory_limit": "512Mi", "sse_heartbeat_seconds": "1"}
+        values.update(settings)
+        return make_server(data_dir, **values)
+
+    return start
+
+
+def start_run(server: Server, prompt: str, variations: int) -> dict[str, Any]:
+    response = server.post("/runs", {"github_url": REPO, "prompt": prompt,
+                                     "variations": variations})
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def numbered_lines(events: list[SSEEvent]) -> dict[int, Counter]:
+    """How often each of the fixture agent's line numbers arrived, per variation."""
+    seen: dict[int, Counter] = {}
+    for e in events:
+        if e.event != "agent_output":
+            continue
+        content = e.data["content"]
+        if isinstance(content, dict):
+            key = content.get("n", "status-line")
+        else:
+            key = int(content.split()[2]) if content.startswith("plain line ") else content
+        seen.setdefault(e.data["variation_id"], Counter())[key] += 1
+    return seen
+
+
+def assert_every_line_once(events: list[SSEEvent], variation: int, lines: int) -> None:
+    expected = Counter(["status-line", *range(lines)])
+    assert numbered_lines(events).get(variation) == expected
+
+
+def by_variation(events: list[SSEEvent], name: str) -> dict[int, dict[str, Any]]:
+    return {e.data["variation_id"]: e.data for e in events if e.event == name}
+
+
+def notices(events: list[SSEEvent], variation: int | None = None) -> list[str]:
+    return [e.data["message"] for e in events if e.event == "status"
+            and "variation_id" in e.data
+            and (variation is None or e.data["variation_id"] == variation)]
