@@ -61,9 +61,10 @@ def collect(*, runtime: Runtime, log: EventLog, spec: VariationSpec, resume: Res
         if isinstance(obs, Output):
             datas, update = [], {"cursor": obs.cursor}
             for line in obs.lines:
-                data, obj = encoder.encode(line)
+                data, kind = encoder.encode(line)
                 datas.append(data)
-                if obj is not None and obj.get("type") in OUTCOME_TYPES:
+                if kind in OUTCOME_TYPES:
+                    obj = protocol.parse(line) or {}
                     update.update(_outcome_update(obj) or {})
                     last_error = _error_message(obj) or last_error
             # The cursor (and what the lines told) rides with them: stored together or not.

@@ -38,6 +38,7 @@ class EventLog:
         self._variation_updates: dict[tuple[str, int], dict[str, Any]] = {}
         self._run_updates: dict[str, dict[str, Any]] = {}
         self._timer: gevent.Greenlet | None = None
+        self._last_flush = 0.0
         self._retry_delay = flush_interval
 
     def last_seq(self, run_id: str) -> int:
@@ -82,7 +83,10 @@ class EventLog:
         if self._queued >= self._batch_size and self._retry_delay == self._interval:
             self.flush()
         elif self._timer is None:
-            self._timer = gevent.spawn_later(self._interval, self.flush)
+            # At most one commit per interval, but no waiting after a quiet spell: a
+            # lone event goes out at once, a burst is batched.
+            delay = self._last_flush + self._interval - time.monotonic()
+            self._timer = gevent.spawn_later(max(delay, 0.0), self.flush)
 
     def forget(self, run_id: str) -> None:
         """Drop a finished run's counter (kept while any of its events is uncommitted)."""
@@ -95,6 +99,7 @@ class EventLog:
         if self._timer is not None and self._timer is not gevent.getcurrent():
             self._timer.kill(block=False)
         self._timer = None
+        self._last_flush = time.monotonic()
         try:
             self._flush()
         except Exception:  # noqa: BLE001 - the batch stays queued for the retry

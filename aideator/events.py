@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
+import msgspec
 
 from agent import protocol
 
@@ -21,9 +21,11 @@ RUN_FINISHED = "run_finished"
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON (orjson: the hot path encodes every plain-text line)."""
-    return orjson.dumps(value).decode()
+    """Compact JSON (msgspec: the hot path encodes every plain-text line)."""
+    return _encode(value).decode()
 
+
+_encode = msgspec.json.Encoder().encode
 
 # JSON of the agent line types seen so far (a handful): encoded once, not per line.
 _KINDS: dict[str, str] = {}
@@ -40,20 +42,19 @@ class OutputEncoder:
         self._head = f'{{"variation_id":{variation_id},"type":'
         self._tail = f',"pod":{dumps(source)}}}'
 
-    def encode(self, line: str) -> tuple[str, dict[str, Any] | None]:
-        """The event data for ``line``, and the JSON object it holds (None for text)."""
-        obj = protocol.parse(line)
-        if obj is None:
+    def encode(self, line: str) -> tuple[str, str | None]:
+        """The event data for ``line``, and its protocol type (None for plain text)."""
+        kind = protocol.line_type(line)
+        if kind is None:
             return f'{self._head}"log","content":{dumps(line)}{self._tail}', None
-        kind = obj.get("type")
-        kind_json = _KINDS.get(kind) if isinstance(kind, str) else '"json"'
+        kind_json = _KINDS.get(kind)
         if kind_json is None:
-            kind_json = dumps(kind)
+            kind_json = dumps(kind or "json")
             if len(_KINDS) < 64:   # agents use a handful; don't let odd lines grow it
                 _KINDS[kind] = kind_json
         # A raw CR would end the SSE data line early: re-encode the rare line that has one.
-        content = dumps(obj) if "\r" in line else line.strip()
-        return f'{self._head}{kind_json},"content":{content}{self._tail}', obj
+        content = dumps(protocol.parse(line)) if "\r" in line else line.strip()
+        return f'{self._head}{kind_json},"content":{content}{self._tail}', kind
 
 
 def agent_output(variation_id: int, source: str, line: str) -> tuple[str, str]:
