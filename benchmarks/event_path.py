@@ -2,9 +2,12 @@
 
 1. Throughput: one run, 5 variations each printing 20,000 lines as fast as it can, read
    end-to-end by one SSE client, against reading the same programs' pipes directly.
-2. Fan-out: 200 SSE clients on one gevent worker: every client must get every event;
-   delivery latency (agent print -> client receive) p50/p99, and the worker's RSS growth
-   per client.
+2. Fan-out: 200 SSE clients on one gevent worker, connected before a run of the same
+   shape (5 x 20,000 lines) whose agents print at a steady pace (BENCH_FANOUT_RATE lines/s
+   each, default 1,000: far above a real agent, and below what 200 clients x 5 agents on
+   two cores could take unpaced): every client must get every event; delivery latency
+   (agent print -> client receive) p50/p99; the worker's RSS growth per client, idle and
+   at peak.
 """
 from __future__ import annotations
 
@@ -33,6 +36,9 @@ LINES = 20_000
 CLIENTS = 200
 CLIENT_PROCESSES = 2
 TRIES = 3
+# The fan-out run: lines per variation and the pace each variation prints them at.
+FANOUT_LINES = int(os.environ.get("BENCH_FANOUT_LINES", "20000"))
+FANOUT_RATE = float(os.environ.get("BENCH_FANOUT_RATE", "1000"))
 REPO = "https://github.com/octocat/hello-world"
 
 
@@ -161,7 +167,7 @@ def main() -> None:
             idle = idle_memory_per_client(server)
             print(f"memory: {idle / 1024:.1f} KB worker RSS growth per connected client "
                   f"({CLIENTS} clients, floor < 200 KB)")
-            lines, delay = 2_000, 0.005
+            lines, delay = FANOUT_LINES, 1 / FANOUT_RATE
             result = fanout_latency(server, lines, delay)
         finally:
             server.stop()
