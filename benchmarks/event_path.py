@@ -119,7 +119,7 @@ def idle_memory_per_client(server: Server) -> float:
 def fanout_latency(server: Server, lines: int, delay: float) -> dict[str, float]:
     """200 clients connected before the agents start printing, then a paced run."""
     before = worker_rss(server)
-    run = server.post("/runs", {"github_url": REPO, "prompt": f"lines=0 start_delay=3",
+    run = server.post("/runs", {"github_url": REPO, "prompt": "lines=0 start_delay=3",
                                 "variations": 1}).json()
     read_stream(open_stream(server.base + run["stream_url"]))  # warm the path up
     run = server.post("/runs", {"github_url": REPO,

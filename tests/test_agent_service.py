@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 from pathlib import Path
 
 import psutil
@@ -104,7 +103,8 @@ def test_three_variations_think_differently_change_the_clone_and_one_is_selected
         assert outcome["turns"] == 3 and outcome["files_changed"] == ["greet.txt"]
         assert outcome["additions"] == 1 and outcome["deletions"] == 1
         assert outcome["input_tokens"] > 0 and outcome["cost_usd"] is not None
-        assert outcome["diff_url"] == f"/api/v1/runs/{run_id}/variations/{variation['variation_id']}/diff"
+        index = variation["variation_id"]
+        assert outcome["diff_url"] == f"/api/v1/runs/{run_id}/variations/{index}/diff"
     chosen = server.post(f"/runs/{run_id}/select", {"winning_variation_id": 1}).json()
     assert chosen["job_name"] == f"agent-{run_id}-1"
     assert server.get(f"/runs/{run_id}").json()["selection"]["winning_variation_id"] == 1

@@ -123,7 +123,8 @@ def test_runs_are_listed_newest_first_in_pages(server):
             break
     assert seen == ids[::-1]
     for run_id in ids:
-        wait_for(lambda: server.get(f"/runs/{run_id}/status").json()["status"] == "completed")
+        wait_for(lambda run_id=run_id: server.get(f"/runs/{run_id}/status").json()["status"]
+                 == "completed")
 
 
 def test_health_and_openapi(server):
@@ -132,5 +133,6 @@ def test_health_and_openapi(server):
                       "runtime": "local", "database": True}
     spec = server.get("/openapi.json").json()
     assert spec["openapi"].startswith("3.")
-    assert {"/health", "/runs", "/runs/{run_id}/stream", "/runs/{run_id}/status",
-            "/runs/{run_id}/select", "/runs/{run_id}/cancel", "/runs/{run_id}"} <= set(spec["paths"])
+    assert {"/health", "/runs", "/runs/{run_id}", "/runs/{run_id}/stream",
+            "/runs/{run_id}/status", "/runs/{run_id}/select", "/runs/{run_id}/cancel",
+            "/runs/{run_id}/variations/{variation_id}/diff"} <= set(spec["paths"])

@@ -80,7 +80,8 @@ def test_a_failed_commit_publishes_nothing_and_is_retried(store, monkeypatch):
     log.append(RUN, ("status", '{"second":1}'))
     gevent.sleep(0.1)
     assert event_count(RUN) == 2
-    assert replay(0) == b'id: 1\nevent: status\ndata: {}\n\nid: 2\nevent: status\ndata: {"second":1}\n\n'
+    assert replay(0) == (b'id: 1\nevent: status\ndata: {}\n\n'
+                         b'id: 2\nevent: status\ndata: {"second":1}\n\n')
     assert fanout.read(RUN, 0)[:2] == (replay(0), 2)
 
 

@@ -89,7 +89,7 @@ def test_finished_agents_are_reaped_not_left_as_zombies(server):
     detail = server.get(f"/runs/{run['run_id']}").json()
     for v in detail["variations"]:
         pid = int(v["pod"].rsplit("-p", 1)[1])
-        wait_for(lambda: not psutil.pid_exists(pid), timeout=5)
+        wait_for(lambda pid=pid: not psutil.pid_exists(pid), timeout=5)
 
 
 def test_a_missing_agent_command_is_a_clear_failure(make_server):
