@@ -57,8 +57,9 @@ def assert_no_secret(server: Server, run_id: str, events) -> None:
     assert SECRET not in "".join(e.raw.decode() for e in events)
     for path in (f"/runs/{run_id}", f"/runs/{run_id}/status", "/runs"):
         assert SECRET not in server.get(path).text
+    # Nor does anything written to disk: database, logs, clones, the agents' HOMEs.
     for file in server.data_dir.rglob("*"):
-        if file.is_file() and "home" not in file.parts:
+        if file.is_file():
             assert SECRET.encode() not in file.read_bytes(), file
 
 
