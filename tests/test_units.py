@@ -35,8 +35,11 @@ def test_variation_configs_merge_defaults_run_config_and_overrides():
         {"model": "claude-haiku-4-5", "temperature": 0.9}]
     assert len(variation_configs({}, "m")) == 3
     assert variation_configs({"variations": 1}, "m") == [{"model": "m"}]
+    # Variations without an item of their own use agent_config.
+    assert variation_configs({"variations": 3, "variation_configs": [{"model": "x"}]},
+                             "m") == [{"model": "x"}, {"model": "m"}, {"model": "m"}]
     with pytest.raises(ValidationFailed) as err:
-        variation_configs({"variations": 3, "variation_configs": [{}]}, "m")
+        variation_configs({"variations": 1, "variation_configs": [{}, {}]}, "m")
     assert err.value.field == "variation_configs"
 
 

@@ -52,6 +52,7 @@ BAD_RUNS = [
     ({**GOOD, "variation_configs": []}, 422, "variation_configs"),
     ({**GOOD, "variation_configs": [{"model": 1}]}, 422, "variation_configs.0.model"),
     ({**GOOD, "variations": 2, "variation_configs": [{}, {}, {}]}, 422, "variation_configs"),
+    ({**GOOD, "variation_configs": [{}] * 6}, 422, "variation_configs"),
     ({**GOOD, "surprise": True}, 422, "surprise"),
 ]
 
@@ -141,6 +142,9 @@ def test_unknown_runs_and_bad_parameters(seeded):
     assert_json_error(server.get("/runs", params={"limit": 0}), 400, "limit")
     assert_json_error(server.get("/runs", params={"limit": "many"}), 400, "limit")
     assert_json_error(server.get("/runs", params={"cursor": "run-0000000000"}), 400, "cursor")
-    assert_json_error(requests.delete(server.url("/runs"), timeout=5), 405)
+    assert_json_error(server.get("/runs", params={"cursor": "12.run-x"}), 400, "cursor")
+    not_allowed = requests.delete(server.url("/runs"), timeout=5)
+    assert_json_error(not_allowed, 405)
+    assert set(not_allowed.headers["Allow"].split(", ")) >= {"GET", "POST"}
     assert_json_error(server.get("/nothing-here"), 404)
     wait_for(lambda: server.get("/health").ok)

@@ -57,4 +57,9 @@ def init_app(app: Flask) -> None:
         if exc.code == 413:
             detail = (f"the request body is larger than "
                       f"{app.config['MAX_CONTENT_LENGTH']} bytes")
-        return _response(exc.code or 500, code, detail)
+        response, status = _response(exc.code or 500, code, detail)
+        # Keep what the exception says in headers (e.g. a 405's Allow).
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status

@@ -1,6 +1,8 @@
 """Runs: create, list, inspect, check status, select the winner, cancel."""
 from __future__ import annotations
 
+import datetime as dt
+import re
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -55,19 +57,30 @@ def list_runs() -> Any:
                        "limit")
     query = Run.select().order_by(Run.created_at.desc(), Run.id.desc())
     cursor = request.args.get("cursor")
-    if cursor:
-        after = Run.get_or_none(Run.id == cursor) if is_run_id(cursor) else None
-        if after is None:
-            raise ApiError(400, "invalid_parameter", "cursor is not a run of this list",
-                           "cursor")
-        query = query.where((Run.created_at < after.created_at)
-                            | ((Run.created_at == after.created_at) & (Run.id < after.id)))
+    if cursor is not None:
+        match = CURSOR.match(cursor)
+        if match is None:
+            raise ApiError(400, "invalid_parameter",
+                           "cursor must be the next_cursor of a previous page", "cursor")
+        created = EPOCH + dt.timedelta(microseconds=int(match["micros"]))
+        query = query.where((Run.created_at < created)
+                            | ((Run.created_at == created) & (Run.id < match["run_id"])))
     runs = list(query.limit(limit + 1))
     winners = dict(Selection.select(Selection.run, Selection.variation)
                    .where(Selection.run.in_([r.id for r in runs])).tuples())
     page = runs[:limit]
     return jsonify({"runs": [views.run_summary(r, winners.get(r.id)) for r in page],
-                    "next_cursor": page[-1].id if len(runs) > limit else None})
+                    "next_cursor": page_cursor(page[-1]) if len(runs) > limit else None})
+
+
+# A page ends at (created_at, id): the cursor carries both, so it stays valid whatever
+# happens to that run.
+CURSOR = re.compile(r"^(?P<micros>[0-9]{1,19})\.(?P<run_id>run-[a-z0-9]{10})$")
+EPOCH = dt.datetime(1970, 1, 1)
+
+
+def page_cursor(run: Run) -> str:
+    return f"{(run.created_at - EPOCH) // dt.timedelta(microseconds=1)}.{run.id}"
 
 
 @bp.get("/runs/<run_id>")
@@ -98,7 +111,7 @@ def get_variation_diff(run_id: str, variation_id: int) -> Any:
 def select_winner(run_id: str) -> Any:
     run = get_run(run_id)
     body = json_body(request, "SelectRequest")
-    index = body["winning_variation_id"]
+    index = int(body["winning_variation_id"])   # 2.0 is an integer to JSON Schema
     variation = Variation.get_or_none((Variation.run == run.id) & (Variation.index == index))
     if variation is None:
         raise ApiError(422, "validation_error",
