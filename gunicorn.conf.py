@@ -6,7 +6,9 @@ concurrent connections. Every value can be overridden with GUNICORN_CMD_ARGS.
 """
 import os
 
-bind = os.environ.get("AIDEATOR_BIND", "0.0.0.0:8000")
+# Loopback by default: the API has no authentication. The container image listens on
+# 0.0.0.0 (AIDEATOR_BIND in the Dockerfile and the chart).
+bind = os.environ.get("AIDEATOR_BIND", "127.0.0.1:8000")
 worker_class = "gevent"
 workers = 1
 worker_connections = int(os.environ.get("AIDEATOR_WORKER_CONNECTIONS", "2000"))
