@@ -30,9 +30,8 @@ SQLITE_PRAGMAS = {
 
 # Run statuses (PRD) and the variation states behind them.
 RUN_ACTIVE = ("starting", "running")
-RUN_FINISHED = ("completed", "failed", "cancelled")
-VARIATION_ACTIVE = ("queued", "running")
-VARIATION_FINISHED = ("succeeded", "failed", "cancelled")
+RUN_ENDED = ("completed", "failed", "cancelled")
+VARIATION_ENDED = ("succeeded", "failed", "cancelled")
 
 
 def utcnow() -> dt.datetime:

@@ -3,7 +3,7 @@ to unfinished runs when the service starts."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import gevent
 import gevent.event
@@ -12,7 +12,7 @@ from . import events
 from .collector import Resume, collect
 from .eventlog import EventLog
 from .fanout import Fanout
-from .models import RUN_ACTIVE, VARIATION_FINISHED, Run, Variation, db, utcnow
+from .models import RUN_ACTIVE, VARIATION_ENDED, Run, Variation, db, utcnow
 from .naming import job_name, new_run_id
 from .runtimes.base import Runtime, VariationSpec
 
@@ -22,6 +22,15 @@ log = logging.getLogger(__name__)
 def _spec(run: Run, variation: Variation) -> VariationSpec:
     return VariationSpec(run_id=run.id, index=variation.index, job_name=variation.job_name,
                          repo_url=run.github_url, prompt=run.prompt, config=variation.config)
+
+
+def _unfinished(variations: Iterable[Variation]) -> list[Variation]:
+    return [v for v in variations if v.status not in VARIATION_ENDED]
+
+
+def _handles(variations: Iterable[Variation]) -> dict[int, Any]:
+    """What the runtime needs to stop these variations: index -> handle."""
+    return {v.index: v.handle for v in variations}
 
 
 class Orchestrator:
@@ -53,11 +62,9 @@ class Orchestrator:
         """Ask every unfinished variation of ``run`` to stop; collectors record the end."""
         Run.update(cancel_requested=True).where(Run.id == run.id).execute()
         self._cancelled.setdefault(run.id, gevent.event.Event()).set()
-        active = (Variation.select().where((Variation.run == run.id)
-                                           & Variation.status.not_in(VARIATION_FINISHED)))
         self._log.append(run.id, events.run_status(run.id, "cancelling",
                                                    "Cancelling the run"))
-        self._runtime.cancel(run.id, {v.index: v.handle for v in active})
+        self._runtime.cancel(run.id, _handles(_unfinished(run.variations)))
 
     def recover(self) -> int:
         """Re-attach to every run left unfinished by an earlier process; returns how many."""
@@ -65,15 +72,14 @@ class Orchestrator:
         for run in runs:
             variations = list(run.variations.order_by(Variation.index))
             self._fanout.open(run.id, self._log.last_seq(run.id))
+            unfinished = _unfinished(variations)
             if run.cancel_requested:
                 self._cancelled.setdefault(run.id, gevent.event.Event()).set()
                 # The earlier process may have died before the runtime stopped them all.
-                self._runtime.cancel(run.id, {v.index: v.handle for v in variations
-                                              if v.status not in VARIATION_FINISHED})
-            pending = sum(v.status not in VARIATION_FINISHED for v in variations)
+                self._runtime.cancel(run.id, _handles(unfinished))
             self._log.append(run.id, events.run_status(
-                run.id, "running", f"Service restarted: resuming {pending} unfinished "
-                                   f"variation(s)"),
+                run.id, "running", f"Service restarted: resuming {len(unfinished)} "
+                                   f"unfinished variation(s)"),
                 run_update={"status": "running"})
             self._supervise(run, variations)
         return len(runs)
@@ -83,8 +89,8 @@ class Orchestrator:
         collectors = {
             v.index: gevent.spawn(self._collect, _spec(run, v),
                                   Resume(v.status, v.source, v.handle, v.cursor), cancelled)
-            for v in variations if v.status not in VARIATION_FINISHED}
-        finished = {v.index: v.status for v in variations if v.status in VARIATION_FINISHED}
+            for v in _unfinished(variations)}
+        finished = {v.index: v.status for v in variations if v.status in VARIATION_ENDED}
         gevent.spawn(self._finish_when_done, run.id, collectors, finished, cancelled)
 
     def _collect(self, spec: VariationSpec, resume: Resume,

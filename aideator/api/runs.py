@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
-from ..models import RUN_FINISHED, Run, Selection, Variation, db, utcnow
+from ..models import RUN_ENDED, Run, Selection, Variation, db, utcnow
 from ..naming import is_run_id
 from ..run_request import variation_configs
 from ..schemas import ValidationFailed
@@ -132,7 +132,7 @@ def select_winner(run_id: str) -> Any:
 @bp.post("/runs/<run_id>/cancel")
 def cancel_run(run_id: str) -> Any:
     run = get_run(run_id)
-    if run.status in RUN_FINISHED:
+    if run.status in RUN_ENDED:
         raise ApiError(409, "conflict", f"run {run.id} has already finished ({run.status})")
     service().orchestrator.cancel(run)
     return jsonify({"run_id": run.id, "status": "cancelling"}), 202

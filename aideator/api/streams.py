@@ -14,8 +14,7 @@ from flask import Blueprint, Response, current_app, request
 from .. import sse
 from ..eventlog import stored_frames
 from ..fanout import Fanout
-from ..models import RUN_FINISHED as FINISHED_STATUSES
-from ..models import Run
+from ..models import RUN_ENDED, Run
 from .errors import ApiError
 from .runs import get_run
 
@@ -35,7 +34,7 @@ def _last_event_id() -> int:
 
 
 def _run_over(run_id: str) -> bool:
-    return Run.select(Run.status).where(Run.id == run_id).scalar() in FINISHED_STATUSES
+    return Run.select(Run.status).where(Run.id == run_id).scalar() in RUN_ENDED
 
 
 def event_stream(fanout: Fanout, run_id: str, after: int, heartbeat: float) -> Iterator[bytes]:

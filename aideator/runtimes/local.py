@@ -156,10 +156,9 @@ class LocalRuntime:
             finally:
                 self._tickets.pop((spec.run_id, spec.index), None)
             yield Started(f"{spec.job_name}-p{handle['pid']}", handle)
-        elif _alive(handle):
-            self._slots.take()
         else:
-            # Ended while nobody watched: what it wrote is still read below.
+            # Re-attached: counted whatever the limit; if it ended while nobody watched,
+            # what it wrote is still read below.
             self._slots.take()
         try:
             yield from self._follow(directory, handle, int(cursor or 0))
