@@ -1,16 +1,49 @@
-"""gunicorn settings: one gevent worker serves every SSE client of this process.
+"""gunicorn settings: gevent workers, each serving thousands of SSE clients.
 
-One worker on purpose: a run's collectors and its in-memory fan-out live in the process
-that started it, and SQLite wants a single writer. gevent gives that worker thousands of
-concurrent connections. Every value can be overridden with GUNICORN_CMD_ARGS.
+Every worker is a full peer (see ``aideator.service``): it serves any run and collects the
+runs whose lease it holds, so AIDEATOR_WORKERS may be raised on one machine (SQLite or
+PostgreSQL), and several such servers may share one PostgreSQL database. Every value can
+be overridden with GUNICORN_CMD_ARGS.
 """
 import os
+
+from gunicorn.workers.ggevent import GeventWorker
+
+
+class DrainingGeventWorker(GeventWorker):
+    """A gevent worker that, told to stop (SIGTERM: a rolling update, a scale-down), fails
+    readiness, hands its runs over to the other replicas at once and ends its streams,
+    instead of leaving them to wait for its leases to expire.
+
+    Defined here, not in the ``aideator`` package: the master imports the worker class
+    before forking, and importing the service there would import the PostgreSQL driver
+    before gevent patches the workers (its waits would then block them).
+    """
+
+    _drain = None
+
+    def _service(self):
+        extensions = getattr(self.wsgi, "extensions", None) or {}
+        return extensions.get("aideator")
+
+    def handle_exit(self, sig, frame):
+        import gevent
+        service = self._service()
+        if self.alive and service is not None and self._drain is None:
+            self._drain = gevent.spawn(service.drain)
+        super().handle_exit(sig, frame)
+
+    def run(self):
+        super().run()
+        if self._drain is not None:   # finish the hand-over before the process ends
+            self._drain.join(timeout=self.cfg.graceful_timeout)
+
 
 # Loopback by default: the API has no authentication. The container image listens on
 # 0.0.0.0 (AIDEATOR_BIND in the Dockerfile and the chart).
 bind = os.environ.get("AIDEATOR_BIND", "127.0.0.1:8000")
-worker_class = "gevent"
-workers = 1
+worker_class = DrainingGeventWorker
+workers = int(os.environ.get("AIDEATOR_WORKERS", "1"))
 worker_connections = int(os.environ.get("AIDEATOR_WORKER_CONNECTIONS", "2000"))
 # SSE responses are long: the timeout only guards the worker's heartbeat.
 timeout = 60

@@ -7,7 +7,7 @@ from flask import Flask
 from flask_cors import CORS
 
 from .config import database_url, load_settings
-from .models import init_db
+from .models import init_db, release_connection
 
 __version__ = "2.0.0"
 
@@ -18,7 +18,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
-    init_db(database_url(settings))
+    url = database_url(settings)
+    init_db(url, settings.db_pool_size)
 
     origins = settings.cors_origins.strip()
     CORS(app, resources={r"/api/*": {
@@ -26,7 +27,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         "expose_headers": ["Location"]}})
 
     from .service import Service
-    app.extensions["aideator"] = Service(settings)
+    app.extensions["aideator"] = Service(settings, url)
+    # Each request's pooled connection goes back to the pool when the request ends (an SSE
+    # stream borrows one only for each read).
+    app.teardown_appcontext(lambda exc: release_connection())
 
     from . import api
     api.init_app(app)

@@ -24,8 +24,11 @@ class Settings:
     runtime: str = "local"
     # Working data: the SQLite database, per-variation workspaces and logs.
     data_dir: str = "./data"
-    # Peewee database URL; empty means sqlite:///<data_dir>/aideator.db.
+    # Database URL: empty means sqlite:///<data_dir>/aideator.db; postgresql://user:pw@host/db
+    # for PostgreSQL, which several replicas (or gunicorn workers) share.
     database_url: str = ""
+    # PostgreSQL connections each worker process may open at most (a pool).
+    db_pool_size: int = 20
     # Origins allowed to call the API from a browser ("*" or a comma-separated list).
     cors_origins: str = "*"
     # Largest request body accepted, in bytes.
@@ -44,6 +47,16 @@ class Settings:
     flush_interval_seconds: float = 0.02
     # Events kept in memory per live run for fan-out (older ones are read from the DB).
     fanout_window: int = 50_000
+
+    # -- Replicas (several processes sharing one database) -------------------------------
+    # Seconds a replica's lease on a run lasts; it renews it every quarter of that, and
+    # another replica takes over a dead one's runs within about 1.25 times it.
+    lease_seconds: float = 10.0
+    # Name of this replica in leases and events; empty means the host name (the pod name).
+    replica_name: str = ""
+    # Seconds between reads of the store for runs owned by another replica, when no
+    # notification wakes the reader first (SQLite has none; on PostgreSQL a fallback).
+    store_poll_seconds: float = 0.2
 
     # -- Kubernetes runtime (AIDEATOR_RUNTIME=kubernetes) --------------------------------
     # Namespace the agent Jobs run in.
@@ -100,6 +113,10 @@ def load_settings(environ: Mapping[str, str] | None = None,
     if settings.runtime not in ("local", "kubernetes"):
         raise ValueError(f"{ENV_PREFIX}RUNTIME must be 'local' or 'kubernetes', "
                          f"not {settings.runtime!r}")
+    if settings.lease_seconds < 1:
+        raise ValueError(f"{ENV_PREFIX}LEASE_SECONDS must be at least 1")
+    if settings.db_pool_size < 2:
+        raise ValueError(f"{ENV_PREFIX}DB_POOL_SIZE must be at least 2")
     return settings
 
 

@@ -7,6 +7,10 @@ database's cost per line small. Variation and run state changes ride in the same
 transaction as the events that announce them, with each variation's output cursor, so
 after a crash the store never says more (or less) than what was sent, and a resumed
 collector neither loses nor repeats a line.
+
+With several replicas, only a run's owner appends to its log, and each commit is fenced by
+the owner's lease epoch (``own``): a replica that has lost a run stores nothing more for
+it. After each commit, other replicas are told which runs have new events (``notify``).
 """
 from __future__ import annotations
 
@@ -16,17 +20,23 @@ from typing import Any, Iterator
 
 import gevent
 
-from . import sse
+from . import notify, sse
 from .events import RUN_FINISHED
 from .fanout import Fanout
-from .models import EventBatch, Run, Variation, db
+from .models import EventBatch, Run, Variation, connection, write_transaction
+from .ownership import Leases
 
 log = logging.getLogger(__name__)
 
 
 class EventLog:
-    def __init__(self, fanout: Fanout, flush_interval: float, batch_size: int = 2000) -> None:
+    def __init__(self, fanout: Fanout, flush_interval: float, batch_size: int = 2000,
+                 leases: Leases | None = None) -> None:
         self._fanout = fanout
+        # Without leases (a single process that owns everything) commits are not fenced.
+        self._leases = leases
+        self._epochs: dict[str, int] = {}
+        self._fenced: set[str] = set()
         self._interval = flush_interval
         self._batch_size = batch_size
         self._seq: dict[str, int] = {}
@@ -43,8 +53,40 @@ class EventLog:
 
     def last_seq(self, run_id: str) -> int:
         if run_id not in self._seq:
-            self._seq[run_id] = event_count(run_id)
+            with connection():
+                self._seq[run_id] = event_count(run_id)
         return self._seq[run_id]
+
+    def own(self, run_id: str, epoch: int) -> None:
+        """This process now writes the run's log, under lease ``epoch``: its next event
+        continues from what is stored."""
+        self._epochs[run_id] = epoch
+        self._fenced.discard(run_id)
+        if run_id not in self._chunks:
+            self._seq.pop(run_id, None)
+
+    def disown(self, run_id: str) -> None:
+        """Stop writing the run's log; anything still queued for it is dropped (flush
+        first to keep it)."""
+        self._epochs.pop(run_id, None)
+        self._fenced.discard(run_id)
+        self._drop(run_id)
+
+    def pending(self, run_id: str) -> bool:
+        """Whether anything of the run waits to be committed."""
+        return (run_id in self._chunks or run_id in self._run_updates
+                or any(key[0] == run_id for key in self._variation_updates))
+
+    def _drop(self, run_id: str) -> None:
+        chunks = self._chunks.pop(run_id, [])
+        first = self._first.pop(run_id, None)
+        if chunks and first is not None:
+            self._queued = max(self._queued - (self._seq.get(run_id, first) - first + 1), 0)
+        self._finished.discard(run_id)
+        self._seq.pop(run_id, None)
+        self._run_updates.pop(run_id, None)
+        for key in [k for k in self._variation_updates if k[0] == run_id]:
+            del self._variation_updates[key]
 
     def append(self, run_id: str, event: tuple[str, str], *, variation: int | None = None,
                variation_update: dict[str, Any] | None = None,
@@ -59,6 +101,8 @@ class EventLog:
                variation_update: dict[str, Any] | None = None,
                run_update: dict[str, Any] | None = None) -> int:
         """Queue several events of one kind at once; returns the last one's seq."""
+        if run_id in self._fenced:
+            return 0   # another replica owns the run now: this one's words are void
         first = self.last_seq(run_id) + 1
         chunks = self._chunks.setdefault(run_id, [])
         if not chunks:
@@ -76,6 +120,8 @@ class EventLog:
                variation_update: dict[str, Any] | None = None,
                run_update: dict[str, Any] | None = None) -> None:
         """Queue a state change for the next commit."""
+        if run_id in self._fenced:
+            return
         if variation_update:
             self._variation_updates.setdefault((run_id, variation), {}).update(variation_update)
         if run_update:
@@ -88,11 +134,6 @@ class EventLog:
             delay = self._last_flush + self._interval - time.monotonic()
             self._timer = gevent.spawn_later(max(delay, 0.0), self.flush)
 
-    def forget(self, run_id: str) -> None:
-        """Drop a finished run's counter (kept while any of its events is uncommitted)."""
-        if run_id not in self._chunks:
-            self._seq.pop(run_id, None)
-
     def flush(self) -> None:
         """Commit and publish what is queued; if the database refuses, keep it all and
         retry with backoff."""
@@ -101,7 +142,8 @@ class EventLog:
         self._timer = None
         self._last_flush = time.monotonic()
         try:
-            self._flush()
+            with connection():
+                self._flush()
         except Exception:  # noqa: BLE001 - the batch stays queued for the retry
             self._retry_delay = min(self._retry_delay * 2, 5.0)
             log.exception("event log commit failed; retrying in %.2fs", self._retry_delay)
@@ -120,18 +162,30 @@ class EventLog:
         self._chunks, self._first, self._finished, self._queued = {}, {}, set(), 0
         self._variation_updates, self._run_updates = {}, {}
         try:
-            self._commit(batch, variation_updates, run_updates)
+            fenced = self._commit(batch, variation_updates, run_updates)
         except Exception:
             self._requeue(batch, variation_updates, run_updates)
             raise
+        for run_id in fenced:
+            log.warning("the lease of %s is lost: %s event(s) of this replica dropped",
+                        run_id, sum(last - first + 1 for r, first, last, _, _ in batch
+                                    if r == run_id))
+            self._fenced.add(run_id)
+            self._drop(run_id)
         for run_id, first, last, chunk, finished in batch:
-            self._fanout.publish(run_id, first, last, chunk, finished)
+            if run_id not in fenced:
+                self._fanout.publish(run_id, first, last, chunk, finished)
 
     def _commit(self, batch: list[tuple[str, int, int, bytes, bool]],
                 variation_updates: dict[tuple[str, int], dict[str, Any]],
-                run_updates: dict[str, dict[str, Any]]) -> None:
+                run_updates: dict[str, dict[str, Any]]) -> set[str]:
+        """Store what the lease allows, in one transaction; returns the runs fenced off."""
         now = time.time()
-        with db.atomic():
+        with write_transaction():
+            fenced = self._fence({run_id for run_id, *_ in batch}
+                                 | {run_id for run_id, _ in variation_updates}
+                                 | set(run_updates))
+            batch = [row for row in batch if row[0] not in fenced]
             if batch:
                 EventBatch.insert_many(
                     [(run_id, first, last, chunk, finished, now)
@@ -140,10 +194,23 @@ class EventLog:
                             EventBatch.frames, EventBatch.finished, EventBatch.created_at],
                 ).execute()
             for (run_id, index), fields in variation_updates.items():
-                (Variation.update(**fields)
-                 .where((Variation.run == run_id) & (Variation.index == index)).execute())
+                if run_id not in fenced:
+                    (Variation.update(**fields)
+                     .where((Variation.run == run_id) & (Variation.index == index)).execute())
             for run_id, fields in run_updates.items():
-                Run.update(**fields).where(Run.id == run_id).execute()
+                if run_id not in fenced:
+                    Run.update(**fields).where(Run.id == run_id).execute()
+            # Delivered when (and only if) the transaction commits.
+            notify.announce(sorted({run_id for run_id, *_ in batch}))
+        return fenced
+
+    def _fence(self, run_ids: set[str]) -> set[str]:
+        """The runs this replica may no longer write (checked inside the transaction)."""
+        if self._leases is None:
+            return set()
+        return {run_id for run_id in run_ids
+                if run_id not in self._epochs
+                or not self._leases.fence(run_id, self._epochs[run_id])}
 
     def _requeue(self, batch: list[tuple[str, int, int, bytes, bool]],
                  variation_updates: dict[tuple[str, int], dict[str, Any]],

@@ -1,9 +1,14 @@
 """In-process fan-out of stored events to any number of SSE clients.
 
-Each live run keeps a window of its recent chunks of frames in memory, shared by every
-client (a client holds only its position), and one gevent ``Event`` that is swapped on
-every publish so that a single ``set()`` wakes all waiting clients. Anything older than
-the window, and runs that are not live in this process, are read from the database.
+Each run with clients here, or written here, has a feed: a window of its recent chunks of
+frames in memory, shared by every client (a client holds only its position), and one
+gevent ``Event`` that is swapped on every publish so that a single ``set()`` wakes all
+waiting clients. Anything older than the window is read from the database.
+
+A feed has two possible producers, and both publish only what is stored: the event log
+of the replica that owns the run (right after its commit), or, for a run owned by another
+replica, a follower that reads the store when poked (``mirror``). Publishing is
+idempotent, so a run changing owners never shows a client an event twice.
 """
 from __future__ import annotations
 
@@ -22,32 +27,53 @@ class _Feed:
     chunks: list[bytes] = field(default_factory=list)
     finished: bool = False
     changed: gevent.event.Event = field(default_factory=gevent.event.Event)
+    owned: bool = False          # produced by this process's event log
+    clients: int = 0
+    # Set when the store may hold more than the feed (a notification, an ownership change).
+    poked: gevent.event.Event = field(default_factory=gevent.event.Event)
 
     @property
     def first_seq(self) -> int:
         return self.firsts[0] if self.firsts else self.last_seq + 1
+
+    def wake(self) -> None:
+        changed, self.changed = self.changed, gevent.event.Event()
+        changed.set()
 
 
 class Fanout:
     def __init__(self, window: int) -> None:
         self._window = max(window, 1)
         self._feeds: dict[str, _Feed] = {}
+        self.closing = False
 
+    # -- producers -----------------------------------------------------------------------
     def open(self, run_id: str, last_seq: int) -> None:
-        """Start keeping events of a run whose events are produced in this process."""
-        self._feeds.setdefault(run_id, _Feed(last_seq=last_seq))
+        """This process now writes the run's events (from ``last_seq`` + 1)."""
+        feed = self._feeds.setdefault(run_id, _Feed(last_seq=last_seq))
+        feed.owned = True
 
-    def is_live(self, run_id: str) -> bool:
-        return run_id in self._feeds
+    def close(self, run_id: str) -> None:
+        """This process no longer writes the run; clients still here continue from the
+        store (poked, so a follower takes over at once)."""
+        feed = self._feeds.get(run_id)
+        if feed is None:
+            return
+        feed.owned = False
+        feed.poked.set()
+        self._drop_if_unused(run_id, feed)
+        feed.wake()
 
     def publish(self, run_id: str, first_seq: int, last_seq: int, chunk: bytes,
                 finished: bool = False) -> None:
         """Events ``first_seq..last_seq`` have been stored: hand them to every client."""
         feed = self._feeds.get(run_id)
-        if feed is None:
+        if feed is None or last_seq <= feed.last_seq:
             return
-        if first_seq != feed.last_seq + 1:
-            # Only out-of-order publishing could cause a gap: restart the window here;
+        if first_seq <= feed.last_seq:   # partly published already
+            chunk, first_seq = frames_after(chunk, first_seq, feed.last_seq), feed.last_seq + 1
+        elif first_seq != feed.last_seq + 1:
+            # A gap (events stored while nobody here published): restart the window here;
             # clients behind it read the database.
             feed.firsts, feed.chunks = [], []
         feed.firsts.append(first_seq)
@@ -56,14 +82,64 @@ class Fanout:
         feed.finished = feed.finished or finished
         while len(feed.chunks) > 1 and last_seq - feed.firsts[1] + 1 >= self._window:
             del feed.firsts[0], feed.chunks[0]
-        changed, feed.changed = feed.changed, gevent.event.Event()
-        changed.set()
+        feed.wake()
 
-    def close(self, run_id: str) -> None:
-        """The run is over here; its clients continue from the database."""
-        feed = self._feeds.pop(run_id, None)
+    def end(self, run_id: str) -> None:
+        """Nothing more will be stored for the run (it ended without a terminal event)."""
+        feed = self._feeds.get(run_id)
+        if feed is not None and not feed.finished:
+            feed.finished = True
+            feed.wake()
+
+    # -- clients -------------------------------------------------------------------------
+    def subscribe(self, run_id: str, last_seq: int) -> bool:
+        """A client of the run is here; True when its feed was just created (nobody here
+        produces it yet)."""
+        feed = self._feeds.get(run_id)
+        created = feed is None
+        if created:
+            feed = self._feeds[run_id] = _Feed(last_seq=last_seq)
+        feed.clients += 1
+        return created
+
+    def unsubscribe(self, run_id: str) -> None:
+        feed = self._feeds.get(run_id)
         if feed is not None:
-            feed.changed.set()
+            feed.clients -= 1
+            self._drop_if_unused(run_id, feed)
+
+    def _drop_if_unused(self, run_id: str, feed: _Feed) -> None:
+        if feed.clients <= 0 and not feed.owned and self._feeds.get(run_id) is feed:
+            del self._feeds[run_id]
+            feed.poked.set()   # its follower, if any, ends
+
+    def poke(self, run_id: str) -> None:
+        """The store may have more events of this run than the feed."""
+        feed = self._feeds.get(run_id)
+        if feed is not None:
+            feed.poked.set()
+
+    def poke_all(self) -> None:
+        for feed in self._feeds.values():
+            feed.poked.set()
+
+    def close_all(self) -> None:
+        """The process is going away: every client's stream ends (they reconnect to
+        another replica with Last-Event-ID)."""
+        self.closing = True
+        for feed in list(self._feeds.values()):
+            feed.wake()
+
+    # -- reading -------------------------------------------------------------------------
+    def feed(self, run_id: str) -> _Feed | None:
+        return self._feeds.get(run_id)
+
+    def is_live(self, run_id: str) -> bool:
+        return run_id in self._feeds
+
+    def is_owned(self, run_id: str) -> bool:
+        feed = self._feeds.get(run_id)
+        return feed is not None and feed.owned
 
     def read(self, run_id: str, after: int) -> tuple[bytes, int, bool] | None:
         """Frames after event ``after``: (frames, the last one's seq, whether they end the
@@ -84,5 +160,5 @@ class Fanout:
         feed = self._feeds.get(run_id)
         if feed is None:
             gevent.sleep(timeout)
-        elif feed.last_seq <= after and not feed.finished:
+        elif feed.last_seq <= after and not feed.finished and not self.closing:
             feed.changed.wait(timeout)

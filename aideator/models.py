@@ -1,19 +1,26 @@
 """Peewee models: runs, their variations, the append-only event log, the selection.
 
 The database is a proxy initialised from the configured URL (SQLite by default,
-PostgreSQL-ready). Under gevent one process serves every greenlet from one connection
-(``thread_safe=False``): database calls never yield to another greenlet, so no two
-statements or transactions interleave, and there is no per-greenlet connection to leak.
+PostgreSQL for several replicas).
+
+- SQLite: one connection serves every greenlet of a process (``thread_safe=False``). Its
+  calls never yield to another greenlet, so no two statements or transactions interleave.
+- PostgreSQL (psycopg 3): its calls wait on the socket cooperatively under gevent, so other
+  greenlets run meanwhile and each greenlet needs a connection of its own: a pool, with
+  connection state per greenlet (``thread_safe=True``; gevent makes thread-locals
+  greenlet-locals). Code outside a request borrows one with :func:`connection`.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
-from typing import Any
+from typing import Any, Iterator
 
-from peewee import (BlobField, BooleanField, CharField, DatabaseProxy, DateTimeField, FloatField,
-                    ForeignKeyField, IntegerField, Model, TextField)
+from peewee import (BlobField, BooleanField, CharField, DatabaseProxy, DateTimeField,
+                    DoubleField, ForeignKeyField, IntegerField, Model,
+                    PostgresqlDatabase, TextField)
 from playhouse.db_url import connect
 
 db = DatabaseProxy()
@@ -62,6 +69,11 @@ class Run(BaseModel):
     cancel_requested = BooleanField(default=False)
     created_at = DateTimeField(default=utcnow, index=True)
     finished_at = DateTimeField(null=True)
+    # The lease of the replica collecting the run (see ``ownership``): who, since which
+    # takeover (the epoch fences every write), and until when (database clock, epoch s).
+    lease_owner = CharField(max_length=200, null=True)
+    lease_epoch = IntegerField(default=0)
+    lease_expires = DoubleField(null=True)
 
 
 class Variation(BaseModel):
@@ -96,7 +108,7 @@ class EventBatch(BaseModel):
     last_seq = IntegerField()
     frames = BlobField()
     finished = BooleanField(default=False)   # ends with the run's last event
-    created_at = FloatField()
+    created_at = DoubleField()
 
     class Meta:
         indexes = ((("run", "first_seq"), True),)
@@ -111,17 +123,67 @@ class Selection(BaseModel):
 MODELS = (Run, Variation, EventBatch, Selection)
 
 
-def init_db(url: str) -> None:
-    """Connect the proxy to ``url`` and create missing tables."""
-    kwargs: dict[str, Any] = {"thread_safe": False}
+def is_postgres() -> bool:
+    return isinstance(db.obj, PostgresqlDatabase)
+
+
+def init_db(url: str, pool_size: int = 20) -> None:
+    """Connect the proxy to ``url`` and bring its schema up to date."""
+    if url.startswith(("postgres://", "postgresql://")):
+        # Pooled, psycopg 3 (peewee picks it when psycopg2 is absent): see the docstring.
+        url = "postgresql+pool://" + url.split("://", 1)[1]
+        kwargs: dict[str, Any] = {"max_connections": pool_size, "stale_timeout": 300,
+                                  "timeout": 30, "thread_safe": True}
+        _check_green_waits()
+    else:
+        kwargs = {"thread_safe": False}
     if url.startswith("sqlite"):
         path = url.split("sqlite:///", 1)[-1]
         if path and path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         kwargs["pragmas"] = SQLITE_PRAGMAS
     db.initialize(connect(url, **kwargs))
-    db.connect(reuse_if_open=True)
-    db.create_tables(MODELS)
+    from .migrations import migrate
+    with connection():
+        migrate(db, MODELS)
+
+
+def _check_green_waits() -> None:
+    """Under gevent, psycopg must wait on sockets through gevent (it picks how when it is
+    first imported): a C wait would stall every greenlet of the process for each query."""
+    import gevent.monkey
+    import psycopg.waiting
+    if (gevent.monkey.is_module_patched("select")
+            and psycopg.waiting.wait is getattr(psycopg.waiting, "wait_c", None)):
+        raise RuntimeError("psycopg was imported before gevent patched the standard library; "
+                           "patch first (see wsgi.py)")
+
+
+@contextlib.contextmanager
+def connection() -> Iterator[None]:
+    """This greenlet holds a connection for the block: borrowed from the pool and given back
+    after (PostgreSQL), or the process's one connection (SQLite). Nests freely."""
+    if not db.is_closed():
+        yield
+        return
+    db.connect()
+    try:
+        yield
+    finally:
+        if is_postgres():
+            db.close()
+
+
+def write_transaction() -> Any:
+    """A transaction that will write: on SQLite it takes the write lock at its start, so a
+    read in it cannot go stale before its write (WAL would refuse that write outright)."""
+    return db.atomic() if is_postgres() else db.atomic(lock_type="IMMEDIATE")
+
+
+def release_connection() -> None:
+    """Give this greenlet's pooled connection back (end of a request); SQLite keeps its one."""
+    if is_postgres() and not db.is_closed():
+        db.close()
 
 
 def close_db() -> None:

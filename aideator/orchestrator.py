@@ -1,22 +1,34 @@
-"""Starts runs, supervises their collectors, finishes and cancels them, and re-attaches
-to unfinished runs when the service starts."""
+"""Starts runs, supervises their collectors, finishes and cancels them; and, with several
+replicas sharing the database, holds the leases of the runs it collects, takes over runs
+whose owner is gone, and hands its runs over when it shuts down.
+
+Taking a run over and re-attaching after a restart are the same thing: claim the lease,
+then start collectors from the stored handles and cursors.
+"""
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 import gevent
 import gevent.event
 
-from . import events
+from . import events, notify
 from .collector import Resume, collect
 from .eventlog import EventLog
 from .fanout import Fanout
-from .models import RUN_ACTIVE, VARIATION_ENDED, Run, Variation, db, utcnow
+from .models import VARIATION_ENDED, Run, Variation, connection, utcnow, write_transaction
 from .naming import job_name, new_run_id
+from .ownership import Leases
 from .runtimes.base import Runtime, VariationSpec
 
 log = logging.getLogger(__name__)
+
+# Seconds between checks for cancel requests made through another replica (on SQLite;
+# PostgreSQL notifies at once).
+CANCEL_POLL_SECONDS = 0.5
 
 
 def _spec(run: Run, variation: Variation) -> VariationSpec:
@@ -33,24 +45,44 @@ def _handles(variations: Iterable[Variation]) -> dict[int, Any]:
     return {v.index: v.handle for v in variations}
 
 
+@dataclass
+class _Owned:
+    """A run this process collects."""
+    epoch: int
+    cancelled: gevent.event.Event = field(default_factory=gevent.event.Event)
+    greenlets: list[gevent.Greenlet] = field(default_factory=list)
+
+
 class Orchestrator:
-    def __init__(self, *, runtime: Runtime, log: EventLog, fanout: Fanout) -> None:
+    def __init__(self, *, runtime: Runtime, log: EventLog, fanout: Fanout,
+                 leases: Leases) -> None:
         self._runtime = runtime
         self._log = log
         self._fanout = fanout
-        self._cancelled: dict[str, gevent.event.Event] = {}
+        self._leases = leases
+        self._runs: dict[str, _Owned] = {}
+        self._loop: gevent.Greenlet | None = None
+        self._wake = gevent.event.Event()
+        self._scan_now = True
+        self.draining = False
 
+    @property
+    def owned(self) -> list[str]:
+        return list(self._runs)
+
+    # -- requests --------------------------------------------------------------------------
     def submit(self, *, github_url: str, prompt: str, agent_config: Mapping[str, Any],
                variation_configs: list[Mapping[str, Any]]) -> Run:
-        """Store a new run with its variations and start it."""
-        with db.atomic():
+        """Store a new run with its variations, holding its lease, and start it."""
+        with write_transaction():
             run = Run.create(id=new_run_id(), github_url=github_url, prompt=prompt,
                              variation_count=len(variation_configs),
                              agent_config=dict(agent_config), runtime=self._runtime.name)
             variations = [Variation.create(run=run, index=i, config=dict(config),
                                            job_name=job_name(run.id, i))
                           for i, config in enumerate(variation_configs)]
-        self._fanout.open(run.id, 0)
+            epoch = self._leases.grant_new(run.id)
+        self._own(run.id, epoch, last_seq=0)
         self._log.append(run.id, events.run_status(
             run.id, "started", f"Started {len(variations)} variation(s) "
                                f"on the {self._runtime.name} runtime"),
@@ -59,39 +91,141 @@ class Orchestrator:
         return run
 
     def cancel(self, run: Run) -> None:
-        """Ask every unfinished variation of ``run`` to stop; collectors record the end."""
+        """Ask every unfinished variation of ``run`` to stop; collectors record the end.
+        The run's owner does it: here, or another replica told through the database."""
         Run.update(cancel_requested=True).where(Run.id == run.id).execute()
-        self._cancelled.setdefault(run.id, gevent.event.Event()).set()
-        self._log.append(run.id, events.run_status(run.id, "cancelling",
-                                                   "Cancelling the run"))
+        if run.id in self._runs:
+            self._cancel_here(run)
+        else:
+            notify.control(f"cancel {run.id}")
+
+    def _cancel_here(self, run: Run) -> None:
+        owned = self._runs[run.id]
+        if owned.cancelled.is_set():
+            return
+        owned.cancelled.set()
+        self._log.append(run.id, events.run_status(run.id, "cancelling", "Cancelling the run"))
         self._runtime.cancel(run.id, _handles(_unfinished(run.variations)))
 
-    def recover(self) -> int:
-        """Re-attach to every run left unfinished by an earlier process; returns how many."""
-        runs = list(Run.select().where(Run.status.in_(RUN_ACTIVE)))
-        for run in runs:
-            variations = list(run.variations.order_by(Variation.index))
-            self._fanout.open(run.id, self._log.last_seq(run.id))
-            unfinished = _unfinished(variations)
-            if run.cancel_requested:
-                self._cancelled.setdefault(run.id, gevent.event.Event()).set()
-                # The earlier process may have died before the runtime stopped them all.
-                self._runtime.cancel(run.id, _handles(unfinished))
-            self._log.append(run.id, events.run_status(
-                run.id, "running", f"Service restarted: resuming {len(unfinished)} "
-                                   f"unfinished variation(s)"),
-                run_update={"status": "running"})
-            self._supervise(run, variations)
-        return len(runs)
+    # -- ownership -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Claim runs left without a live owner now, then keep the leases (call once)."""
+        if self._loop is None:
+            self._loop = gevent.spawn(self._keep_leases)
 
+    def wake(self, *, scan: bool = False) -> None:
+        """Look at the database now (a notification said something changed)."""
+        self._scan_now = self._scan_now or scan
+        self._wake.set()
+
+    def _keep_leases(self) -> None:
+        renew_every = self._leases.seconds / 4
+        next_renew = 0.0
+        while True:
+            try:
+                with connection():
+                    if time.monotonic() >= next_renew:
+                        next_renew = time.monotonic() + renew_every
+                        for run_id in self._leases.renew(self._held()):
+                            log.warning("lost the lease of %s to another replica", run_id)
+                            self._let_go(run_id, keep=False)
+                        self._scan_now = True
+                    if self._scan_now and not self.draining:
+                        self._scan_now = False
+                        self.adopt_orphans()
+                    for run_id in self._leases.cancel_requests(self._runs):
+                        run = Run.get_or_none(Run.id == run_id)
+                        if run is not None and run_id in self._runs:
+                            self._cancel_here(run)
+            except Exception:  # noqa: BLE001 - the database may be briefly away: try again
+                log.exception("keeping the leases")
+            self._wake.wait(CANCEL_POLL_SECONDS)
+            self._wake.clear()
+
+    def _held(self) -> dict[str, int]:
+        return {run_id: owned.epoch for run_id, owned in self._runs.items()}
+
+    def adopt_orphans(self) -> int:
+        """Claim and resume every unfinished run without a live owner; returns how many."""
+        adopted = 0
+        for run_id in self._leases.claimable():
+            if run_id not in self._runs and not self.draining:
+                adopted += self.adopt(run_id)
+        return adopted
+
+    def adopt(self, run_id: str) -> bool:
+        """Take the run over if its lease can be claimed, resuming where the store says."""
+        previous = Run.select(Run.lease_owner).where(Run.id == run_id).scalar()
+        epoch = self._leases.claim(run_id)
+        if epoch is None:
+            return False
+        # Read after the claim: nothing the previous owner stored can follow it.
+        run = Run.get_by_id(run_id)
+        variations = list(run.variations.order_by(Variation.index))
+        self._own(run_id, epoch, last_seq=None)
+        unfinished = _unfinished(variations)
+        if run.cancel_requested:
+            self._runs[run_id].cancelled.set()
+            # The previous owner may have stopped before the runtime stopped them all.
+            self._runtime.cancel(run.id, _handles(unfinished))
+        before = f" from {previous.split('/')[0]}" if previous else ""
+        self._log.append(run.id, events.run_status(
+            run.id, "running", f"Replica {self._leases.name} took the run over{before}: "
+                               f"resuming {len(unfinished)} unfinished variation(s)"),
+            run_update={"status": "running"})
+        log.info("took over %s (epoch %d) with %d unfinished variation(s)", run_id, epoch,
+                 len(unfinished))
+        self._supervise(run, variations)
+        return True
+
+    def _own(self, run_id: str, epoch: int, last_seq: int | None) -> None:
+        self._runs[run_id] = _Owned(epoch)
+        self._log.own(run_id, epoch)
+        self._fanout.open(run_id, self._log.last_seq(run_id) if last_seq is None
+                          else last_seq)
+
+    def _let_go(self, run_id: str, *, keep: bool) -> None:
+        """Stop collecting the run here. ``keep``: store what was read first (a hand-over);
+        otherwise it is dropped (the lease is lost: the new owner reads it again)."""
+        owned = self._runs.pop(run_id, None)
+        if owned is None:
+            return
+        # The finisher first: killing collectors would otherwise look like their end.
+        gevent.killall(owned.greenlets)
+        if keep:
+            self._log.flush()
+        self._log.disown(run_id)
+        self._fanout.close(run_id)
+
+    def hand_over(self) -> list[str]:
+        """Shutting down: stop claiming, store what was read, and release every lease at
+        once so other replicas take the runs over without waiting for expiry."""
+        self.draining = True
+        if self._loop is not None:
+            self._loop.kill()
+        run_ids = list(self._runs)
+        for owned in self._runs.values():
+            gevent.killall(owned.greenlets)
+        with connection():
+            self._log.flush()
+            for run_id in run_ids:
+                self._let_go(run_id, keep=False)   # already stored just above
+            self._leases.release(run_ids)
+            notify.control("released")
+        return run_ids
+
+    # -- collecting ------------------------------------------------------------------------
     def _supervise(self, run: Run, variations: list[Variation]) -> None:
-        cancelled = self._cancelled.setdefault(run.id, gevent.event.Event())
+        owned = self._runs[run.id]
         collectors = {
             v.index: gevent.spawn(self._collect, _spec(run, v),
-                                  Resume(v.status, v.source, v.handle, v.cursor), cancelled)
+                                  Resume(v.status, v.source, v.handle, v.cursor),
+                                  owned.cancelled)
             for v in _unfinished(variations)}
         finished = {v.index: v.status for v in variations if v.status in VARIATION_ENDED}
-        gevent.spawn(self._finish_when_done, run.id, collectors, finished, cancelled)
+        finisher = gevent.spawn(self._finish_when_done, run.id, collectors, finished,
+                                owned.cancelled)
+        owned.greenlets = [finisher, *collectors.values()]
 
     def _collect(self, spec: VariationSpec, resume: Resume,
                  cancelled: gevent.event.Event) -> str:
@@ -122,6 +256,8 @@ class Orchestrator:
         self._log.append(run_id, events.run_finished(run_id, status),
                          run_update={"status": status, "finished_at": utcnow()})
         self._log.flush()
-        self._log.forget(run_id)
+        while self._log.pending(run_id):   # the database refused: its retries go on
+            gevent.sleep(0.5)
+        self._runs.pop(run_id, None)
+        self._log.disown(run_id)
         self._fanout.close(run_id)
-        self._cancelled.pop(run_id, None)

@@ -1,4 +1,9 @@
-"""The parts of the service that outlive a request, wired together once per process."""
+"""The parts of the service that outlive a request, wired together once per process.
+
+Each process (a replica, or one gunicorn worker of several) is a peer: it serves any run's
+requests and streams, collects the runs whose lease it holds, and takes over the runs of
+peers that are gone.
+"""
 from __future__ import annotations
 
 import logging
@@ -6,23 +11,56 @@ import logging
 from .config import Settings
 from .eventlog import EventLog
 from .fanout import Fanout
+from .mirror import Mirror
+from .models import is_postgres
+from .notify import Listener
 from .orchestrator import Orchestrator
+from .ownership import Leases, replica_id
 from .runtimes import create_runtime
 
 log = logging.getLogger(__name__)
 
 
 class Service:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, database_url: str) -> None:
         self.settings = settings
+        self.replica = replica_id(settings.replica_name)
+        self.leases = Leases(self.replica, settings.lease_seconds)
         self.fanout = Fanout(settings.fanout_window)
-        self.log = EventLog(self.fanout, settings.flush_interval_seconds)
+        self.log = EventLog(self.fanout, settings.flush_interval_seconds, leases=self.leases)
+        self.mirror = Mirror(self.fanout, settings.store_poll_seconds)
         self.runtime = create_runtime(settings)
         self.orchestrator = Orchestrator(runtime=self.runtime, log=self.log,
-                                         fanout=self.fanout)
+                                         fanout=self.fanout, leases=self.leases)
+        self.listener = Listener(database_url, on_events=self.fanout.poke,
+                                 on_control=self._on_control,
+                                 on_reconnect=self._on_reconnect) if is_postgres() else None
+        self.draining = False
 
     def resume(self) -> None:
-        """Re-attach to runs an earlier process left unfinished (call once, at start)."""
-        count = self.orchestrator.recover()
-        if count:
-            log.info("resumed %d unfinished run(s)", count)
+        """Start taking part: listen for other replicas, take over runs left without a
+        live owner (an earlier process's, after a restart), keep the leases (call once)."""
+        if self.listener is not None:
+            self.listener.start()
+        self.orchestrator.start()
+        log.info("replica %s started", self.replica)
+
+    def drain(self) -> None:
+        """Shutting down: fail readiness, hand every run over, end every stream."""
+        if self.draining:
+            return
+        self.draining = True
+        runs = self.orchestrator.hand_over()
+        log.info("replica %s handed %d run(s) over", self.replica, len(runs))
+        self.fanout.close_all()
+        if self.listener is not None:
+            self.listener.stop()
+
+    def _on_control(self, message: str) -> None:
+        command, _, _ = message.partition(" ")
+        self.orchestrator.wake(scan=command == "released")
+
+    def _on_reconnect(self) -> None:
+        # Notifications may have been missed meanwhile.
+        self.fanout.poke_all()
+        self.orchestrator.wake(scan=True)

@@ -58,6 +58,11 @@ class Server:
             time.sleep(0.05)
         raise RuntimeError(f"server not healthy in {timeout}s: {self.log_path.read_text()}")
 
+    def worker_pids(self) -> list[int]:
+        """The gunicorn workers' pids (each one is a replica of its own)."""
+        assert self.proc is not None
+        return [p.pid for p in psutil.Process(self.proc.pid).children()]
+
     def url(self, path: str) -> str:
         return f"{self.base}/api/v1{path}"
 

@@ -129,8 +129,10 @@ def test_runs_are_listed_newest_first_in_pages(server):
 
 def test_health_and_openapi(server):
     health = server.get("/health").json()
+    replica = health.pop("replica")
     assert health == {"status": "healthy", "version": "2.0.0", "kubernetes": False,
-                      "runtime": "local", "database": True}
+                      "runtime": "local", "database": True, "runs_owned": 0}
+    assert replica.split("/")[1] == str(server.worker_pids()[0])
     spec = server.get("/openapi.json").json()
     assert spec["openapi"].startswith("3.")
     assert {"/health", "/runs", "/runs/{run_id}", "/runs/{run_id}/stream",

@@ -71,7 +71,7 @@ def test_a_failed_commit_publishes_nothing_and_is_retried(store, monkeypatch):
         if not failures:
             failures.append(1)
             raise RuntimeError("database is locked")
-        real_commit(*args)
+        return real_commit(*args)
 
     monkeypatch.setattr(log, "_commit", flaky_commit)
     log.append(RUN, ("status", "{}"))

@@ -49,7 +49,7 @@ def test_sigkill_mid_run_then_restart_loses_and_repeats_nothing(make_server, tmp
         assert per_variation[variation] == expected_lines(variation)
     assert sorted(e.data["variation_id"] for e in events if e.event == "job_completed") == [0, 1]
     assert events[-1].data == {"run_id": run["run_id"], "status": "completed"}
-    restarts = [e for e in events if e.event == "status" and "restarted" in e.data["message"]]
+    restarts = [e for e in events if e.event == "status" and "took the run over" in e.data["message"]]
     assert len(restarts) == 1
 
 

@@ -24,11 +24,15 @@ def health() -> Any:
         database = False
     runtime = service.runtime.health()
     healthy = database and runtime.get("ok", False)
-    return jsonify({"status": "healthy" if healthy else "unhealthy",
+    # Draining (shutting down): readiness fails first, so no new stream lands here.
+    status = "draining" if service.draining else "healthy" if healthy else "unhealthy"
+    return jsonify({"status": status,
                     "version": openapi_document()["info"]["version"],
                     "kubernetes": bool(runtime.get("kubernetes", False)),
-                    "runtime": service.runtime.name, "database": database}), \
-        200 if healthy else 503
+                    "runtime": service.runtime.name, "database": database,
+                    "replica": service.replica,
+                    "runs_owned": len(service.orchestrator.owned)}), \
+        200 if status == "healthy" else 503
 
 
 @bp.get("/openapi.json")

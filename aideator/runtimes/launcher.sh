@@ -2,7 +2,8 @@
 # Runs one variation's command and records how it ended.
 #
 # usage: launcher.sh DIRECTORY COMMAND [ARG ...]
-# Runs COMMAND in DIRECTORY and writes DIRECTORY/exit.json ({"exit_code": N}, N > 128
+# Runs COMMAND in DIRECTORY, writes its own pid to DIRECTORY/launcher.pid at once, and
+# DIRECTORY/exit.json ({"exit_code": N}, N > 128
 # meaning "killed by signal N-128", as shells report it) when it ends.
 #
 # The service may be restarted while a variation runs; the launcher outlives it (its own
@@ -11,6 +12,8 @@
 # in a millisecond, where an interpreter would cost tens of them per variation.
 cd "$1" || exit 127
 shift
+# Who runs this variation, for a service (or another replica) that did not start it.
+echo "$$" > launcher.pid   # one write(2): a reader sees all of it or nothing
 "$@" &
 child=$!
 # A signal aimed at the launcher alone is passed on (one sent to the whole process group

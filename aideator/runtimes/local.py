@@ -4,6 +4,10 @@ A variation's directory (``<data_dir>/runs/<run_id>/<n>/``) holds its workspace,
 HOME, ``output.log`` (stdout and stderr, written by the process itself so nothing is
 lost when the service restarts) and ``exit.json`` (written by the launcher). Output is
 followed by byte offset, which is the cursor.
+
+Several processes (gunicorn workers, replicas on one machine) share the data directory:
+a variation is launched by whoever creates its ``output.log`` first (O_EXCL), and anyone
+else re-attaches to it through ``launcher.pid``, so no agent is ever started twice.
 """
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import json
 import logging
 import os
 import signal
+import time
 from typing import Any, Iterator, Mapping
 
 import gevent
@@ -34,6 +39,8 @@ MAX_LINE = 1 << 20
 # How often an idle variation's log is checked for more output: soon after output stops
 # (agents write in bursts), then less often while it stays quiet.
 POLL_MIN, POLL_MAX = 0.005, 0.05
+# How long a launch found under way elsewhere gets to record its launcher's pid.
+PID_WAIT_SECONDS = 5.0
 
 
 def passthrough_environment(environ: Mapping[str, str]) -> dict[str, str]:
@@ -77,6 +84,27 @@ def _exit_from_status(status: dict[str, Any] | None) -> Exited:
     return Exited(False, f"the agent exited with code {code}", code)
 
 
+def _launched_handle(directory: str) -> dict[str, Any]:
+    """The handle of a variation someone else launched (from its ``launcher.pid``)."""
+    path = os.path.join(directory, "launcher.pid")
+    deadline = time.monotonic() + PID_WAIT_SECONDS
+    while True:
+        try:
+            with open(path) as f:
+                pid = int(f.read().strip())
+            break
+        except (OSError, ValueError):
+            if time.monotonic() > deadline or os.path.exists(os.path.join(directory,
+                                                                          "exit.json")):
+                # Never got as far as running (or ran and ended): follow what it wrote.
+                return {"pid": 0, "create_time": 0.0}
+            gevent.sleep(0.05)
+    try:
+        return {"pid": pid, "create_time": psutil.Process(pid).create_time()}
+    except psutil.NoSuchProcess:
+        return {"pid": pid, "create_time": 0.0}
+
+
 def _reap(pid: int) -> None:
     """Wait for a launcher so it leaves no zombie (its outcome is read from exit.json)."""
     hub = gevent.get_hub()
@@ -117,11 +145,16 @@ class LocalRuntime:
         return env
 
     def _spawn(self, spec: VariationSpec) -> dict[str, Any]:
+        """Launch the variation; if it was launched already, its handle."""
         directory = self._dir(spec.run_id, spec.index)
         for sub in ("workspace", "home"):
             os.makedirs(os.path.join(directory, sub), exist_ok=True)
-        out = os.open(os.path.join(directory, "output.log"),
-                      os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        try:
+            out = os.open(os.path.join(directory, "output.log"),
+                          os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC,
+                          0o600)
+        except FileExistsError:
+            return _launched_handle(directory)
         try:
             # posix_spawn, not fork: forking the whole worker costs ~10 ms a variation.
             # Every other descriptor of the server is close-on-exec (PEP 446).

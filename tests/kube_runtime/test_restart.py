@@ -27,7 +27,7 @@ def test_sigkill_mid_run_then_restart_resumes_the_logs(kube_server, fake, tmp_pa
         assert_every_line_once(events, i, LINES)
     assert sorted(by_variation(events, "job_completed")) == [0, 1]
     assert events[-1].data == {"run_id": run["run_id"], "status": "completed"}
-    assert sum("restarted" in e.data.get("message", "") for e in events
+    assert sum("took the run over" in e.data.get("message", "") for e in events
                if e.event == "status") == 1
     # Re-attached, not created again: one Job creation per variation in all.
     creates = [r for r in fake.requests if r.verb == "create" and r.resource == "jobs"]
