@@ -18,11 +18,11 @@ WORKDIR /app
 # Dependencies first, so a code change does not reinstall them. The service's own
 # requirements only: the agent SDK (`-r agent/requirements.txt`, which bundles the Claude
 # Code CLI) runs in the agent image, never in the API container; the service imports just
-# agent/protocol.py, which is pure standard library. psycopg2 is the PostgreSQL driver for
-# AIDEATOR_DATABASE_URL=postgresql://... (peewee's db_url uses it).
+# agent/protocol.py, which is pure standard library. requirements.txt carries the
+# PostgreSQL driver (psycopg 3) as well.
 COPY requirements.txt /tmp/requirements.txt
 RUN grep -v '^-r ' /tmp/requirements.txt > /tmp/requirements-api.txt \
-    && pip install -r /tmp/requirements-api.txt "psycopg2-binary>=2.9,<3" \
+    && pip install -r /tmp/requirements-api.txt \
     && rm /tmp/requirements.txt /tmp/requirements-api.txt
 
 COPY wsgi.py gunicorn.conf.py ./

@@ -145,7 +145,7 @@ def init_db(url: str, pool_size: int = 20) -> None:
     db.initialize(connect(url, **kwargs))
     from .migrations import migrate
     with connection():
-        migrate(db, MODELS)
+        migrate(db.obj, MODELS)
 
 
 def _check_green_waits() -> None:

@@ -22,6 +22,19 @@ def app(tmp_path: Path) -> Any:
                        "agent_command": (sys.executable, str(FAKE_AGENT))})
 
 
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A real PostgreSQL server for the session (started on first use, ~1 s)."""
+    from postgres import Postgres
+    return Postgres(tmp_path_factory.mktemp("postgres") / "pgdata")
+
+
+@pytest.fixture
+def pg_url(postgres: Any) -> str:
+    """A fresh, empty PostgreSQL database for one test."""
+    return postgres.create_database()
+
+
 @pytest.fixture
 def client(app: Any) -> Any:
     return app.test_client()

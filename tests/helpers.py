@@ -72,6 +72,24 @@ class Server:
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
 
+    def terminate(self, timeout: float = 30) -> float:
+        """SIGTERM, as Kubernetes stops a pod; waits for the exit and returns its seconds."""
+        assert self.proc is not None
+        started = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout)
+        return time.monotonic() - started
+
+    def pause(self) -> None:
+        """SIGSTOP every process of the server: alive, but silent (a long GC pause, a VM
+        frozen, a network partition)."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGCONT)
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
