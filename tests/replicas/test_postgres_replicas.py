@@ -149,3 +149,29 @@ def test_rolling_restart_of_every_replica_loses_and_repeats_nothing(replicas, ma
     taken = [e for e in events if e.event == "status"
              and "took the run over" in e.data.get("message", "")]
     assert 1 <= len(taken) <= 3
+
+
+def test_an_owner_cut_off_from_the_database_is_replaced_and_lets_go_when_back(
+        replicas, make_server, postgres, pg_url, tmp_path):
+    # Each replica logs in as its own role, so one can be shut out of the database alone.
+    for role in ("cutoff_a", "cutoff_b"):
+        postgres.execute(pg_url, f"CREATE ROLE {role} LOGIN SUPERUSER")
+    a_url, b_url = (pg_url.replace("postgres:@", f"{role}:@", 1)
+                    for role in ("cutoff_a", "cutoff_b"))
+    a = replica(make_server, tmp_path, "replica-a", database_url=a_url)
+    b = replica(make_server, tmp_path, "replica-b", database_url=b_url)
+    lines = 300
+    run = start_run(a, f"lines={lines} delay=0.02", 2)
+    run_id = run["run_id"]
+    wait_for(lambda: b.get(f"/runs/{run_id}").json()["event_count"] > 50)
+    postgres.execute(pg_url, "ALTER ROLE cutoff_a NOLOGIN")
+    postgres.execute(pg_url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE usename = 'cutoff_a'")
+    try:
+        wait_for(lambda: b.get("/health").json()["runs_owned"] == 1, timeout=LEASE * 3)
+    finally:
+        postgres.execute(pg_url, "ALTER ROLE cutoff_a LOGIN")
+    wait_for(lambda: a.get("/health").json()["runs_owned"] == 0, timeout=LEASE * 3)
+    events = read_events(b.base + run["stream_url"], timeout=60)
+    assert_complete(events, 2, lines)
+    assert "lost the lease" in a.log_path.read_text()
