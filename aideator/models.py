@@ -23,6 +23,8 @@ from peewee import (BlobField, BooleanField, CharField, DatabaseProxy, DateTimeF
                     PostgresqlDatabase, TextField)
 from playhouse.db_url import connect
 
+from .migrations import migrate
+
 db = DatabaseProxy()
 
 SQLITE_PRAGMAS = {
@@ -143,7 +145,6 @@ def init_db(url: str, pool_size: int = 20) -> None:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         kwargs["pragmas"] = SQLITE_PRAGMAS
     db.initialize(connect(url, **kwargs))
-    from .migrations import migrate
     with connection():
         migrate(db.obj, MODELS)
 

@@ -137,8 +137,8 @@ class Orchestrator:
                         run = Run.get_or_none(Run.id == run_id)
                         if run is not None and run_id in self._runs:
                             self._cancel_here(run)
-            except Exception:  # noqa: BLE001 - the database may be briefly away: try again
-                log.exception("keeping the leases")
+            except Exception as exc:  # noqa: BLE001 - the database may be away: try again
+                log.warning("keeping the leases: %s", exc)
             self._wake.wait(CANCEL_POLL_SECONDS)
             self._wake.clear()
 
