@@ -19,6 +19,7 @@ import time
 from typing import Any, Iterator
 
 import gevent
+import gevent.lock
 
 from . import notify, sse
 from .events import RUN_FINISHED
@@ -50,6 +51,7 @@ class EventLog:
         self._timer: gevent.Greenlet | None = None
         self._last_flush = 0.0
         self._retry_delay = flush_interval
+        self._flushing = gevent.lock.Semaphore()
 
     def last_seq(self, run_id: str) -> int:
         if run_id not in self._seq:
@@ -136,9 +138,21 @@ class EventLog:
 
     def flush(self) -> None:
         """Commit and publish what is queued; if the database refuses, keep it all and
-        retry with backoff."""
-        if self._timer is not None and self._timer is not gevent.getcurrent():
-            self._timer.kill(block=False)
+        retry with backoff.
+
+        The work runs in a greenlet of its own, one flush at a time: a caller that is killed
+        meanwhile (a collector stopped for a hand-over) cannot cut a commit in half, and on
+        PostgreSQL, where a commit yields, batches still commit and publish in order.
+        """
+        gevent.spawn(self._flush_serialized).join()
+
+    def _flush_serialized(self) -> None:
+        with self._flushing:
+            self._flush_now()
+
+    def _flush_now(self) -> None:
+        if self._timer is not None:
+            self._timer.kill(block=False)   # a pending flush, or one waiting on this one
         self._timer = None
         self._last_flush = time.monotonic()
         try:
@@ -172,6 +186,7 @@ class EventLog:
                                     if r == run_id))
             self._fenced.add(run_id)
             self._drop(run_id)
+            self._fanout.close(run_id)   # its clients here follow the store from now on
         for run_id, first, last, chunk, finished in batch:
             if run_id not in fenced:
                 self._fanout.publish(run_id, first, last, chunk, finished)

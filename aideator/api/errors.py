@@ -11,9 +11,11 @@ from ..schemas import ValidationFailed, validate
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, error: str, detail: str, field: str | None = None) -> None:
+    def __init__(self, status: int, error: str, detail: str, field: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status, self.error, self.detail, self.field = status, error, detail, field
+        self.headers = headers or {}
 
 
 def _response(status: int, error: str, detail: str, field: str | None = None) -> Any:
@@ -48,7 +50,9 @@ def json_body(request: Request, schema_name: str) -> Any:
 def init_app(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError) -> Any:
-        return _response(exc.status, exc.error, exc.detail, exc.field)
+        response, status = _response(exc.status, exc.error, exc.detail, exc.field)
+        response.headers.update(exc.headers)
+        return response, status
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:

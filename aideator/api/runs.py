@@ -31,6 +31,11 @@ def get_run(run_id: str) -> Run:
 @bp.post("/runs")
 def create_run() -> Any:
     body = json_body(request, "CreateRunRequest")
+    if service().draining:
+        # Its runs are handed over: one started now would be left to wait for its lease.
+        raise ApiError(503, "shutting_down", "this replica is shutting down; retry the "
+                                             "request (another replica will take it)",
+                       headers={"Retry-After": "1"})
     try:
         configs = variation_configs(body, service().settings.default_model)
     except ValidationFailed as exc:

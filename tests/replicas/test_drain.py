@@ -34,6 +34,10 @@ def test_draining_fails_readiness_releases_the_runs_and_ends_streams(app, client
     assert (run.lease_owner, run.status) == (None, "running")   # anyone may take it now
     detail = client.get(f"/api/v1/runs/{run_id}").get_json()
     assert [v["status"] for v in detail["variations"]] == ["running", "running"]
+    refused = client.post("/api/v1/runs", json={"github_url": "https://github.com/a/b",
+                                                "prompt": "lines=1", "variations": 1})
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
+    assert refused.get_json()["error"] == "shutting_down"
     # A stream opened now ends at once: the client is to reconnect to another replica.
     body = client.get(f"/api/v1/runs/{run_id}/stream").get_data()
     assert b"run_finished" not in body
