@@ -8,6 +8,7 @@ then start collectors from the stored handles and cursors.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
@@ -148,7 +149,11 @@ class Orchestrator:
     def adopt_orphans(self) -> int:
         """Claim and resume every unfinished run without a live owner; returns how many."""
         adopted = 0
-        for run_id in self._leases.claimable():
+        candidates = self._leases.claimable()
+        # Replicas woken together (a hand-over) race for the same runs: in a random order
+        # each, they share them out instead of the fastest taking every one.
+        random.shuffle(candidates)
+        for run_id in candidates:
             if run_id not in self._runs and not self.draining:
                 adopted += self.adopt(run_id)
         return adopted

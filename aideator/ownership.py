@@ -72,11 +72,11 @@ class Leases:
 
     def claimable(self) -> list[str]:
         """Unfinished runs whose lease has expired, was released or whose owner on this
-        host is dead, oldest first."""
+        host is dead."""
         rows = (Run.select(Run.id, Run.lease_owner, Run.lease_expires < db_now())
                 .where(Run.status.in_(RUN_ACTIVE)
                        & ((Run.lease_owner.is_null(True)) | (Run.lease_owner != self.owner)))
-                .order_by(Run.created_at).tuples())
+                .tuples())
         return [run_id for run_id, owner, expired in rows
                 if owner is None or expired or _is_dead_local(owner, self.name)]
 
