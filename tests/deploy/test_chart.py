@@ -12,7 +12,8 @@ from aideator.config import ENV_PREFIX, Settings, load_settings
 from .conftest import (DEFAULT, DEV, KUBE_VERSIONS, NAMESPACE, PRODUCTION, VALUE_SETS,
                        api_environment, find, helm, kinds, render)
 
-EXTRA_ENV = {"AIDEATOR_BIND", "AIDEATOR_WORKER_CONNECTIONS"}   # read by gunicorn.conf.py
+EXTRA_ENV = {"AIDEATOR_BIND", "AIDEATOR_WORKER_CONNECTIONS",   # read by gunicorn.conf.py
+             "AIDEATOR_WORKERS"}
 
 
 @pytest.mark.parametrize("values", list(VALUE_SETS), ids=list(VALUE_SETS))
@@ -31,7 +32,8 @@ def test_production_values_render_ingress_and_no_inline_secrets() -> None:
     objects = render(*PRODUCTION)
     assert kinds(objects) == sorted([
         "ConfigMap", "Deployment", "Ingress", "LimitRange", "NetworkPolicy", "Pod",
-        "ResourceQuota", "Role", "RoleBinding", "Service", "ServiceAccount"])
+        "PodDisruptionBudget", "ResourceQuota", "Role", "RoleBinding", "Service",
+        "ServiceAccount"])
     assert "Secret" not in kinds(objects)                  # both Secrets are referenced
     assert "PersistentVolumeClaim" not in kinds(objects)   # PostgreSQL holds the data
 
@@ -89,11 +91,54 @@ def test_defaults_use_sqlite_on_the_claim() -> None:
     assert "emptyDir" in volumes["tmp"]
 
 
-def test_single_replica_recreated_never_rolled() -> None:
-    for values in VALUE_SETS.values():
-        spec = find(render(*values), "Deployment")["spec"]
+def test_sqlite_is_one_pod_recreated_never_rolled() -> None:
+    for values in (DEFAULT, DEV):
+        objects = render(*values)
+        spec = find(objects, "Deployment")["spec"]
         assert spec["replicas"] == 1
         assert spec["strategy"] == {"type": "Recreate"}
+        assert "PodDisruptionBudget" not in kinds(objects)
+
+
+POSTGRES_REPLICAS = ("--set", "database.url=postgresql://u:p@db:5432/aideator",
+                     "--set", "api.replicas=3")
+
+
+def test_replicas_on_postgresql_roll_one_at_a_time_and_spread_over_nodes() -> None:
+    objects = render(*POSTGRES_REPLICAS)
+    deployment = find(objects, "Deployment")
+    spec = deployment["spec"]
+    assert spec["replicas"] == 3
+    assert spec["strategy"] == {"type": "RollingUpdate",
+                                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+    selector = spec["selector"]["matchLabels"]
+    pdb = find(objects, "PodDisruptionBudget")
+    assert pdb["spec"] == {"minAvailable": 1, "selector": {"matchLabels": selector}}
+    pod = spec["template"]["spec"]
+    assert pod["topologySpreadConstraints"] == [{
+        "maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+        "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": selector}}]
+    assert pod["terminationGracePeriodSeconds"] > 10 + 2   # graceful_timeout + hand-over
+    # No claim: a ReadWriteOnce volume cannot follow three pods onto three nodes.
+    assert "PersistentVolumeClaim" not in kinds(objects)
+    assert "emptyDir" in {v["name"]: v for v in pod["volumes"]}["data"]
+    env = api_environment(objects)
+    assert env["AIDEATOR_REPLICA_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert (env["AIDEATOR_LEASE_SECONDS"], env["AIDEATOR_DB_POOL_SIZE"],
+            env["AIDEATOR_WORKERS"]) == ("10", "20", "1")
+    service = find(objects, "Service")
+    assert service["spec"]["sessionAffinity"] == "None"
+
+
+def test_production_runs_three_replicas() -> None:
+    spec = find(render(*PRODUCTION), "Deployment")["spec"]
+    assert spec["replicas"] == 3 and spec["strategy"]["type"] == "RollingUpdate"
+
+
+@pytest.mark.parametrize("version", KUBE_VERSIONS)
+def test_replica_objects_validate_strictly(version: str) -> None:
+    for obj in render(*POSTGRES_REPLICAS, "--set", "api.workers=2"):
+        kubernetes_validate.validate(obj, version, strict=True)
 
 
 def test_api_container_is_locked_down() -> None:

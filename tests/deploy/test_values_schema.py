@@ -31,6 +31,11 @@ BAD_VALUES = {
     "not a database url": ["--set", "database.url=mysql://db/aideator"],
     "boolean as a string": ["--set-string", "api.ingress.enabled=true"],
     "bad cidr": ["--set", "agents.networkPolicy.httpsCidr=everywhere"],
+    "several replicas on sqlite": ["--set", "api.replicas=3"],
+    "grace period shorter than the hand-over": ["--set",
+                                                "api.terminationGracePeriodSeconds=5"],
+    "no replicas": ["--set", "api.replicas=0"],
+    "lease under a second": ["--set", "api.leaseSeconds=0.5"],
 }
 
 
@@ -39,6 +44,20 @@ def test_bad_values_fail_helm_template(args: list[str]) -> None:
     result = helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE, *args, check=False)
     assert result.returncode != 0
     assert SCHEMA_ERROR in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("database", [["--set", "database.url=postgresql://u:p@db/a"],
+                                      ["--set", "database.existingSecret.name=db"]],
+                         ids=["url", "existing secret"])
+def test_several_replicas_are_accepted_with_postgresql(database: list[str]) -> None:
+    helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE, "--set", "api.replicas=3",
+         *database)
+
+
+def test_several_replicas_on_sqlite_are_refused_naming_the_database() -> None:
+    result = helm("template", RELEASE, str(CHART), "--set", "api.replicas=3", check=False)
+    assert "/database/url" in result.stderr and "/database/existingSecret/name" in \
+        result.stderr
 
 
 def test_the_error_names_the_offending_value() -> None:
