@@ -21,7 +21,8 @@ class Recorded:
     namespace: str | None
     name: str | None
     query: dict[str, str] = field(default_factory=dict)
-    code: int | None = None  # the HTTP status answered (None while a stream is open)
+    code: int | None = None  # the HTTP status answered
+    open: bool = False       # a watch or a followed log still streaming
 
 
 @dataclass

@@ -82,7 +82,11 @@ class Handler(BaseHTTPRequestHandler):
                 self._json(code, payload)
             else:
                 entry.code = 200
-                self._stream(result)
+                entry.open = True
+                try:
+                    self._stream(result)
+                finally:
+                    entry.open = False
         except ApiError as e:
             entry.code = e.code
             self._json(e.code, e.status(), e.headers)
