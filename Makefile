@@ -1,6 +1,6 @@
 # make run   - the service on http://localhost:8000 (local runtime, SQLite in ./data)
 # make test  - install what the tests need, then run them
-# make bench - throughput, latency and memory figures of the event path
+# make bench - figures of the event path, then of replicas on PostgreSQL
 # make demo  - an offline run of three real agents against a fake model (no API key)
 PYTHON ?= python3
 VENV ?= .venv
@@ -28,6 +28,7 @@ test: $(STAMP) $(HELM)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.event_path
+	$(BIN)/python -m benchmarks.replicas
 
 demo: $(STAMP)
 	$(BIN)/python scripts/offline_demo.py

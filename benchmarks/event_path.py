@@ -80,9 +80,10 @@ def worker_rss(server: Server) -> int:
     return psutil.Process(server.proc.pid).children()[0].memory_info().rss
 
 
-def start_clients(url: str) -> list[subprocess.Popen]:
-    per = CLIENTS // CLIENT_PROCESSES
-    procs = [subprocess.Popen([sys.executable, "-m", "benchmarks.sse_clients", url, str(per)],
+def start_clients(*urls: str, clients: int = CLIENTS) -> list[subprocess.Popen]:
+    """``clients`` SSE clients in CLIENT_PROCESSES processes, spread over ``urls``."""
+    per = clients // CLIENT_PROCESSES
+    procs = [subprocess.Popen([sys.executable, "-m", "benchmarks.sse_clients", str(per), *urls],
                               cwd=ROOT, stdout=subprocess.PIPE, text=True)
              for _ in range(CLIENT_PROCESSES)]
     for proc in procs:

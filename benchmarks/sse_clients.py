@@ -1,8 +1,9 @@
 """Many SSE clients in one process (gevent), measuring delivery latency per agent line.
 
-usage: python -m benchmarks.sse_clients URL CLIENTS
-Prints ``connected`` once every client has sent its request, then, when every stream has
-ended, one JSON object: events per client and all latency samples in milliseconds.
+usage: python -m benchmarks.sse_clients CLIENTS URL [URL ...]
+Clients are spread over the URLs in turn (e.g. one stream URL per replica). Prints
+``connected`` once every client has sent its request, then, when every stream has ended,
+one JSON object: events per client and all latency samples in milliseconds.
 """
 from gevent import monkey
 
@@ -17,8 +18,8 @@ from benchmarks.sse_reader import open_stream, read_stream  # noqa: E402
 
 
 def main() -> None:
-    url, n = sys.argv[1], int(sys.argv[2])
-    socks = [open_stream(url) for _ in range(n)]
+    n, urls = int(sys.argv[1]), sys.argv[2:]
+    socks = [open_stream(urls[i % len(urls)]) for i in range(n)]
     print("connected", flush=True)
     latencies: list[float] = []
     jobs = [gevent.spawn(read_stream, sock, latencies) for sock in socks]
