@@ -50,7 +50,6 @@ class Listener:
         self._on_events, self._on_control = on_events, on_control
         self._on_reconnect = on_reconnect
         self._greenlet: gevent.Greenlet | None = None
-        self.connected = False
 
     def start(self) -> None:
         if self._greenlet is None:
@@ -70,7 +69,7 @@ class Listener:
                 with psycopg.connect(self._dsn, autocommit=True) as conn:
                     conn.execute(f"LISTEN {EVENTS}")
                     conn.execute(f"LISTEN {CONTROL}")
-                    self.connected, backoff = True, RETRY_MIN
+                    backoff = RETRY_MIN
                     if not first:
                         self._on_reconnect()
                     first = False
@@ -78,7 +77,6 @@ class Listener:
                         self._dispatch(note.channel, note.payload)
             except psycopg.Error as exc:
                 log.warning("listening for notifications: %s; retrying in %.1fs", exc, backoff)
-            self.connected = False
             gevent.sleep(backoff)
             backoff = min(backoff * 2, RETRY_MAX)
 

@@ -10,8 +10,8 @@ from typing import Any, Callable
 
 import pytest
 
-from helpers import Server
-from sse_client import SSEEvent
+from helpers import Server, wait_for
+from sse_client import SSEEvent, read_events
 
 REPO = "https://github.com/octocat/hello-world"
 LEASE = 3.0
@@ -75,6 +75,18 @@ def assert_complete(events: list[SSEEvent], variations: int, lines: int) -> None
     for v in range(variations):
         assert per_variation.get(v) == expected_lines(v, lines), v
     assert events[-1].event == "run_finished"
+
+
+def cancel_through_another_replica(owner_: Server, other: Server) -> None:
+    """Start a run on ``owner_``, cancel it through ``other``: the run ends cancelled."""
+    run = start_run(owner_, "lines=2 hang=1", 2)
+    run_id = run["run_id"]
+    wait_for(lambda: all(j["phase"] == "running"
+                         for j in other.get(f"/runs/{run_id}/status").json()["jobs"]))
+    assert other.post(f"/runs/{run_id}/cancel", {}).status_code == 202
+    events = read_events(other.base + run["stream_url"], timeout=30)
+    assert events[-1].data == {"run_id": run_id, "status": "cancelled"}
+    assert owner_.get(f"/runs/{run_id}").json()["status"] == "cancelled"
 
 
 def follow(paths: list[tuple[Server, str]], *, timeout: float = 90,

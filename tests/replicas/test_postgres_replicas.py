@@ -11,7 +11,8 @@ import psycopg
 from helpers import wait_for
 from sse_client import read_events
 
-from .conftest import LEASE, assert_complete, follow, owner, replica, start_run
+from .conftest import (LEASE, assert_complete, cancel_through_another_replica, follow,
+                       owner, replica, start_run)
 
 
 def stored_stream(pg_url: str, run_id: str) -> list[bytes]:
@@ -61,15 +62,7 @@ def test_every_endpoint_answers_alike_on_every_replica(replicas):
 
 
 def test_a_cancel_through_another_replica_stops_the_run(replicas):
-    a, b = replicas(2)
-    run = start_run(a, "lines=3 hang=1", 2)
-    run_id = run["run_id"]
-    wait_for(lambda: all(j["phase"] == "running"
-                         for j in b.get(f"/runs/{run_id}/status").json()["jobs"]))
-    assert b.post(f"/runs/{run_id}/cancel", {}).status_code == 202
-    events = read_events(b.base + run["stream_url"], timeout=30)
-    assert events[-1].data == {"run_id": run_id, "status": "cancelled"}
-    assert a.get(f"/runs/{run_id}").json()["status"] == "cancelled"
+    cancel_through_another_replica(*replicas(2))
 
 
 def test_sigkill_of_the_owner_another_replica_takes_over_within_the_bound(replicas):

@@ -11,7 +11,8 @@ import threading
 from helpers import wait_for
 from sse_client import read_events
 
-from .conftest import assert_complete, follow, replica, start_run
+from .conftest import (assert_complete, cancel_through_another_replica, follow, replica,
+                       start_run)
 
 
 def lease_owner(data_dir, run_id: str) -> str | None:
@@ -58,10 +59,4 @@ def test_a_second_server_on_the_same_sqlite_file_streams_and_cancels_runs_it_doe
     assert [e.raw for e in streamed] == [e.raw for e in
                                          read_events(a.base + run["stream_url"], timeout=10)]
 
-    run = start_run(a, "lines=2 hang=1", 2)
-    run_id = run["run_id"]
-    wait_for(lambda: all(j["phase"] == "running"
-                         for j in b.get(f"/runs/{run_id}/status").json()["jobs"]))
-    assert b.post(f"/runs/{run_id}/cancel", {}).status_code == 202
-    events = read_events(b.base + run["stream_url"], timeout=30)
-    assert events[-1].data == {"run_id": run_id, "status": "cancelled"}
+    cancel_through_another_replica(a, b)
