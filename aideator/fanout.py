@@ -137,10 +137,6 @@ class Fanout:
     def is_live(self, run_id: str) -> bool:
         return run_id in self._feeds
 
-    def is_owned(self, run_id: str) -> bool:
-        feed = self._feeds.get(run_id)
-        return feed is not None and feed.owned
-
     def read(self, run_id: str, after: int) -> tuple[bytes, int, bool] | None:
         """Frames after event ``after``: (frames, the last one's seq, whether they end the
         run); None when the window does not reach back to ``after``."""
