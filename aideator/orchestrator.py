@@ -129,7 +129,7 @@ class Orchestrator:
                         next_renew = time.monotonic() + renew_every
                         for run_id in self._leases.renew(self._held()):
                             log.warning("lost the lease of %s to another replica", run_id)
-                            self._let_go(run_id, keep=False)
+                            self._let_go(run_id)
                         self._scan_now = True
                     if self._scan_now and not self.draining:
                         self._scan_now = False
@@ -189,16 +189,14 @@ class Orchestrator:
         self._fanout.open(run_id, self._log.last_seq(run_id) if last_seq is None
                           else last_seq)
 
-    def _let_go(self, run_id: str, *, keep: bool) -> None:
-        """Stop collecting the run here. ``keep``: store what was read first (a hand-over);
-        otherwise it is dropped (the lease is lost: the new owner reads it again)."""
+    def _let_go(self, run_id: str) -> None:
+        """Stop collecting the run here; what was read and not stored is dropped (the next
+        owner reads it again from the stored cursor)."""
         owned = self._runs.pop(run_id, None)
         if owned is None:
             return
         # The finisher first: killing collectors would otherwise look like their end.
         gevent.killall(owned.greenlets)
-        if keep:
-            self._log.flush()
         self._log.disown(run_id)
         self._fanout.close(run_id)
 
@@ -214,7 +212,7 @@ class Orchestrator:
         with connection():
             self._log.flush()
             for run_id in run_ids:
-                self._let_go(run_id, keep=False)   # already stored just above
+                self._let_go(run_id)   # what was read is stored just above
             self._leases.release(run_ids)
             notify.control("released")
         return run_ids
