@@ -37,8 +37,11 @@ RUN groupadd --gid 10001 aideator \
     && mkdir -p /data \
     && chown 10001:10001 /data
 
+# Listening on every address, so access control is on: create the first token with
+# `flask --app aideator tokens create NAME --admin`, or set AIDEATOR_ADMIN_TOKEN.
 ENV AIDEATOR_DATA_DIR=/data \
     AIDEATOR_BIND=0.0.0.0:8000 \
+    AIDEATOR_AUTH=required \
     HOME=/tmp
 VOLUME ["/data"]
 EXPOSE 8000

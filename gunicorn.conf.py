@@ -5,6 +5,7 @@ runs whose lease it holds, so AIDEATOR_WORKERS may be raised on one machine (SQL
 PostgreSQL), and several such servers may share one PostgreSQL database. Every value can
 be overridden with GUNICORN_CMD_ARGS.
 """
+import ipaddress
 import os
 
 from gunicorn.workers.ggevent import GeventWorker
@@ -39,9 +40,32 @@ class DrainingGeventWorker(GeventWorker):
             self._drain.join(timeout=self.cfg.graceful_timeout)
 
 
-# Loopback by default: the API has no authentication. The container image listens on
-# 0.0.0.0 (AIDEATOR_BIND in the Dockerfile and the chart).
+def _check_open_bind(address: str) -> None:
+    """Refuse to serve without access control anywhere but loopback: whoever reaches the
+    port could spend the Anthropic budget and read every transcript."""
+    if os.environ.get("AIDEATOR_AUTH", "off") != "off" or os.environ.get(
+            "AIDEATOR_INSECURE_ALLOW_NO_AUTH", "").lower() in ("1", "true", "yes", "on"):
+        return
+    host = address.rpartition(":")[0].strip("[]") if ":" in address else address
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost" or address.startswith("unix:")
+    if not loopback:
+        raise SystemExit(f"refusing to listen on {address} with AIDEATOR_AUTH=off: set "
+                         f"AIDEATOR_AUTH=required (and AIDEATOR_ADMIN_TOKEN), or bind to "
+                         f"127.0.0.1, or set AIDEATOR_INSECURE_ALLOW_NO_AUTH=1 to force it")
+
+
+# Loopback by default, where access control may stay off (`make run`). The container image
+# listens on 0.0.0.0 with AIDEATOR_AUTH=required (the Dockerfile and the chart).
 bind = os.environ.get("AIDEATOR_BIND", "127.0.0.1:8000")
+
+
+def on_starting(server):
+    # The final addresses: -b and GUNICORN_CMD_ARGS may have replaced the one above.
+    for address in server.cfg.bind:
+        _check_open_bind(address)
 worker_class = DrainingGeventWorker
 workers = int(os.environ.get("AIDEATOR_WORKERS", "1"))
 worker_connections = int(os.environ.get("AIDEATOR_WORKER_CONNECTIONS", "2000"))
@@ -50,6 +74,7 @@ timeout = 60
 graceful_timeout = 10
 keepalive = 75
 accesslog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss'
+# The path without its query: a stream link's query carries a token.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss'
 # The runtime control socket is not used, and two instances would fight over its path.
 control_socket_disable = True

@@ -21,10 +21,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     url = database_url(settings)
     init_db(url, settings.db_pool_size)
 
-    origins = settings.cors_origins.strip()
-    CORS(app, resources={r"/api/*": {
-        "origins": "*" if origins == "*" else [o.strip() for o in origins.split(",")],
-        "expose_headers": ["Location"]}})
+    # Browsers from other origins: all with auth off, none with auth required until
+    # configured. Tokens travel in a header, never as cookies: no credentials mode.
+    origins = settings.cors_origins.strip() or ("*" if settings.auth == "off" else "")
+    if origins:
+        CORS(app, resources={r"/api/*": {
+            "origins": "*" if origins == "*" else [o.strip() for o in origins.split(",")],
+            "expose_headers": ["Location", "Retry-After", "WWW-Authenticate"]}})
 
     from .service import Service
     app.extensions["aideator"] = Service(settings, url)
@@ -32,6 +35,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # stream borrows one only for each read).
     app.teardown_appcontext(lambda exc: release_connection())
 
-    from . import api
+    from . import api, auth, cli
+    auth.init_app(app, settings)
     api.init_app(app)
+    app.cli.add_command(cli.tokens)
     return app

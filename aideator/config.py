@@ -29,8 +29,9 @@ class Settings:
     database_url: str = ""
     # PostgreSQL connections each worker process may open at most (a pool).
     db_pool_size: int = 20
-    # Origins allowed to call the API from a browser ("*" or a comma-separated list).
-    cors_origins: str = "*"
+    # Origins allowed to call the API from a browser ("*" or a comma-separated list);
+    # empty: every origin with auth off, none with auth required.
+    cors_origins: str = ""
     # Largest request body accepted, in bytes.
     max_body_bytes: int = 64 * 1024
     # Model used when a request names none.
@@ -58,6 +59,26 @@ class Settings:
     # notification wakes the reader first (SQLite has none; on PostgreSQL a fallback).
     store_poll_seconds: float = 0.2
 
+    # -- Access control and spending limits (see ``auth``, ``limits``) --------------------
+    # "off" (anyone who reaches the API may use it: the loopback default of `make run`) or
+    # "required" (a bearer token on every /api/v1 call but health and the OpenAPI document).
+    auth: str = "off"
+    # Lets auth "off" start on a non-loopback bind (refused otherwise).
+    insecure_allow_no_auth: bool = False
+    # An admin token usable from the first minute (the chart takes it from a Secret).
+    admin_token: str = field(default="", repr=False)
+    # Key that signs stream links; empty: one generated once and kept in the database,
+    # shared by every replica.
+    secret_key: str = field(default="", repr=False)
+    # Seconds a signed stream link (the stream_url of a run) stays valid.
+    stream_token_seconds: int = 3600
+    # Per principal, unless its token overrides them (0: no limit): unfinished runs at
+    # once, runs started in any hour, and the ceiling of max_budget_usd per variation (a
+    # request without one gets the ceiling, which the agent itself enforces).
+    limit_concurrent_runs: int = 10
+    limit_runs_per_hour: int = 60
+    limit_max_budget_usd: float = 5.0
+
     # -- Kubernetes runtime (AIDEATOR_RUNTIME=kubernetes) --------------------------------
     # Namespace the agent Jobs run in.
     kube_namespace: str = "default"
@@ -81,6 +102,7 @@ class Settings:
 
 
 ENV_PREFIX = "AIDEATOR_"
+AUTH_MODES = ("off", "required")
 
 
 def _convert(raw: str, default: Any) -> Any:
@@ -115,6 +137,10 @@ def load_settings(environ: Mapping[str, str] | None = None,
                          f"not {settings.runtime!r}")
     if settings.lease_seconds < 1:
         raise ValueError(f"{ENV_PREFIX}LEASE_SECONDS must be at least 1")
+    if settings.auth not in AUTH_MODES:
+        raise ValueError(f"{ENV_PREFIX}AUTH must be 'off' or 'required', not {settings.auth!r}")
+    if settings.stream_token_seconds < 1:
+        raise ValueError(f"{ENV_PREFIX}STREAM_TOKEN_SECONDS must be at least 1")
     if settings.db_pool_size < 2:
         raise ValueError(f"{ENV_PREFIX}DB_POOL_SIZE must be at least 2")
     return settings

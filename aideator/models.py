@@ -76,6 +76,11 @@ class Run(BaseModel):
     lease_owner = CharField(max_length=200, null=True)
     lease_epoch = IntegerField(default=0)
     lease_expires = DoubleField(null=True)
+    # Who started and who cancelled it (principal id and name; empty with auth off).
+    created_by = CharField(max_length=64, null=True, index=True)
+    created_by_name = CharField(max_length=100, null=True)
+    cancelled_by = CharField(max_length=64, null=True)
+    cancelled_by_name = CharField(max_length=100, null=True)
 
 
 class Variation(BaseModel):
@@ -120,9 +125,30 @@ class Selection(BaseModel):
     run = ForeignKeyField(Run, unique=True, on_delete="CASCADE")
     variation = IntegerField()
     selected_at = DateTimeField(default=utcnow)
+    selected_by = CharField(max_length=64, null=True)
+    selected_by_name = CharField(max_length=100, null=True)
 
 
-MODELS = (Run, Variation, EventBatch, Selection)
+class ApiToken(BaseModel):
+    """A principal and its bearer token, of which only a hash is kept (see ``auth``)."""
+    id = CharField(primary_key=True, max_length=20)
+    name = CharField(max_length=100)
+    admin = BooleanField(default=False)
+    token_hash = CharField(max_length=64, unique=True)
+    # Overrides of the configured limits (see ``limits``): absent keys use the defaults.
+    limits = JSONField()
+    created_at = DateTimeField(default=utcnow)
+    created_by = CharField(max_length=64, null=True)
+    revoked_at = DateTimeField(null=True)
+
+
+class ServiceSecret(BaseModel):
+    """Secrets the replicas share and nobody configured, e.g. the stream-link key."""
+    name = CharField(primary_key=True, max_length=50)
+    value = TextField()
+
+
+MODELS = (Run, Variation, EventBatch, Selection, ApiToken, ServiceSecret)
 
 
 def is_postgres() -> bool:

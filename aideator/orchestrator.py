@@ -11,7 +11,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import gevent
 import gevent.event
@@ -73,12 +73,18 @@ class Orchestrator:
 
     # -- requests --------------------------------------------------------------------------
     def submit(self, *, github_url: str, prompt: str, agent_config: Mapping[str, Any],
-               variation_configs: list[Mapping[str, Any]]) -> Run:
-        """Store a new run with its variations, holding its lease, and start it."""
+               variation_configs: list[Mapping[str, Any]],
+               created_by: tuple[str | None, str | None] = (None, None),
+               admit: Callable[[], None] | None = None) -> Run:
+        """Store a new run with its variations, holding its lease, and start it.
+        ``admit`` runs first in the same transaction and may refuse (raise)."""
         with write_transaction():
+            if admit is not None:
+                admit()
             run = Run.create(id=new_run_id(), github_url=github_url, prompt=prompt,
                              variation_count=len(variation_configs),
-                             agent_config=dict(agent_config), runtime=self._runtime.name)
+                             agent_config=dict(agent_config), runtime=self._runtime.name,
+                             created_by=created_by[0], created_by_name=created_by[1])
             variations = [Variation.create(run=run, index=i, config=dict(config),
                                            job_name=job_name(run.id, i))
                           for i, config in enumerate(variation_configs)]
@@ -91,10 +97,11 @@ class Orchestrator:
         self._supervise(run, variations)
         return run
 
-    def cancel(self, run: Run) -> None:
+    def cancel(self, run: Run, by: tuple[str | None, str | None] = (None, None)) -> None:
         """Ask every unfinished variation of ``run`` to stop; collectors record the end.
         The run's owner does it: here, or another replica told through the database."""
-        Run.update(cancel_requested=True).where(Run.id == run.id).execute()
+        Run.update(cancel_requested=True, cancelled_by=by[0], cancelled_by_name=by[1]) \
+            .where(Run.id == run.id).execute()
         if run.id in self._runs:
             self._cancel_here(run)
         else:

@@ -105,9 +105,10 @@ def test_per_variation_models_reach_each_agent(server):
               if e.event == "agent_output" and e.data["type"] == "status"}
     assert models == {0: "claude-opus-4-1", 1: "claude-haiku-4-5"}
     detail = server.get(f"/runs/{run['run_id']}").json()
+    # No budget asked: each variation gets the configured ceiling (5 USD by default).
     assert [v["config"] for v in detail["variations"]] == [
-        {"model": "claude-opus-4-1", "temperature": 0.2},
-        {"model": "claude-haiku-4-5", "temperature": 0.2}]
+        {"model": "claude-opus-4-1", "temperature": 0.2, "max_budget_usd": 5.0},
+        {"model": "claude-haiku-4-5", "temperature": 0.2, "max_budget_usd": 5.0}]
 
 
 def test_runs_are_listed_newest_first_in_pages(server):
@@ -131,7 +132,7 @@ def test_health_and_openapi(server):
     health = server.get("/health").json()
     replica = health.pop("replica")
     assert health == {"status": "healthy", "version": "2.0.0", "kubernetes": False,
-                      "runtime": "local", "database": True, "runs_owned": 0}
+                      "runtime": "local", "database": True, "runs_owned": 0, "auth": "off"}
     assert replica.split("/")[1] == str(server.worker_pids()[0])
     spec = server.get("/openapi.json").json()
     assert spec["openapi"].startswith("3.")

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask, Request, jsonify
 from werkzeug.exceptions import HTTPException
 
+from .. import auth
 from ..schemas import ValidationFailed, validate
 
 
@@ -53,6 +54,16 @@ def init_app(app: Flask) -> None:
         response, status = _response(exc.status, exc.error, exc.detail, exc.field)
         response.headers.update(exc.headers)
         return response, status
+
+    @app.errorhandler(auth.Unauthorized)
+    def unauthorized(exc: auth.Unauthorized) -> Any:
+        response, status = _response(401, "unauthorized", str(exc))
+        response.headers["WWW-Authenticate"] = 'Bearer realm="aideator"'
+        return response, status
+
+    @app.errorhandler(auth.Forbidden)
+    def forbidden(exc: auth.Forbidden) -> Any:
+        return _response(403, "forbidden", str(exc))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:

@@ -30,6 +30,7 @@ def health() -> Any:
                     "version": openapi_document()["info"]["version"],
                     "kubernetes": bool(runtime.get("kubernetes", False)),
                     "runtime": service.runtime.name, "database": database,
+                    "auth": service.settings.auth,
                     "replica": service.replica,
                     "runs_owned": len(service.orchestrator.owned)}), \
         200 if status == "healthy" else 503

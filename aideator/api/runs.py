@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
+from .. import auth, limits
 from ..models import RUN_ENDED, Run, Selection, Variation, db, utcnow
 from ..naming import is_run_id
 from ..run_request import variation_configs
@@ -22,9 +23,10 @@ def service() -> Any:
 
 
 def get_run(run_id: str) -> Run:
+    """The run, if the caller may see it: another principal's run does not exist for them."""
     run = Run.get_or_none(Run.id == run_id) if is_run_id(run_id) else None
-    if run is None:
-        raise ApiError(404, "not_found", f"no run with id {run_id!r}")
+    if run is None or not auth.can_see(run):
+        raise ApiError(404, "not_found", f"no run with id {run_id[:64]!r}")
     return run
 
 
@@ -36,14 +38,24 @@ def create_run() -> Any:
         raise ApiError(503, "shutting_down", "this replica is shutting down; retry the "
                                              "request (another replica will take it)",
                        headers={"Retry-After": "1"})
+    settings = service().settings
+    principal = auth.current()
+    quota = limits.Limits.of(settings, principal.limits if principal else {})
     try:
-        configs = variation_configs(body, service().settings.default_model)
+        configs = limits.cap_budgets(body, variation_configs(body, settings.default_model),
+                                     quota)
     except ValidationFailed as exc:
         raise ApiError(422, "validation_error", exc.message, exc.field) from None
-    run = service().orchestrator.submit(github_url=body["github_url"], prompt=body["prompt"],
-                                        agent_config=body.get("agent_config", {}),
-                                        variation_configs=configs)
-    url = views.stream_url(run.id)
+    created_by = auth.actor()
+    try:
+        run = service().orchestrator.submit(
+            github_url=body["github_url"], prompt=body["prompt"],
+            agent_config=body.get("agent_config", {}), variation_configs=configs,
+            created_by=created_by, admit=lambda: limits.admit(created_by[0], quota))
+    except limits.LimitExceeded as exc:
+        raise ApiError(429, "limit_exceeded", exc.detail,
+                       headers={"Retry-After": str(exc.retry_after)}) from None
+    url = views.stream_link(run.id, principal, settings)["stream_url"]
     response = jsonify({"run_id": run.id, "stream_url": url,
                         "job_names": [v.job_name for v in
                                       run.variations.order_by(Variation.index)]})
@@ -61,10 +73,13 @@ def list_runs() -> Any:
         raise ApiError(400, "invalid_parameter", "limit must be an integer from 1 to 100",
                        "limit")
     query = Run.select().order_by(Run.created_at.desc(), Run.id.desc())
+    principal = auth.current()
+    if principal is not None and not principal.admin:
+        query = query.where(Run.created_by == principal.id)
     cursor = request.args.get("cursor")
     if cursor is not None:
         match = CURSOR.match(cursor)
-        if match is None:
+        if match is None or int(match["micros"]) > MAX_CURSOR_MICROS:
             raise ApiError(400, "invalid_parameter",
                            "cursor must be the next_cursor of a previous page", "cursor")
         created = EPOCH + dt.timedelta(microseconds=int(match["micros"]))
@@ -82,6 +97,7 @@ def list_runs() -> Any:
 # happens to that run.
 CURSOR = re.compile(r"^(?P<micros>[0-9]{1,19})\.(?P<run_id>run-[a-z0-9]{10})$")
 EPOCH = dt.datetime(1970, 1, 1)
+MAX_CURSOR_MICROS = (dt.datetime.max - EPOCH) // dt.timedelta(microseconds=1)
 
 
 def page_cursor(run: Run) -> str:
@@ -103,7 +119,8 @@ def get_run_status(run_id: str) -> Any:
 def get_variation_diff(run_id: str, variation_id: int) -> Any:
     run = get_run(run_id)
     variation = Variation.get_or_none((Variation.run == run.id)
-                                      & (Variation.index == variation_id))
+                                      & (Variation.index == variation_id)) \
+        if variation_id < run.variation_count else None
     if variation is None:
         raise ApiError(404, "not_found", f"run {run.id} has no variation {variation_id}")
     if variation.diff is None:
@@ -123,15 +140,17 @@ def select_winner(run_id: str) -> Any:
                        f"winning_variation_id: run {run.id} has no variation {index} "
                        f"(it has 0 to {run.variation_count - 1})", "winning_variation_id")
     now = utcnow()
+    by_id, by_name = auth.actor()
+    chosen = {Selection.variation: variation.index, Selection.selected_at: now,
+              Selection.selected_by: by_id, Selection.selected_by_name: by_name}
     with db.atomic():
-        (Selection.insert(run=run.id, variation=variation.index, selected_at=now)
-         .on_conflict(conflict_target=[Selection.run],
-                      update={Selection.variation: variation.index,
-                              Selection.selected_at: now})
+        (Selection.insert({Selection.run: run.id, **chosen})
+         .on_conflict(conflict_target=[Selection.run], update=chosen)
          .execute())
     return jsonify({"status": "success", "job_name": variation.job_name, "run_id": run.id,
                     "winning_variation_id": variation.index,
-                    "selected_at": views.iso(now)})
+                    "selected_at": views.iso(now),
+                    "selected_by": views.principal_ref(by_id, by_name)})
 
 
 @bp.post("/runs/<run_id>/cancel")
@@ -139,5 +158,5 @@ def cancel_run(run_id: str) -> Any:
     run = get_run(run_id)
     if run.status in RUN_ENDED:
         raise ApiError(409, "conflict", f"run {run.id} has already finished ({run.status})")
-    service().orchestrator.cancel(run)
+    service().orchestrator.cancel(run, by=auth.actor())
     return jsonify({"run_id": run.id, "status": "cancelling"}), 202

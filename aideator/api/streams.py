@@ -11,24 +11,30 @@ from __future__ import annotations
 import time
 from typing import Any, Iterator
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
-from .. import sse
+from .. import auth, sse
 from ..eventlog import stored_frames
 from ..fanout import Fanout
 from ..mirror import Mirror
 from ..models import connection
+from . import views
 from .errors import ApiError
 from .runs import get_run
 
 bp = Blueprint("streams", __name__)
 
 
+# Event ids are database integers: a larger one cannot exist (and would not fit a query).
+MAX_EVENT_ID = 2**53
+
+
 def _last_event_id() -> int:
     raw = request.headers.get("Last-Event-ID") or request.args.get("last_event_id") or "0"
-    if not raw.strip().isdigit():
+    raw = raw.strip()
+    if not raw.isdigit() or not raw.isascii() or len(raw) > 16 or int(raw) > MAX_EVENT_ID:
         raise ApiError(400, "invalid_parameter",
-                       "Last-Event-ID must be a non-negative integer event id",
+                       f"Last-Event-ID must be an integer event id from 0 to {MAX_EVENT_ID}",
                        "Last-Event-ID")
     return int(raw)
 
@@ -83,3 +89,12 @@ def stream(run_id: str) -> Any:
                                  svc.settings.sse_heartbeat_seconds),
                     mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@bp.post("/runs/<run_id>/stream-token")
+def stream_token(run_id: str) -> Any:
+    """A fresh signed stream link for the run (for browsers, whose EventSource cannot send
+    an Authorization header)."""
+    run = get_run(run_id)
+    settings = current_app.extensions["aideator"].settings
+    return jsonify({"run_id": run.id, **views.stream_link(run.id, auth.current(), settings)})

@@ -4,6 +4,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from .. import streamlinks
+from ..auth import Principal
+from ..config import Settings
 from ..eventlog import event_count
 from ..models import Run, Selection, Variation
 
@@ -20,6 +23,23 @@ def stream_url(run_id: str) -> str:
     return f"/api/v1/runs/{run_id}/stream"
 
 
+def stream_link(run_id: str, principal: Principal | None,
+                settings: Settings) -> dict[str, Any]:
+    """The stream's URL, carrying a signed read-only token for that run when auth is on
+    (a browser's EventSource cannot send an Authorization header)."""
+    if principal is None:
+        return {"stream_url": stream_url(run_id), "token": None, "expires_at": None}
+    token, expires = streamlinks.issue(run_id, principal, settings)
+    return {"stream_url": f"{stream_url(run_id)}?token={token}", "token": token,
+            "expires_at": iso(dt.datetime.fromtimestamp(expires, dt.timezone.utc)
+                              .replace(tzinfo=None))}
+
+
+def principal_ref(principal_id: str | None, name: str | None) -> dict[str, Any] | None:
+    """Who did something (never their token); None when auth was off."""
+    return None if principal_id is None else {"id": principal_id, "name": name}
+
+
 def selection(run: Run) -> Selection | None:
     return Selection.get_or_none(Selection.run == run.id)
 
@@ -29,14 +49,16 @@ def selection_view(sel: Selection | None, run: Run) -> dict[str, Any] | None:
         return None
     job = Variation.get((Variation.run == run.id) & (Variation.index == sel.variation)).job_name
     return {"winning_variation_id": sel.variation, "job_name": job,
-            "selected_at": iso(sel.selected_at)}
+            "selected_at": iso(sel.selected_at),
+            "selected_by": principal_ref(sel.selected_by, sel.selected_by_name)}
 
 
 def run_summary(run: Run, winner: int | None) -> dict[str, Any]:
     return {"run_id": run.id, "github_url": run.github_url, "prompt": run.prompt,
             "status": run.status, "variations": run.variation_count,
             "created_at": iso(run.created_at), "finished_at": iso(run.finished_at),
-            "winning_variation_id": winner}
+            "winning_variation_id": winner,
+            "created_by": principal_ref(run.created_by, run.created_by_name)}
 
 
 def diff_url(run_id: str, index: int) -> str:
@@ -78,6 +100,8 @@ def run_detail(run: Run) -> dict[str, Any]:
             "finished_at": iso(run.finished_at),
             "duration_seconds": _seconds(run.created_at, run.finished_at),
             "event_count": event_count(run.id),
+            "created_by": principal_ref(run.created_by, run.created_by_name),
+            "cancelled_by": principal_ref(run.cancelled_by, run.cancelled_by_name),
             "variations": [variation_view(v) for v in variations],
             "selection": selection_view(selection(run), run)}
 

@@ -1,0 +1,160 @@
+"""Who is calling: principals, their bearer tokens, and the check made once per request.
+
+A principal is a named token (``ApiToken``): the token is random, shown once, and only its
+SHA-256 is kept, so the database never holds a usable secret. An admin token may also come
+from the environment (``AIDEATOR_ADMIN_TOKEN``), so a fresh deployment is usable at once.
+A run belongs to the principal that created it; other non-admins cannot tell it exists.
+
+With ``AIDEATOR_AUTH=off`` nobody is identified: every caller may do everything (the
+loopback-only embedded default).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import string
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from flask import Flask, g, request
+
+from .config import Settings
+from .models import ApiToken, Run, utcnow
+
+TOKEN_PREFIX = "aid_"
+TOKEN_ID = re.compile(r"^tok-[a-z0-9]{10}$")
+ENV_ADMIN_ID = "env-admin"
+# Printable ASCII without spaces, bounded: anything else is not a token of ours.
+_TOKEN_SHAPE = re.compile(r"^[\x21-\x7e]{1,256}$")
+# Endpoints anyone may call, with auth required too.
+PUBLIC_ENDPOINTS = frozenset({"meta.health", "meta.openapi"})
+STREAM_ENDPOINT = "streams.stream"
+_ALPHABET = string.ascii_lowercase + string.digits
+
+
+class Unauthorized(Exception):
+    """No valid credentials: a 401 with ``WWW-Authenticate``."""
+
+
+class Forbidden(Exception):
+    """Valid credentials without the right: a 403."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: str
+    name: str
+    admin: bool
+    # Overrides of the configured limits (see ``limits``).
+    limits: Mapping[str, Any] = field(default_factory=dict)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def create_token(name: str, *, admin: bool = False, limits: Mapping[str, Any] | None = None,
+                 created_by: str | None = None) -> tuple[ApiToken, str]:
+    """A new principal and its token (the only time the token exists in plain text)."""
+    token = new_token()
+    row = ApiToken.create(id="tok-" + "".join(secrets.choice(_ALPHABET) for _ in range(10)),
+                          name=name, admin=admin, token_hash=hash_token(token),
+                          limits=dict(limits or {}), created_by=created_by)
+    return row, token
+
+
+def revoke_token(token_id: str) -> ApiToken | None:
+    row = ApiToken.get_or_none(ApiToken.id == token_id) if TOKEN_ID.match(token_id) else None
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+        ApiToken.update(revoked_at=row.revoked_at).where(ApiToken.id == row.id).execute()
+    return row
+
+
+def _principal(row: ApiToken) -> Principal:
+    return Principal(id=row.id, name=row.name, admin=row.admin, limits=row.limits)
+
+
+ENV_ADMIN = Principal(id=ENV_ADMIN_ID, name="admin (AIDEATOR_ADMIN_TOKEN)", admin=True)
+
+
+def principal_for_token(token: str, settings: Settings) -> Principal | None:
+    """The live principal a bearer token names, or None."""
+    if settings.admin_token and hmac.compare_digest(hash_token(token),
+                                                    hash_token(settings.admin_token)):
+        return ENV_ADMIN
+    row = ApiToken.get_or_none((ApiToken.token_hash == hash_token(token))
+                               & ApiToken.revoked_at.is_null())
+    return None if row is None else _principal(row)
+
+
+def principal_by_id(principal_id: str, settings: Settings) -> Principal | None:
+    """A principal that still exists (not revoked), by id: stream links name theirs."""
+    if principal_id == ENV_ADMIN_ID:
+        return ENV_ADMIN if settings.admin_token else None
+    if not TOKEN_ID.match(principal_id):
+        return None
+    row = ApiToken.get_or_none((ApiToken.id == principal_id) & ApiToken.revoked_at.is_null())
+    return None if row is None else _principal(row)
+
+
+def _bearer(settings: Settings) -> Principal:
+    header = request.headers.get("Authorization")
+    if header is None:
+        raise Unauthorized("this endpoint needs a token: Authorization: Bearer <token>")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not _TOKEN_SHAPE.match(token):
+        raise Unauthorized("malformed Authorization header: expected Bearer <token>")
+    principal = principal_for_token(token, settings)
+    if principal is None:
+        raise Unauthorized("the token is unknown or revoked")
+    return principal
+
+
+def current() -> Principal | None:
+    """The caller of this request; None with auth off (anyone may do anything)."""
+    return g.get("principal")
+
+
+def actor() -> tuple[str | None, str | None]:
+    """(id, name) to record as the one who did something."""
+    principal = current()
+    return (None, None) if principal is None else (principal.id, principal.name)
+
+
+def can_see(run: Run) -> bool:
+    principal = current()
+    return principal is None or principal.admin or run.created_by == principal.id
+
+
+def require_admin() -> None:
+    principal = current()
+    if principal is not None and not principal.admin:
+        raise Forbidden("this endpoint needs an admin token")
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Authenticate every /api/v1 request once, before its view runs."""
+    if settings.auth == "off":
+        return
+    from . import streamlinks
+
+    @app.before_request
+    def authenticate() -> None:
+        if (not request.path.startswith("/api/") or request.endpoint is None
+                or request.method == "OPTIONS" or request.endpoint in PUBLIC_ENDPOINTS):
+            return   # pages, unknown paths (their 404/405), CORS preflights (no token)
+        if request.endpoint == STREAM_ENDPOINT and "token" in request.args:
+            g.principal = streamlinks.reader(request.args["token"],
+                                             (request.view_args or {}).get("run_id", ""),
+                                             settings)
+        else:
+            g.principal = _bearer(settings)
+
