@@ -29,14 +29,20 @@ bp = Blueprint("streams", __name__)
 MAX_EVENT_ID = 2**53
 
 
-def _last_event_id() -> int:
-    raw = request.headers.get("Last-Event-ID") or request.args.get("last_event_id") or "0"
+def _event_id(raw: str, field: str) -> int:
     raw = raw.strip()
     if not raw.isdigit() or not raw.isascii() or len(raw) > 16 or int(raw) > MAX_EVENT_ID:
         raise ApiError(400, "invalid_parameter",
-                       f"Last-Event-ID must be an integer event id from 0 to {MAX_EVENT_ID}",
-                       "Last-Event-ID")
+                       f"{field} must be an integer event id from 0 to {MAX_EVENT_ID}", field)
     return int(raw)
+
+
+def _last_event_id() -> int:
+    """Where to resume: the header (what browsers send), else the query parameter."""
+    header = request.headers.get("Last-Event-ID")
+    query = request.args.get("last_event_id")
+    after = 0 if query is None else _event_id(query, "last_event_id")   # checked either way
+    return after if header is None else _event_id(header, "Last-Event-ID")
 
 
 def _stored(run_id: str, after: int) -> list[tuple[bytes, int, bool]]:
