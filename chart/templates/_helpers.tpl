@@ -88,6 +88,24 @@ app.kubernetes.io/managed-by: {{ $root.Release.Service }}
 {{- end }}
 {{- end }}
 
+{{/* The Secret (name, key) holding the admin token, or nothing when there is none. */}}
+{{- define "aideator.adminTokenSecretName" -}}
+{{- $token := .Values.auth.adminToken }}
+{{- if $token.existingSecret.name }}
+{{- $token.existingSecret.name }}
+{{- else if $token.value }}
+{{- printf "%s-admin-token" (include "aideator.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{- define "aideator.adminTokenSecretKey" -}}
+{{- if .Values.auth.adminToken.existingSecret.name }}
+{{- .Values.auth.adminToken.existingSecret.key }}
+{{- else }}
+{{- "token" }}
+{{- end }}
+{{- end }}
+
 {{/* Whether the service keeps its data in SQLite (no database URL of any kind). */}}
 {{- define "aideator.usesSqlite" -}}
 {{- if not (include "aideator.databaseSecretName" .) }}true{{ end }}

@@ -313,7 +313,7 @@ def test_notes_say_how_to_reach_the_api_and_stream_a_run() -> None:
     notes = helm("install", "aideator", "chart", "--dry-run=client", "--namespace",
                  NAMESPACE).stdout.split("NOTES:", 1)[1]
     assert "port-forward service/aideator 8000:8000" in notes
-    assert "curl -N $AIDEATOR/api/v1/runs/$RUN/stream" in notes
+    assert "curl -N -H \"Authorization: Bearer $TOKEN\" $AIDEATOR/api/v1/runs/$RUN/stream" in notes
     assert "create secret generic aideator-anthropic" in notes      # no key given
     prod = helm("install", "aideator", "chart", "--dry-run=client", "--namespace", NAMESPACE,
                 *PRODUCTION).stdout.split("NOTES:", 1)[1]
