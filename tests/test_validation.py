@@ -148,3 +148,36 @@ def test_unknown_runs_and_bad_parameters(seeded):
     assert set(not_allowed.headers["Allow"].split(", ")) >= {"GET", "POST"}
     assert_json_error(server.get("/nothing-here"), 404)
     wait_for(lambda: server.get("/health").ok)
+
+
+HUGE = 10**30
+
+
+def test_numbers_far_out_of_range_are_4xx_naming_the_field(seeded):
+    """Numbers beyond what the database or a date can hold are checked before reaching
+    either: a clear 4xx, never a 500."""
+    server, run_id = seeded
+    before = snapshot(server)
+    for index in (5, 2**63, HUGE):
+        assert_json_error(server.get(f"/runs/{run_id}/variations/{index}/diff"), 404)
+    for value in (5, 2**63, HUGE, 1e300):
+        assert_json_error(server.post(f"/runs/{run_id}/select",
+                                      {"winning_variation_id": value}),
+                          422, "winning_variation_id")
+    for value in (2**63, HUGE):
+        assert_json_error(server.get(f"/runs/{run_id}/stream",
+                                     headers={"Last-Event-ID": str(value)}), 400,
+                          "Last-Event-ID")
+        assert_json_error(server.get(f"/runs/{run_id}/stream",
+                                     params={"last_event_id": value}), 400, "last_event_id")
+    for value in (HUGE, 1e300):
+        assert_json_error(server.post("/runs", {**GOOD, "variations": value}), 422,
+                          "variations")
+        assert_json_error(server.post("/runs", {**GOOD, "agent_config": {"max_turns": value}}),
+                          422, "agent_config.max_turns")
+    assert_json_error(server.get("/runs", params={"limit": HUGE}), 400, "limit")
+    assert_json_error(server.get(f"/runs/{'run-' + 'a' * 2000}"), 404)
+    assert snapshot(server) == before
+    # A cursor past the year 9999 is after every run: the first page.
+    page = server.get("/runs", params={"cursor": f"{10**19 - 1}.run-zzzzzzzzzz"})
+    assert page.status_code == 200 and [r["run_id"] for r in page.json()["runs"]] == [run_id]
