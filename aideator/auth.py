@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import string
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -22,6 +21,7 @@ from flask import Flask, g, request
 
 from .config import Settings
 from .models import ApiToken, Run, utcnow
+from .naming import random_id
 
 TOKEN_PREFIX = "aid_"
 TOKEN_ID = re.compile(r"^tok-[a-z0-9]{10}$")
@@ -31,7 +31,6 @@ _TOKEN_SHAPE = re.compile(r"^[\x21-\x7e]{1,256}$")
 # Endpoints anyone may call, with auth required too.
 PUBLIC_ENDPOINTS = frozenset({"meta.health", "meta.openapi"})
 STREAM_ENDPOINT = "streams.stream"
-_ALPHABET = string.ascii_lowercase + string.digits
 
 
 class Unauthorized(Exception):
@@ -63,7 +62,7 @@ def create_token(name: str, *, admin: bool = False, limits: Mapping[str, Any] | 
                  created_by: str | None = None) -> tuple[ApiToken, str]:
     """A new principal and its token (the only time the token exists in plain text)."""
     token = new_token()
-    row = ApiToken.create(id="tok-" + "".join(secrets.choice(_ALPHABET) for _ in range(10)),
+    row = ApiToken.create(id=random_id("tok-"),
                           name=name, admin=admin, token_hash=hash_token(token),
                           limits=dict(limits or {}), created_by=created_by)
     return row, token

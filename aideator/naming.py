@@ -14,8 +14,13 @@ RUN_ID = re.compile(r"^run-[a-z0-9]{10}$")
 _ALPHABET = string.ascii_lowercase + string.digits
 
 
+def random_id(prefix: str) -> str:
+    """``prefix`` + 10 random lowercase alphanumerics (about 52 bits)."""
+    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(10))
+
+
 def new_run_id() -> str:
-    return "run-" + "".join(secrets.choice(_ALPHABET) for _ in range(10))
+    return random_id("run-")
 
 
 def is_run_id(value: str) -> bool:
