@@ -105,7 +105,7 @@ export class Column {
 }
 
 function stat(name, value) {
-  return [el('dt', { text: name }), el('dd', { text: value })];
+  return [el('div', { class: 'stat' }, el('dt', { text: name }), el('dd', { text: value }))];
 }
 
 function describeConfig(config) {
