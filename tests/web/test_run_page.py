@@ -56,17 +56,23 @@ def test_a_run_from_the_form_fills_live_survives_a_reload_and_records_the_winner
 
     # Thinking is set apart from what the agent says; tool calls are compact lines that
     # open to show their input and result.
-    thinking = page.entries(0, "thinking")
-    assert thinking[0] == "Thinkingstep 0: thinking about variation 0"
-    assert page.entries(0, "text")[0] == "Saysstep 1: telling what variation 0 does"
-    tool = page.column(0).find_element(By.CSS_SELECTOR, ".entry.tool details")
-    assert tool.find_element(By.TAG_NAME, "summary").text.split() == [
-        "▸", "Read", "src/step_2.py", "done"] or "Read" in tool.text
+    assert page.entries(0, "thinking")[0] == "step 0: thinking about variation 0"
+    assert page.entries(0, "text")[0] == "step 1: telling what variation 0 does"
+    labels = browser.execute_script(
+        "return ['thinking', 'text'].map(k => getComputedStyle(arguments[0].querySelector("
+        "'.entry.' + k), '::before').content)", page.column(0))
+    assert labels == ['"Thinking"', '"Says"']
+    tool = page.column(0).find_element(By.CSS_SELECTOR, ".entry.tool")
+    line = tool.find_element(By.CLASS_NAME, "tool-line")
+    assert line.text.split() == ["Read", "src/step_2.py", "done"]
     assert not tool.find_elements(By.CLASS_NAME, "tool-detail")
-    tool.find_element(By.TAG_NAME, "summary").click()
+    line.click()
+    assert line.get_attribute("aria-expanded") == "true"
     detail_text = tool.find_element(By.CLASS_NAME, "tool-detail").text
     assert '"file_path": "src/step_2.py"' in detail_text
     assert "contents of src/step_2.py" in detail_text
+    line.click()
+    assert not tool.find_elements(By.CLASS_NAME, "tool-detail")
 
     # Reloaded mid-run, the page shows the whole history so far, once, then goes on.
     before = {i: max(page.steps(i)) for i in range(3)}
@@ -82,9 +88,10 @@ def test_a_run_from_the_form_fills_live_survives_a_reload_and_records_the_winner
     # When the variations finish: their figures and diffs side by side.
     page.wait_status("completed")
     page.wait_diffs([0, 1, 2])
+    wait_until(browser, lambda d: all(page.steps(i) == list(range(LINES)) for i in range(3)),
+               10, "a column is incomplete")
     for i in range(3):
         assert page.column_status(i) == "succeeded"
-        assert page.steps(i) == list(range(LINES))
         stats = page.stats(i)
         assert [stats["Turns"], stats["Tokens in / out"], stats["Cost"]] == [
             str(3 + i), f"{1000 + i:,} / {200 + i}", "$0.0123"]

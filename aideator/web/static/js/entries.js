@@ -119,17 +119,20 @@ function describeResult(c) {
 }
 
 // -- DOM -------------------------------------------------------------------------------
-
-const LABELS = { thinking: 'Thinking', text: 'Says' };
+// Few elements per entry: a page keeps hundreds of them per column, and each one laid out
+// costs. Labels ("Thinking", "Says") are the stylesheet's; a tool's details are built when
+// first opened.
 
 export function render(entry) {
   let node;
-  if (entry.kind === 'thinking' || entry.kind === 'text') {
-    node = el('li', { class: `entry ${entry.kind}` },
-      el('span', { class: 'entry-label', text: LABELS[entry.kind] }),
-      el('div', { class: 'entry-body' }));
-  } else if (entry.kind === 'tool') {
-    node = el('li', { class: 'entry tool' }, toolNode(entry));
+  if (entry.kind === 'tool') {
+    node = el('li', { class: 'entry tool' }, el('button', {
+      type: 'button', class: 'tool-line', 'aria-expanded': 'false',
+      onclick: (event) => toggleTool(event.currentTarget, entry),
+    },
+    el('span', { class: 'tool-name', text: entry.name }),
+    el('span', { class: 'tool-arg', text: entry.summary }),
+    el('span', { class: 'tool-state' })));
   } else {
     node = el('li', { class: `entry ${entry.kind}` });
   }
@@ -140,34 +143,29 @@ export function render(entry) {
 
 export function update(entry) {
   const node = entry.node;
-  if (entry.kind === 'thinking' || entry.kind === 'text') {
-    node.lastChild.textContent = entry.text;
-    node.classList.toggle('streaming', Boolean(entry.streaming));
-  } else if (entry.kind === 'tool') {
-    const state = node.querySelector('.tool-state');
+  if (entry.kind === 'tool') {
+    const state = node.firstChild.lastChild;
     const result = entry.result;
     state.textContent = !result ? '…' : result.isError ? 'failed' : 'done';
     state.className = `tool-state ${!result ? 'pending' : result.isError ? 'failed' : 'ok'}`;
-    const details = node.querySelector('details');
-    if (details.open) fillTool(details, entry);
+    if (node.childElementCount > 1) fillTool(node, entry);
   } else {
     node.textContent = entry.text;
+    if (entry.kind === 'thinking' || entry.kind === 'text') {
+      node.classList.toggle('streaming', Boolean(entry.streaming));
+    }
   }
 }
 
-function toolNode(entry) {
-  const details = el('details', {},
-    el('summary', {},
-      el('span', { class: 'tool-name', text: entry.name }),
-      el('span', { class: 'tool-arg', text: entry.summary }),
-      el('span', { class: 'tool-state' })));
-  // The input and result are built when first opened: most calls are never opened.
-  details.addEventListener('toggle', () => { if (details.open) fillTool(details, entry); });
-  return details;
+function toggleTool(button, entry) {
+  const open = button.getAttribute('aria-expanded') !== 'true';
+  button.setAttribute('aria-expanded', String(open));
+  if (open) fillTool(button.parentElement, entry);
+  else button.nextElementSibling?.remove();
 }
 
-function fillTool(details, entry) {
-  details.querySelector('.tool-detail')?.remove();
+function fillTool(node, entry) {
+  node.querySelector('.tool-detail')?.remove();
   const detail = el('div', { class: 'tool-detail' });
   if (entry.input !== undefined) {
     detail.append(el('div', { class: 'tool-part', text: 'Input' }),
@@ -178,5 +176,5 @@ function fillTool(details, entry) {
       el('pre', { class: `tool-output${entry.result.isError ? ' failed' : ''}`, text: entry.result.text }));
     if (entry.result.truncated) detail.append(el('div', { class: 'tool-part', text: '(cut to 4 KB by the agent)' }));
   }
-  details.append(detail);
+  node.append(detail);
 }

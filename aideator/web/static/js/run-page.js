@@ -16,14 +16,30 @@ const head = document.getElementById('run');
 const runId = head.dataset.runId;
 const columns = new Map();
 let runStatus = null;
-let frame = 0;
 
-function scheduleRender() {
-  if (frame) return;
-  frame = requestAnimationFrame(() => {
-    frame = 0;
-    for (const column of columns.values()) column.transcript.render();
-  });
+// Rendering: once per animation frame while live; while the stream replays what was
+// stored before the page opened (the first `replayed` events), a few times a second, so a
+// long history is laid out once or twice rather than on every frame.
+let replayed = 0;
+let lastRender = 0;
+let pending = null;   // a render is scheduled: {soon, timer}
+
+function scheduleRender(id) {
+  const replaying = id > 0 && id < replayed;
+  if (pending && (replaying || pending.soon)) return;
+  if (pending) clearTimeout(pending.timer);
+  const delay = replaying ? Math.max(0, lastRender + 400 - performance.now()) : 0;
+  pending = { soon: !replaying };
+  if (delay) pending.timer = setTimeout(() => requestAnimationFrame(renderAll), delay);
+  else requestAnimationFrame(renderAll);
+}
+
+function renderAll() {
+  if (!pending) return;
+  pending = null;
+  lastRender = performance.now();
+  for (const column of columns.values()) column.transcript.render();
+  for (const column of columns.values()) column.transcript.settle();
 }
 
 function setRunStatus(status) {
@@ -102,7 +118,7 @@ function apply(run) {
 
 // -- the stream ----------------------------------------------------------------------------
 
-function onEvent(name, data) {
+function onEvent(name, data, id) {
   const column = data.variation_id === undefined ? null : columns.get(data.variation_id);
   switch (name) {
     case 'agent_output':
@@ -135,7 +151,7 @@ function onEvent(name, data) {
     default:
       break;
   }
-  scheduleRender();
+  scheduleRender(id);
 }
 
 const CONNECTION = {
@@ -198,12 +214,14 @@ async function start() {
   grid.style.setProperty('--columns', String(run.variations.length));
   for (const variation of run.variations) {
     const column = new Column(variation, { onChoose: choose });
+    column.transcript.onFollow = () => scheduleRender(0);
     columns.set(column.index, column);
     grid.append(column.node);
     nav.append(column.chip);
   }
   setRunStatus(run.status);
   apply(run);
+  replayed = run.event_count || 0;
   followRun(runId, { onEvent, onConnection });
 }
 

@@ -14,22 +14,11 @@ export function followRun(runId, { onEvent, onConnection }) {
   let stopped = false;
   let backoff = 1000;
 
-  async function link() {
-    try {
-      return (await api.streamToken(runId)).stream_url;
-    } catch (err) {
-      // A service without access control may have no stream-token endpoint (the page
-      // already knows the run exists): its plain stream link needs no token.
-      if (err.status === 404 || err.status === 405) return `/api/v1/runs/${encodeURIComponent(runId)}/stream`;
-      throw err;
-    }
-  }
-
   async function open() {
     if (stopped) return;
     let url;
     try {
-      url = new URL(await link(), window.location.origin);
+      url = new URL((await api.streamToken(runId)).stream_url, window.location.origin);
     } catch (err) {
       onConnection('offline', err.message);
       retryLater();

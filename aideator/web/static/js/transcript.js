@@ -29,7 +29,8 @@ export class Transcript {
     return this.end - this.start;
   }
 
-  // Bring the DOM up to date with the entries (once per animation frame).
+  // Bring the DOM up to date with the entries (once per animation frame). Every column
+  // writes first and scrolls after (settle), so the page lays out once, not per column.
   render() {
     const list = this.entries.list;
     if (this.following && list.length - this.end > this.cap) {
@@ -46,11 +47,20 @@ export class Transcript {
     }
     for (const entry of this.entries.changed) if (entry.node) update(entry);
     this.entries.changed.clear();
-    if (this.following) {
-      this.trim();
-      this.box.scrollTop = this.box.scrollHeight;
-    }
+    if (this.following) this.trim();
     this.updateEarlier();
+  }
+
+  prepend(from) {
+    const fragment = document.createDocumentFragment();
+    for (let i = from; i < this.start; i += 1) fragment.append(render(this.entries.list[i]));
+    this.list.prepend(fragment);
+    this.start = from;
+  }
+
+  // After every column has rendered: keep a following view at the bottom.
+  settle() {
+    if (this.following) this.box.scrollTop = this.box.scrollHeight;
   }
 
   trim() {
@@ -63,12 +73,8 @@ export class Transcript {
   }
 
   showEarlier() {
-    const from = Math.max(0, this.start - this.page);
-    const fragment = document.createDocumentFragment();
-    for (let i = from; i < this.start; i += 1) fragment.append(render(this.entries.list[i]));
     const before = this.box.scrollHeight;
-    this.list.prepend(fragment);
-    this.start = from;
+    this.prepend(Math.max(0, this.start - this.page));
     this.following = false;
     // Keep what the person was looking at in place.
     this.box.scrollTop += this.box.scrollHeight - before;
@@ -79,7 +85,7 @@ export class Transcript {
   follow() {
     this.following = true;
     this.latest.hidden = true;
-    this.render();
+    this.onFollow?.();
   }
 
   onScroll() {
@@ -91,6 +97,8 @@ export class Transcript {
   }
 
   updateEarlier() {
+    if (this.start === this.shownStart) return;
+    this.shownStart = this.start;
     this.earlier.hidden = this.start === 0;
     if (this.start > 0) this.earlier.textContent = `Show earlier (${this.start.toLocaleString('en')} hidden)`;
   }
