@@ -4,10 +4,11 @@ open to all with auth required (their data comes from the API, which is not), an
 file shipped in the package."""
 from __future__ import annotations
 
-import configparser
 import fnmatch
 import sys
 from pathlib import Path
+
+from setuptools.dist import Distribution
 
 from helpers import FAKE_AGENT, ROOT
 
@@ -45,10 +46,10 @@ def test_with_auth_required_pages_load_and_the_api_asks_for_a_token(tmp_path):
 
 
 def test_every_file_of_the_web_app_is_in_the_package_data():
-    config = configparser.ConfigParser()
-    config.read(ROOT / "setup.cfg")
-    patterns = [p.strip() for p in config["options.package_data"]["aideator"]
-                .replace("\n", ",").split(",") if p.strip()]
+    # Read as setuptools reads it (a list is one item per line, or commas on one line).
+    distribution = Distribution()
+    distribution.parse_config_files([str(ROOT / "setup.cfg")])
+    patterns = distribution.package_data["aideator"]
     shipped = [str(f.relative_to(ROOT / "aideator")) for f in WEB.rglob("*")
                if f.is_file() and "__pycache__" not in f.parts and f.suffix != ".py"]
     assert shipped and all(any(fnmatch.fnmatch(f, p) for p in patterns) for f in shipped), \

@@ -13,6 +13,7 @@ export class Column {
   constructor(variation, { onChoose }) {
     this.index = variation.variation_id;
     this.status = null;
+    const config = describeConfig(variation.config || {});
     this.diffShown = false;
     this.entries = new Entries();
     this.transcript = new Transcript(this.entries);
@@ -32,7 +33,7 @@ export class Column {
     el('header', { class: 'col-head' },
       el('div', { class: 'col-title' },
         el('h2', { text: `Variation ${this.index}` }), this.badge, this.winnerBadge),
-      el('div', { class: 'col-config', text: describeConfig(variation.config || {}) })),
+      el('div', { class: 'col-config', text: config, title: config })),
     this.failure,
     this.transcript.node,
     this.stats,
