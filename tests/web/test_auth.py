@@ -11,7 +11,7 @@ from selenium.webdriver.common.by import By
 
 from helpers import Server
 
-from .browser import missing, script_errors, start_chromium, wait_until
+from .browser import missing, screenshot, script_errors, start_chromium, wait_until
 from .conftest import REPO
 from .pages import RunPage
 
@@ -71,6 +71,7 @@ def test_the_page_asks_for_a_token_once_and_streams_through_signed_links(secured
     driver.get(f"{server.base}/runs/{run_id}")
     enter_token(driver, "aid_not-a-token")
     wait_until(driver, lambda d: dialog_message(d) == "That token was not accepted.")
+    screenshot(driver, "token-dialog-1280")
     enter_token(driver, alice)
     page = RunPage(driver)
     wait_until(driver, lambda d: page.columns() == 2 and all(len(page.steps(i)) >= 4
