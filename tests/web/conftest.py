@@ -36,8 +36,8 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture
 def browser(chromium: Any) -> Iterator[Any]:
-    """The browser at 1280 px, on a blank page with an empty session; fails the test if a
-    script of the page raised an error."""
+    """The browser at 1280 px, starting on a blank page; fails the test if a script of the
+    page raised an error."""
     chromium.get("about:blank")
     set_viewport(chromium, 1280)
     script_errors(chromium)
@@ -68,11 +68,11 @@ class Web:
         return self.server.get(f"/runs/{run_id}").json()
 
     def wait_finished(self, run_id: str, timeout: float = 30) -> dict[str, Any]:
-        return wait_for(lambda: (lambda r: r if r["status"] in
-                                 ("completed", "failed", "cancelled") else None)(
-            self.run(run_id)), timeout=timeout)
+        wait_for(lambda: self.run(run_id)["status"] in ("completed", "failed", "cancelled"),
+                 timeout=timeout)
+        return self.run(run_id)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def web(web_server: Server) -> Web:
     return Web(web_server)

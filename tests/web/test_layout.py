@@ -11,9 +11,7 @@ from .pages import RunPage
 
 
 @pytest.fixture(scope="module")
-def finished_run(web_server):
-    from .conftest import Web
-    web = Web(web_server)
+def finished_run(web):
     run_id = web.start_run("protocol=1 lines=24 v3.exit=4 "
                            "v3.fail=Rate%20limited%20after%2010%20retries", variations=5,
                            variation_configs=[{"model": "claude-sonnet-4-5"},

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import fnmatch
 import sys
-from pathlib import Path
 
 from setuptools.dist import Distribution
 

@@ -40,8 +40,8 @@ def test_the_view_follows_new_output_until_the_person_scrolls_up(browser, web):
     run_id = web.start_run("protocol=1 lines=240 delay=0.02", variations=1)
     browser.get(web.page(f"/runs/{run_id}"))
     page = RunPage(browser)
-    box = wait_until(browser, lambda d: page.column(0).find_element(By.CLASS_NAME,
-                                                                     "transcript"))
+    box = wait_until(browser, lambda d: d.find_element(By.CSS_SELECTOR,
+                                                       '[data-variation="0"] .transcript'))
     wait_until(browser, lambda d: d.execute_script(
         "return arguments[0].scrollHeight > 2 * arguments[0].clientHeight", box), 20)
     assert at_bottom(page, 0)
