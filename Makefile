@@ -1,12 +1,14 @@
-# make run   - the service on http://localhost:8000 (local runtime, SQLite in ./data)
+# make run   - the service and its web app on http://localhost:8000 (local runtime, SQLite in ./data)
 # make test  - install what the tests need, then run them
-# make bench - figures of the event path, then of replicas on PostgreSQL
+# make bench - figures of the event path, of replicas on PostgreSQL, then of the web app
 # make demo  - an offline run of three real agents against a fake model (no API key)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HELM := $(BIN)/helm
+# Headless Chromium and its driver for the web app's tests and benchmark (Debian packages).
+BROWSER := /usr/bin/chromium /usr/bin/chromedriver
 
 .PHONY: run test bench demo clean
 
@@ -23,12 +25,17 @@ run: $(STAMP)
 $(HELM): scripts/install-helm.py | $(STAMP)
 	$(BIN)/python scripts/install-helm.py --bin-dir $(BIN)
 
-test: $(STAMP) $(HELM)
+# Installed with apt when missing (as root), else a message naming the packages.
+$(BROWSER):
+	sh scripts/install-browser.sh
+
+test: $(STAMP) $(HELM) $(BROWSER)
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(STAMP) $(BROWSER)
 	$(BIN)/python -m benchmarks.event_path
 	$(BIN)/python -m benchmarks.replicas
+	$(BIN)/python -m benchmarks.web
 
 demo: $(STAMP)
 	$(BIN)/python scripts/offline_demo.py

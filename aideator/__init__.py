@@ -35,8 +35,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # stream borrows one only for each read).
     app.teardown_appcontext(lambda exc: release_connection())
 
-    from . import api, auth, cli
+    from . import api, auth, cli, web
     auth.init_app(app, settings)
     api.init_app(app)
+    web.init_app(app)
     app.cli.add_command(cli.tokens)
     return app

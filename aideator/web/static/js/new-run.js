@@ -1,0 +1,145 @@
+// The new-run form: builds the POST /api/v1/runs body and shows the API's validation
+// errors next to the field they name (422 {"field": "variation_configs.1.model"}).
+
+import { api } from './api.js';
+import { initChrome } from './chrome.js';
+import { el } from './dom.js';
+
+const form = document.getElementById('new-run');
+const formError = form.querySelector('[data-role="form-error"]');
+const perVariation = document.getElementById('per-variation');
+const variationConfigs = document.getElementById('variation-configs');
+const settings = document.getElementById('agent-settings');
+
+// The agent settings a person can set here (the API's AgentConfig).
+const KNOBS = [
+  { name: 'model', label: 'Model', placeholder: 'default', list: 'models' },
+  { name: 'max_turns', label: 'Max turns', placeholder: '30', number: true },
+  { name: 'max_budget_usd', label: 'Budget (USD)', placeholder: 'no limit', number: true },
+  { name: 'effort', label: 'Effort', choices: ['', 'low', 'medium', 'high', 'xhigh', 'max'] },
+];
+
+function knobFields(prefix) {
+  return KNOBS.map((knob) => {
+    const id = `${prefix}.${knob.name}`.replaceAll('.', '-');
+    const input = knob.choices
+      ? el('select', { id, name: `${prefix}.${knob.name}` },
+        ...knob.choices.map((c) => el('option', { value: c, text: c || 'default' })))
+      : el('input', {
+        id, name: `${prefix}.${knob.name}`, type: 'text', autocomplete: 'off',
+        placeholder: knob.placeholder, list: knob.list, inputmode: knob.number ? 'decimal' : null,
+        dataset: knob.number ? { number: '1' } : {},
+      });
+    return el('div', { class: 'field', dataset: { field: `${prefix}.${knob.name}` } },
+      el('label', { for: id, text: knob.label }), input);
+  });
+}
+
+function variationCount() {
+  const n = Number(form.elements.variations.value);
+  return Number.isInteger(n) && n >= 1 && n <= 5 ? n : 3;
+}
+
+// One row of settings per variation, kept as long as what was typed in them.
+function layoutVariationConfigs() {
+  const wanted = perVariation.checked ? variationCount() : 0;
+  const rows = [...variationConfigs.children];
+  for (let i = rows.length; i < wanted; i += 1) {
+    variationConfigs.append(el('fieldset', { class: 'variation-config', dataset: { field: `variation_configs.${i}` } },
+      el('legend', { text: `Variation ${i}` }), ...knobFields(`variation_configs.${i}`)));
+  }
+  for (let i = wanted; i < rows.length; i += 1) rows[i].remove();
+  variationConfigs.hidden = wanted === 0;
+}
+
+// A number when it reads as one; else the text as typed, so the API says what is wrong.
+function value(input) {
+  const text = input.value.trim();
+  if (input.dataset.number && /^-?\d+(\.\d+)?$/.test(text)) return Number(text);
+  return text;
+}
+
+function config(prefix) {
+  const result = {};
+  for (const knob of KNOBS) {
+    const text = value(form.elements[`${prefix}.${knob.name}`]);
+    if (text !== '') result[knob.name] = text;
+  }
+  return result;
+}
+
+function body() {
+  const request = { github_url: form.elements.github_url.value.trim(), prompt: form.elements.prompt.value };
+  const variations = form.elements.variations.value.trim();
+  if (variations !== '') request.variations = /^\d+$/.test(variations) ? Number(variations) : variations;
+  const shared = config('agent_config');
+  if (Object.keys(shared).length) request.agent_config = shared;
+  if (perVariation.checked) {
+    const configs = [...variationConfigs.children].map((_, i) => config(`variation_configs.${i}`));
+    if (configs.some((c) => Object.keys(c).length)) request.variation_configs = configs;
+  }
+  return request;
+}
+
+function clearErrors() {
+  formError.hidden = true;
+  for (const node of form.querySelectorAll('.field-error')) node.remove();
+  for (const node of form.querySelectorAll('[aria-invalid]')) node.removeAttribute('aria-invalid');
+}
+
+// The field the API named, or the nearest enclosing one ("variation_configs.1" for a
+// whole item); null when the form has none.
+function fieldFor(name) {
+  const parts = name.split(/[./]/);
+  while (parts.length) {
+    const node = form.querySelector(`[data-field="${CSS.escape(parts.join('.'))}"]`);
+    if (node) return node;
+    parts.pop();
+  }
+  return null;
+}
+
+function showError(err) {
+  const field = err.field ? fieldFor(err.field) : null;
+  if (!field) {
+    formError.textContent = err.message;
+    formError.hidden = false;
+    formError.scrollIntoView({ block: 'nearest' });
+    return;
+  }
+  // "variations: 6 is greater than the maximum of 5" reads better next to the field
+  // without the name in front.
+  const message = err.message.startsWith(`${err.field}: `) ? err.message.slice(err.field.length + 2) : err.message;
+  const note = el('p', { class: 'field-error', role: 'alert', text: message });
+  const control = field.querySelector('input, textarea, select');
+  if (control) {
+    control.setAttribute('aria-invalid', 'true');
+    note.id = `${control.id}-error`;
+    control.setAttribute('aria-describedby', note.id);
+  }
+  if (settings.contains(field)) settings.open = true;
+  field.append(note);
+  control?.focus();
+}
+
+async function submit(event) {
+  event.preventDefault();
+  clearErrors();
+  const button = document.getElementById('start-run');
+  button.disabled = true;
+  button.textContent = 'Starting…';
+  try {
+    const created = await api.createRun(body());
+    window.location.assign(`runs/${encodeURIComponent(created.run_id)}`);
+  } catch (err) {
+    showError(err);
+    button.disabled = false;
+    button.textContent = 'Start run';
+  }
+}
+
+initChrome();
+form.querySelector('[data-config="agent_config"]').append(...knobFields('agent_config'));
+perVariation.addEventListener('change', layoutVariationConfigs);
+form.elements.variations.addEventListener('input', layoutVariationConfigs);
+form.addEventListener('submit', submit);
