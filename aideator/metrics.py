@@ -14,10 +14,12 @@ results; a client's server counts its events), so sums over pods are right.
 """
 from __future__ import annotations
 
+import bisect
 import os
 import re
 from typing import Any, Mapping
 
+import gevent
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter,
                                Gauge, Histogram, generate_latest, multiprocess)
 
@@ -111,10 +113,41 @@ def agent_result(model: Any, result: Mapping[str, Any]) -> None:
                 AGENT_TOKENS.labels(label, kind.removesuffix("_tokens")).inc(amount)
 
 
+# Sends are the hottest path (every chunk to every SSE client): they add up in memory, and
+# the sums reach the shared values within SENT_FLUSH_SECONDS (and before a scrape here).
+SENT_FLUSH_SECONDS = 1.0
+_sent: dict[str, int] = {}
+_lag_counts = [0] * len(DELIVERY_LAG._upper_bounds)
+_lag_sum = 0.0
+_sent_timer: gevent.Greenlet | None = None
+
+
 def events_sent(count: int, source: str, lag: float | None = None) -> None:
-    EVENTS_SENT.labels(source).inc(count)
+    """``count`` events sent to a client; ``lag``: since the first of them was read."""
+    global _lag_sum, _sent_timer
+    _sent[source] = _sent.get(source, 0) + count
     if lag is not None:
-        DELIVERY_LAG.observe(max(lag, 0.0))
+        _lag_counts[bisect.bisect_left(DELIVERY_LAG._upper_bounds, lag)] += 1
+        _lag_sum += max(lag, 0.0)
+    if _sent_timer is None:
+        _sent_timer = gevent.spawn_later(SENT_FLUSH_SECONDS, flush_sent)
+
+
+def flush_sent() -> None:
+    """Add what was sent since the last flush to the shared values."""
+    global _sent, _lag_counts, _lag_sum, _sent_timer
+    if _sent_timer is not None and _sent_timer is not gevent.getcurrent():
+        _sent_timer.kill(block=False)
+    sent, counts, total = _sent, _lag_counts, _lag_sum
+    _sent, _lag_counts, _lag_sum, _sent_timer = {}, [0] * len(counts), 0.0, None
+    for source, count in sent.items():
+        EVENTS_SENT.labels(source).inc(count)
+    if any(counts):
+        # Histogram.observe, for many observations at once (per bucket, not cumulative).
+        DELIVERY_LAG._sum.inc(total)
+        for bucket, count in zip(DELIVERY_LAG._buckets, counts):
+            if count:
+                bucket.inc(count)
 
 
 def kube_request(verb: str, resource: str, code: int, seconds: float) -> None:
@@ -124,6 +157,7 @@ def kube_request(verb: str, resource: str, code: int, seconds: float) -> None:
 
 def exposition() -> bytes:
     """The text format of every metric: of every worker in multiprocess mode."""
+    flush_sent()
     if MULTIPROCESS_DIR is None:
         return generate_latest(REGISTRY)
     registry = CollectorRegistry()
