@@ -18,7 +18,8 @@ from sse_client import read_events
 
 REPO = "https://github.com/octocat/hello-world"
 SECRET = "sk-ant-test-LOGSECRET-4242-abcdef"
-TOKEN = "tok-LOGTOKEN-0123456789abcdef"
+ADMIN = "aid_admin-LOGTOKEN-0123456789abcdef"
+TOKEN = "aid_LOGTOKEN-0123456789abcdefghij"
 # An agent that fails saying what it was given (a leak the logs must stop).
 LEAKY_AGENT = """\
 import json, os, sys
@@ -39,31 +40,40 @@ def test_a_full_run_logs_json_lines_with_ids_and_no_secret(tmp_path):
     agent = tmp_path / "leaky_agent.py"
     agent.write_text(LEAKY_AGENT)
     server = Server(tmp_path / "data", agent_command=f"{sys.executable} {agent}",
-                    log_level="debug")
+                    log_level="debug", auth="required", admin_token=ADMIN)
     server.env["ANTHROPIC_API_KEY"] = SECRET
     server.start()
     try:
-        created = requests.post(server.url("/runs"), timeout=10,
+        created = requests.post(server.url("/tokens"), json={"name": "alice"}, timeout=10,
+                                headers={"Authorization": f"Bearer {ADMIN}"})
+        assert created.status_code == 201
+        alice = created.json()["token"]
+        started = requests.post(server.url("/runs"), timeout=10,
                                 json={"github_url": REPO, "prompt": "Fix it", "variations": 2},
                                 headers={"X-Request-ID": "req-create-1",
-                                         "Authorization": f"Bearer {TOKEN}"})
-        assert created.status_code == 202
-        assert created.headers["X-Request-ID"] == "req-create-1"
-        run = created.json()
-        events = read_events(f"{server.base}{run['stream_url']}?token={TOKEN}",
-                             headers={"Authorization": f"Bearer {TOKEN}"})
+                                         "Authorization": f"Bearer {alice}"})
+        assert started.status_code == 202
+        assert started.headers["X-Request-ID"] == "req-create-1"
+        run = started.json()
+        stream_token = run["stream_url"].split("?token=")[1]
+        events = read_events(server.base + run["stream_url"])   # a signed stream link
         assert events[-1].data["status"] == "failed"
+        refused = requests.get(server.url(f"/runs/{run['run_id']}?token=forged-LOGTOKEN-1"),
+                               timeout=10)
+        assert refused.status_code == 401
         # An id that is not short and plain is replaced by one of the server's own.
         for bad in ("two words", "x" * 129, "quote\"", "new\\nline"):
             answered = server.get("/health", headers={"X-Request-ID": bad})
             assert answered.headers["X-Request-ID"] not in ("", bad)
-        generated = server.get(f"/runs/{run['run_id']}").headers["X-Request-ID"]
+        generated = requests.get(server.url(f"/runs/{run['run_id']}"), timeout=10,
+                                 headers={"Authorization": f"Bearer {alice}"}
+                                 ).headers["X-Request-ID"]
     finally:
         server.stop()
     run_id = run["run_id"]
     output = server.log_path.read_text()
-    assert SECRET not in output and TOKEN not in output
-    assert "LOGSECRET" not in output and "LOGTOKEN" not in output
+    for secret in (SECRET, ADMIN, alice, stream_token, "LOGSECRET", "LOGTOKEN"):
+        assert secret not in output, secret
 
     lines = lines_of(server.log_path)
     access = [line for line in lines if line["logger"] == "gunicorn.access"]
@@ -73,6 +83,8 @@ def test_a_full_run_logs_json_lines_with_ids_and_no_secret(tmp_path):
     stream = next(line for line in access if line["path"].endswith("/stream"))
     assert stream["query"] == "token=[redacted]" and stream["run_id"] == run_id
     assert stream["status"] == 200 and stream["request_id"] != "req-create-1"
+    assert any(line["status"] == 401 and line["query"] == "token=[redacted]"
+               for line in access)
     assert any(line["request_id"] == generated and line["path"] == f"/api/v1/runs/{run_id}"
                for line in access)
     # The run's own lines carry the request that started it and the run's ids.
@@ -168,6 +180,7 @@ def test_access_lines_hold_the_path_and_a_redacted_query_never_the_request_line(
     f"stream_url=/api/v1/runs/run-x/stream?last_event_id=3&token={TOKEN}",
     f"Authorization: Bearer {TOKEN}",
     f"the key {SECRET} was refused",
+    f"token {TOKEN} was revoked",
     f"postgresql://aideator:{TOKEN}@db:5432/aideator is down",
 ])
 def test_secrets_are_redacted_from_messages_and_exceptions(leak):
