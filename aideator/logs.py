@@ -24,6 +24,8 @@ import sys
 import uuid
 from typing import Any, Callable, Mapping
 
+from werkzeug.wsgi import ClosingIterator
+
 REQUEST_ID_HEADER = "X-Request-ID"
 # An incoming id is kept when it is short and plain; anything else gets a new one.
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
@@ -80,8 +82,9 @@ def request_id() -> str | None:
 
 class RequestIds:
     """WSGI middleware: each request gets an id (the caller's ``X-Request-ID`` when it is
-    short and plain, else a new one), set for the greenlet serving it (a streamed body
-    runs there too) and returned in the response."""
+    short and plain, else a new one), set for the greenlet serving it until its response
+    is closed (a streamed body runs there too, and so does gunicorn's access line) and
+    returned in the response."""
 
     def __init__(self, app: Callable[..., Any]) -> None:
         self._app = app
@@ -98,7 +101,12 @@ class RequestIds:
             headers.append((REQUEST_ID_HEADER, rid))
             return start_response(status, headers, exc_info)
 
-        return self._app(environ, start)
+        return ClosingIterator(self._app(environ, start), _forget_request)
+
+
+def _forget_request() -> None:
+    _request_id.set(None)
+    _ids.set({})
 
 
 def init_app(app: Any) -> None:
@@ -227,10 +235,10 @@ def logconfig(fmt: str = "", level: str = "info") -> dict[str, Any]:
 
 
 def setup(fmt: str = "", level: str = "info") -> None:
-    """Log this way in this process: adds the handler unless gunicorn's master already
-    did (other handlers, such as a test runner's, stay)."""
+    """Log this way in this process, unless logging is configured already: by gunicorn's
+    master (with this module), or by a host such as a test runner (its handlers stay)."""
     root = logging.getLogger()
-    if not any(isinstance(h.formatter, _Formatter) for h in root.handlers):
+    if not root.handlers:
         handler = StdoutHandler()
         handler.setFormatter(formatter(fmt))
         root.addHandler(handler)
