@@ -80,6 +80,8 @@ def on_starting(server):
         on_exit(server)
         raise
     _clear_metrics_dir()
+
+
 worker_class = DrainingGeventWorker
 workers = int(os.environ.get("AIDEATOR_WORKERS", "1"))
 worker_connections = int(os.environ.get("AIDEATOR_WORKER_CONNECTIONS", "2000"))

@@ -259,4 +259,3 @@ def _log_greenlet_failures() -> None:
                        exc_info=(kind, value, tb))
 
     gevent.get_hub().print_exception = log_failure
-
