@@ -2,14 +2,16 @@
 gunicorn worker, and with two (every scrape shows the sum of both)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import psutil
+import requests
 
 from helpers import Server, wait_for
 from prom import scrape
@@ -18,11 +20,29 @@ from sse_client import read_events
 REPO = "https://github.com/octocat/hello-world"
 
 
-def start(server: Server, prompt: str, variations: int = 1, **body: Any) -> dict[str, Any]:
-    response = server.post("/runs", {"github_url": REPO, "prompt": prompt,
-                                     "variations": variations, **body})
+def start(server: Server, prompt: str, variations: int = 1,
+          session: requests.Session | None = None, **body: Any) -> dict[str, Any]:
+    response = (session or requests).post(server.url("/runs"), timeout=10, json={
+        "github_url": REPO, "prompt": prompt, "variations": variations, **body})
     assert response.status_code == 202, response.text
     return response.json()
+
+
+@contextlib.contextmanager
+def connection_to(server: Server, worker: int, others: set[int]) -> Iterator[requests.Session]:
+    """A kept-alive connection served by ``worker``: opened while the other workers are
+    stopped (SIGSTOP), so only it can accept it."""
+    for pid in others:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        session = requests.Session()
+        replica = session.get(server.url("/health"), timeout=10).json()["replica"]
+    finally:
+        for pid in others:
+            os.kill(pid, signal.SIGCONT)
+    assert int(replica.split("/")[1]) == worker
+    with session:
+        yield session
 
 
 def watch(server: Server, run_id: str, events: int) -> socket.socket:
@@ -131,12 +151,13 @@ def test_two_workers_every_scrape_shows_the_sum_and_a_dead_worker_leaves_no_clie
         workers = set(server.worker_pids())
         assert len(workers) == 2
         assert len(list(tmp.glob("aideator-metrics-*"))) == 1
-        # Runs until both workers own some (each POST lands on either one).
-        runs, owners = [], set()
-        while owners != workers and len(runs) < 20:
-            runs.append(start(server, "lines=3 result=1"))
-            owners.add(lease_owner_pid(data, runs[-1]["run_id"]))
-        assert owners == workers
+        # Runs created through each worker (the worker a POST reaches owns its run).
+        runs = []
+        for worker in sorted(workers):
+            with connection_to(server, worker, workers - {worker}) as session:
+                for _ in range(2):
+                    runs.append(start(server, "lines=3 result=1", session=session))
+                    assert lease_owner_pid(data, runs[-1]["run_id"]) == worker
         for run in runs:
             assert read_events(server.base + run["stream_url"])[-1].data["status"] == \
                 "completed"
