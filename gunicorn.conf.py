@@ -5,10 +5,19 @@ runs whose lease it holds, so AIDEATOR_WORKERS may be raised on one machine (SQL
 PostgreSQL), and several such servers may share one PostgreSQL database. Every value can
 be overridden with GUNICORN_CMD_ARGS.
 """
+import glob
 import ipaddress
 import os
+import shutil
+import sys
+import tempfile
 
 from gunicorn.workers.ggevent import GeventWorker
+
+# The service's package, whatever directory gunicorn was started from.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from aideator import logs  # noqa: E402
+from aideator.config import load_settings  # noqa: E402
 
 
 class DrainingGeventWorker(GeventWorker):
@@ -64,8 +73,15 @@ bind = os.environ.get("AIDEATOR_BIND", "127.0.0.1:8000")
 
 def on_starting(server):
     # The final addresses: -b and GUNICORN_CMD_ARGS may have replaced the one above.
-    for address in server.cfg.bind:
-        _check_open_bind(address)
+    try:
+        for address in server.cfg.bind:
+            _check_open_bind(address)
+    except SystemExit:
+        on_exit(server)
+        raise
+    _clear_metrics_dir()
+
+
 worker_class = DrainingGeventWorker
 workers = int(os.environ.get("AIDEATOR_WORKERS", "1"))
 worker_connections = int(os.environ.get("AIDEATOR_WORKER_CONNECTIONS", "2000"))
@@ -73,8 +89,42 @@ worker_connections = int(os.environ.get("AIDEATOR_WORKER_CONNECTIONS", "2000"))
 timeout = 60
 graceful_timeout = 10
 keepalive = 75
+# Every line the server writes goes through aideator.logs (JSON, or text on a terminal):
+# gunicorn's own messages and the access log too. The access log never holds the raw
+# request line: its query may carry a stream token.
+_settings = load_settings()
+loglevel = _settings.log_level
+logconfig_dict = logs.logconfig(_settings.log_format, _settings.log_level)
 accesslog = "-"
-# The path without its query: a stream link's query carries a token.
+# The path without its query: a stream link's query carries a token (aideator.logs writes
+# the access line from its parts, the query with its secrets taken out).
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss'
 # The runtime control socket is not used, and two instances would fight over its path.
 control_socket_disable = True
+
+
+# Metrics of several workers (prometheus_client's multiprocess mode): every worker writes
+# its values to files in PROMETHEUS_MULTIPROC_DIR and a scrape of any of them sums them all.
+# Unset, a private directory is made here (and removed on exit), before any worker starts.
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+_private_metrics_dir = not _metrics_dir
+if _private_metrics_dir:
+    _metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+        prefix="aideator-metrics-")
+
+
+def _clear_metrics_dir():
+    # A directory given from outside may hold an earlier server's values: start from zero.
+    for path in glob.glob(os.path.join(_metrics_dir, "*.db")):
+        os.remove(path)
+
+
+def child_exit(server, worker):
+    # Imported here: the master needs it only once a worker has gone.
+    from prometheus_client import multiprocess
+    multiprocess.mark_process_dead(worker.pid, _metrics_dir)
+
+
+def on_exit(server):
+    if _private_metrics_dir:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)

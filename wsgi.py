@@ -6,11 +6,7 @@ from gevent import monkey
 
 monkey.patch_all()
 
-import logging  # noqa: E402
-
 from aideator import create_app  # noqa: E402
 
-logging.basicConfig(level=logging.INFO,
-                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 app = create_app()
 app.extensions["aideator"].resume()

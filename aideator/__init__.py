@@ -1,20 +1,28 @@
 """AIdeator: run N Claude coding agents on a repository and stream how they think."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from flask import Flask
-from flask_cors import CORS
-
-from .config import database_url, load_settings
-from .models import init_db, release_connection
+if TYPE_CHECKING:
+    from flask import Flask
 
 __version__ = "2.0.0"
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """The application; ``test_config`` overrides settings read from the environment."""
+    # Imported here, not above: gunicorn's master imports aideator.logs before forking,
+    # and must not import the database driver before the workers' gevent patches.
+    from flask import Flask
+    from flask_cors import CORS
+
+    from . import logs, metrics, tracing
+    from .config import database_url, load_settings
+    from .models import init_db, release_connection
+
     settings = load_settings(overrides=test_config)
+    logs.setup(settings.log_format, settings.log_level)
+    tracing.configure()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
@@ -27,7 +35,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if origins:
         CORS(app, resources={r"/api/*": {
             "origins": "*" if origins == "*" else [o.strip() for o in origins.split(",")],
-            "expose_headers": ["Location", "Retry-After", "WWW-Authenticate"]}})
+            "expose_headers": ["Location", "Retry-After", "WWW-Authenticate",
+                               logs.REQUEST_ID_HEADER]}})
 
     from .service import Service
     app.extensions["aideator"] = Service(settings, url)
@@ -40,4 +49,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     api.init_app(app)
     web.init_app(app)
     app.cli.add_command(cli.tokens)
+    metrics.init_app(app)
+    tracing.init_app(app)
+    logs.init_app(app)   # outermost: every request has its id before anything else runs
     return app

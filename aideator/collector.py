@@ -2,6 +2,8 @@
 event log, one event per output line, with the state change each event announces."""
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -9,12 +11,14 @@ import gevent.event
 
 from agent import protocol
 
-from . import events
+from . import events, logs, metrics, tracing
 from .eventlog import EventLog
 from .models import utcnow
 from .runtimes.base import (Exited, Notice, Output, Runtime, Started, VariationSpec,
                             Waiting)
 
+# (``log`` is the event log here.)
+logger = logging.getLogger(__name__)
 
 # Agent lines that say how the variation went, and the fields of each that are stored.
 OUTCOME_TYPES = frozenset({protocol.RESULT, protocol.DIFF, protocol.ERROR})
@@ -30,6 +34,8 @@ class Resume:
     source: str | None = None
     handle: Mapping[str, Any] | None = None
     cursor: str | None = None
+    # When the run was submitted (Unix seconds): its time to first output is from there.
+    submitted_at: float | None = None
 
 
 def _outcome_update(obj: dict[str, Any]) -> dict[str, Any] | None:
@@ -54,11 +60,16 @@ def collect(*, runtime: Runtime, log: EventLog, spec: VariationSpec, resume: Res
             cancelled: gevent.event.Event) -> str:
     """Run the variation to its end; returns its final status."""
     run_id, index = spec.run_id, spec.index
+    logs.bind(run_id=run_id, variation=index, job_name=spec.job_name)
     source, last_error = resume.source or spec.job_name, None
     encoder = events.OutputEncoder(index, source)
     status = resume.status
+    awaiting_output = resume.cursor is None
     for obs in runtime.watch(spec, handle=resume.handle, cursor=resume.cursor):
         if isinstance(obs, Output):
+            if awaiting_output and obs.lines:
+                awaiting_output = False
+                _first_output(runtime.name, spec, resume.submitted_at)
             datas, update = [], {"cursor": obs.cursor}
             for line in obs.lines:
                 data, kind = encoder.encode(line)
@@ -67,6 +78,8 @@ def collect(*, runtime: Runtime, log: EventLog, spec: VariationSpec, resume: Res
                     obj = protocol.parse(line) or {}
                     update.update(_outcome_update(obj) or {})
                     last_error = _error_message(obj) or last_error
+                    if kind == protocol.RESULT:
+                        metrics.agent_result(spec.config.get("model"), obj)
             # The cursor (and what the lines told) rides with them: stored together or not.
             log.extend(run_id, events.AGENT_OUTPUT, datas, variation=index,
                        variation_update=update)
@@ -74,6 +87,7 @@ def collect(*, runtime: Runtime, log: EventLog, spec: VariationSpec, resume: Res
             source = obs.source
             encoder = events.OutputEncoder(index, source)
             status = "running"
+            logger.info("variation %d of %s started: %s", index, run_id, source)
             log.append(run_id, events.variation_status(run_id, index, "running",
                                                        f"Started {source}", pod=source),
                        variation=index,
@@ -88,8 +102,16 @@ def collect(*, runtime: Runtime, log: EventLog, spec: VariationSpec, resume: Res
                        variation=index)
         elif isinstance(obs, Exited):
             return _finish(log, spec, obs, cancelled.is_set(), last_error)
-    return _finish(log, spec, Exited(False, "the runtime stopped reporting"),
+    return _finish(log, spec, Exited(False, "the runtime stopped reporting", cause="lost"),
                    cancelled.is_set(), last_error)
+
+
+def _first_output(runtime: str, spec: VariationSpec, submitted_at: float | None) -> None:
+    if submitted_at is not None:
+        metrics.FIRST_OUTPUT.labels(runtime).observe(max(time.time() - submitted_at, 0.0))
+        tracing.since("variation.first_output", submitted_at, **{
+            "aideator.run_id": spec.run_id, "aideator.variation": spec.index,
+            "aideator.job_name": spec.job_name})
 
 
 def _finish(log: EventLog, spec: VariationSpec, exited: Exited, cancelled: bool,
@@ -109,4 +131,7 @@ def _finish(log: EventLog, spec: VariationSpec, exited: Exited, cancelled: bool,
         update["error"] = reason
     update["status"] = status
     log.append(spec.run_id, event, variation=spec.index, variation_update=update)
+    metrics.variation_finished(status, exited.cause)
+    logger.info("variation %d of %s %s: %s", spec.index, spec.run_id, status,
+                update.get("error") or exited.reason)
     return status

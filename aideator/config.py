@@ -49,6 +49,12 @@ class Settings:
     # Events kept in memory per live run for fan-out (older ones are read from the DB).
     fanout_window: int = 50_000
 
+    # -- Logs (aideator/logs.py) -----------------------------------------------------------
+    # "json" (one object per line) or "text"; empty: text on a terminal, else json.
+    log_format: str = ""
+    # Lowest level logged: debug, info, warning, error or critical.
+    log_level: str = "info"
+
     # -- Replicas (several processes sharing one database) -------------------------------
     # Seconds a replica's lease on a run lasts; it renews it every quarter of that, and
     # another replica takes over a dead one's runs within about 1.25 times it.
@@ -141,6 +147,12 @@ def load_settings(environ: Mapping[str, str] | None = None,
         raise ValueError(f"{ENV_PREFIX}AUTH must be 'off' or 'required', not {settings.auth!r}")
     if settings.stream_token_seconds < 1:
         raise ValueError(f"{ENV_PREFIX}STREAM_TOKEN_SECONDS must be at least 1")
+    if settings.log_format not in ("", "json", "text"):
+        raise ValueError(f"{ENV_PREFIX}LOG_FORMAT must be 'json' or 'text', "
+                         f"not {settings.log_format!r}")
+    if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ValueError(f"{ENV_PREFIX}LOG_LEVEL must be debug, info, warning, error or "
+                         f"critical, not {settings.log_level!r}")
     if settings.db_pool_size < 2:
         raise ValueError(f"{ENV_PREFIX}DB_POOL_SIZE must be at least 2")
     return settings

@@ -21,7 +21,7 @@ from typing import Any, Iterator
 import gevent
 import gevent.lock
 
-from . import notify, sse
+from . import metrics, notify, sse
 from .events import RUN_FINISHED
 from .fanout import Fanout
 from .models import EventBatch, Run, Variation, connection, write_transaction
@@ -41,9 +41,11 @@ class EventLog:
         self._interval = flush_interval
         self._batch_size = batch_size
         self._seq: dict[str, int] = {}
-        # Uncommitted chunks of frames per run, and the seq of each run's first event.
+        # Uncommitted chunks of frames per run, the seq of each run's first event and when
+        # it was queued (for the delivery lag).
         self._chunks: dict[str, list[bytes]] = {}
         self._first: dict[str, int] = {}
+        self._queued_at: dict[str, float] = {}
         self._finished: set[str] = set()
         self._queued = 0
         self._variation_updates: dict[tuple[str, int], dict[str, Any]] = {}
@@ -82,6 +84,7 @@ class EventLog:
     def _drop(self, run_id: str) -> None:
         chunks = self._chunks.pop(run_id, [])
         first = self._first.pop(run_id, None)
+        self._queued_at.pop(run_id, None)
         if chunks and first is not None:
             self._queued = max(self._queued - (self._seq.get(run_id, first) - first + 1), 0)
         self._finished.discard(run_id)
@@ -109,6 +112,7 @@ class EventLog:
         chunks = self._chunks.setdefault(run_id, [])
         if not chunks:
             self._first[run_id] = first
+            self._queued_at[run_id] = time.monotonic()
         chunks.append(sse.frames(first, name, datas))
         self._seq[run_id] = last = first + len(datas) - 1
         self._queued += len(datas)
@@ -173,13 +177,20 @@ class EventLog:
                   run_id in self._finished)
                  for run_id, chunks in self._chunks.items()]
         variation_updates, run_updates = self._variation_updates, self._run_updates
+        queued_at = self._queued_at
         self._chunks, self._first, self._finished, self._queued = {}, {}, set(), 0
-        self._variation_updates, self._run_updates = {}, {}
+        self._variation_updates, self._run_updates, self._queued_at = {}, {}, {}
+        started = time.perf_counter()
         try:
             fenced = self._commit(batch, variation_updates, run_updates)
         except Exception:
-            self._requeue(batch, variation_updates, run_updates)
+            self._requeue(batch, variation_updates, run_updates, queued_at)
             raise
+        metrics.DB_WRITE.observe(time.perf_counter() - started)
+        stored = sum(last - first + 1 for run_id, first, last, _, _ in batch
+                     if run_id not in fenced)
+        if stored:
+            metrics.EVENTS_STORED.inc(stored)
         for run_id in fenced:
             log.warning("the lease of %s is lost: %s event(s) of this replica dropped",
                         run_id, sum(last - first + 1 for r, first, last, _, _ in batch
@@ -189,7 +200,8 @@ class EventLog:
             self._fanout.close(run_id)   # its clients here follow the store from now on
         for run_id, first, last, chunk, finished in batch:
             if run_id not in fenced:
-                self._fanout.publish(run_id, first, last, chunk, finished)
+                self._fanout.publish(run_id, first, last, chunk, finished,
+                                     queued_at.get(run_id))
 
     def _commit(self, batch: list[tuple[str, int, int, bytes, bool]],
                 variation_updates: dict[tuple[str, int], dict[str, Any]],
@@ -229,10 +241,12 @@ class EventLog:
 
     def _requeue(self, batch: list[tuple[str, int, int, bytes, bool]],
                  variation_updates: dict[tuple[str, int], dict[str, Any]],
-                 run_updates: dict[str, dict[str, Any]]) -> None:
+                 run_updates: dict[str, dict[str, Any]],
+                 queued_at: dict[str, float]) -> None:
         for run_id, first, last, chunk, finished in batch:
             self._chunks[run_id] = [chunk, *self._chunks.get(run_id, [])]
             self._first[run_id] = first
+            self._queued_at[run_id] = queued_at.get(run_id, time.monotonic())
             self._queued += last - first + 1
             if finished:
                 self._finished.add(run_id)

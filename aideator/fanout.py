@@ -13,6 +13,7 @@ idempotent, so a run changing owners never shows a client an event twice.
 from __future__ import annotations
 
 import bisect
+import time
 from dataclasses import dataclass, field
 
 import gevent.event
@@ -25,6 +26,8 @@ class _Feed:
     last_seq: int                                   # newest event published
     firsts: list[int] = field(default_factory=list)  # first seq of each chunk
     chunks: list[bytes] = field(default_factory=list)
+    # When each chunk's first event was queued (time.monotonic), if it was queued here.
+    queued_at: list[float | None] = field(default_factory=list)
     finished: bool = False
     changed: gevent.event.Event = field(default_factory=gevent.event.Event)
     owned: bool = False          # produced by this process's event log
@@ -65,8 +68,9 @@ class Fanout:
         feed.wake()
 
     def publish(self, run_id: str, first_seq: int, last_seq: int, chunk: bytes,
-                finished: bool = False) -> None:
-        """Events ``first_seq..last_seq`` have been stored: hand them to every client."""
+                finished: bool = False, queued_at: float | None = None) -> None:
+        """Events ``first_seq..last_seq`` have been stored: hand them to every client.
+        ``queued_at``: when the first of them was queued by this process's event log."""
         feed = self._feeds.get(run_id)
         if feed is None or last_seq <= feed.last_seq:
             return
@@ -75,13 +79,14 @@ class Fanout:
         elif first_seq != feed.last_seq + 1:
             # A gap (events stored while nobody here published): restart the window here;
             # clients behind it read the database.
-            feed.firsts, feed.chunks = [], []
+            feed.firsts, feed.chunks, feed.queued_at = [], [], []
         feed.firsts.append(first_seq)
         feed.chunks.append(chunk)
+        feed.queued_at.append(queued_at)
         feed.last_seq = last_seq
         feed.finished = feed.finished or finished
         while len(feed.chunks) > 1 and last_seq - feed.firsts[1] + 1 >= self._window:
-            del feed.firsts[0], feed.chunks[0]
+            del feed.firsts[0], feed.chunks[0], feed.queued_at[0]
         feed.wake()
 
     def end(self, run_id: str) -> None:
@@ -150,6 +155,18 @@ class Fanout:
         parts = [frames_after(feed.chunks[i], feed.firsts[i], after), *feed.chunks[i + 1:]]
         # What is returned always runs to the newest event, so a finished feed ends there.
         return b"".join(parts), feed.last_seq, feed.finished
+
+    def lag(self, run_id: str, after: int, since: float) -> float | None:
+        """Seconds since event ``after`` + 1 was queued, if this process queued it after
+        ``since`` (a client's arrival: older events are history, not late) and the window
+        still holds it."""
+        feed = self._feeds.get(run_id)
+        if feed is None or not feed.firsts or not feed.firsts[0] <= after + 1 <= feed.last_seq:
+            return None
+        queued_at = feed.queued_at[bisect.bisect_right(feed.firsts, after + 1) - 1]
+        if queued_at is None or queued_at < since:
+            return None
+        return time.monotonic() - queued_at
 
     def wait(self, run_id: str, after: int, timeout: float) -> None:
         """Block until an event after ``after`` is published, or ``timeout`` passes."""

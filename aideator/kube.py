@@ -13,11 +13,14 @@ in-cluster service account, else the default kubeconfig.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Iterator
 
 import kubernetes.client
 import kubernetes.config
 import urllib3
+
+from . import metrics
 
 __all__ = ["Kube", "KubeError", "BadRequest", "Forbidden", "NotFound", "Conflict", "Gone",
            "Invalid", "Unavailable", "ConfigError", "LogStream"]
@@ -104,6 +107,19 @@ def _transport_error(exc: BaseException) -> Unavailable:
     return Unavailable(f"{type(cause).__name__}: {cause}".strip(": "))
 
 
+_VERBS = {"POST": "create", "DELETE": "delete", "PUT": "update", "PATCH": "patch"}
+
+
+def verb_and_resource(method: str, path: str, query: dict[str, Any] | None) -> tuple[str, str]:
+    """A call in Kubernetes' terms (as in RBAC rules): ("list", "pods"), ("get", "pods/log")."""
+    parts = path.strip("/").split("/")
+    rest = parts[parts.index("namespaces") + 2:] if "namespaces" in parts else []
+    resource = (rest[0] + (f"/{rest[2]}" if len(rest) > 2 else "")) if rest else "other"
+    verb = _VERBS.get(method) or ("watch" if (query or {}).get("watch") == "true"
+                                  else "get" if len(rest) > 1 else "list")
+    return verb, resource
+
+
 def _load_configuration(config_file: str) -> kubernetes.client.Configuration:
     configuration = kubernetes.client.Configuration()
     try:
@@ -176,17 +192,23 @@ class Kube:
                                       header_params={"Accept": "application/json, */*",
                                                      "Content-Type": "application/json"},
                                       body=body, auth_settings=["BearerToken"])
+        started, status = time.perf_counter(), 0
         try:
             response = api.call_api(*request, _request_timeout=timeout)
+            status = response.status
             if not 200 <= response.status <= 299:
                 raise _status_error(response.status, response.read(), response.reason)
             if stream:
                 return response.response
             return json.loads(response.read() or b"{}")
         except kubernetes.client.ApiException as exc:  # TLS errors arrive as status 0
+            status = exc.status or 0
             raise _status_error(exc.status or 0, exc.body, str(exc.reason)) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise _transport_error(exc) from None
+        finally:
+            metrics.kube_request(*verb_and_resource(method, path, query), status,
+                                 time.perf_counter() - started)
 
     @staticmethod
     def _jobs(namespace: str, name: str = "") -> str:

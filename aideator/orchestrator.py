@@ -7,6 +7,7 @@ then start collectors from the stored handles and cursors.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import random
 import time
@@ -16,7 +17,7 @@ from typing import Any, Callable, Iterable, Mapping
 import gevent
 import gevent.event
 
-from . import events, notify
+from . import events, logs, metrics, notify, tracing
 from .collector import Resume, collect
 from .eventlog import EventLog
 from .fanout import Fanout
@@ -72,6 +73,7 @@ class Orchestrator:
         return list(self._runs)
 
     # -- requests --------------------------------------------------------------------------
+    @tracing.traced("run.submit")
     def submit(self, *, github_url: str, prompt: str, agent_config: Mapping[str, Any],
                variation_configs: list[Mapping[str, Any]],
                created_by: tuple[str | None, str | None] = (None, None),
@@ -89,6 +91,12 @@ class Orchestrator:
                                            job_name=job_name(run.id, i))
                           for i, config in enumerate(variation_configs)]
             epoch = self._leases.grant_new(run.id)
+        tracing.annotate(**{"aideator.run_id": run.id, "aideator.variations": len(variations),
+                            "aideator.runtime": self._runtime.name})
+        logs.bind(run_id=run.id)
+        metrics.RUNS_SUBMITTED.inc()
+        log.info("run %s submitted: %d variation(s) on the %s runtime", run.id,
+                 len(variations), self._runtime.name)
         self._own(run.id, epoch, last_seq=0)
         self._log.append(run.id, events.run_status(
             run.id, "started", f"Started {len(variations)} variation(s) "
@@ -227,14 +235,18 @@ class Orchestrator:
     # -- collecting ------------------------------------------------------------------------
     def _supervise(self, run: Run, variations: list[Variation]) -> None:
         owned = self._runs[run.id]
+        submitted_at = run.created_at.replace(tzinfo=dt.timezone.utc).timestamp()
+        # In copies of this context: their spans and log lines belong to the request that
+        # submitted the run.
         collectors = {
-            v.index: gevent.spawn(self._collect, _spec(run, v),
-                                  Resume(v.status, v.source, v.handle, v.cursor),
+            v.index: gevent.spawn(tracing.carry(self._collect), _spec(run, v),
+                                  Resume(v.status, v.source, v.handle, v.cursor,
+                                         submitted_at),
                                   owned.cancelled)
             for v in _unfinished(variations)}
         finished = {v.index: v.status for v in variations if v.status in VARIATION_ENDED}
-        finisher = gevent.spawn(self._finish_when_done, run.id, collectors, finished,
-                                owned.cancelled)
+        finisher = gevent.spawn(tracing.carry(self._finish_when_done), run.id, collectors,
+                                finished, owned.cancelled)
         owned.greenlets = [finisher, *collectors.values()]
 
     def _collect(self, spec: VariationSpec, resume: Resume,
@@ -244,6 +256,7 @@ class Orchestrator:
                            cancelled=cancelled)
         except Exception as exc:  # noqa: BLE001 - a bug must end as a visible failure
             log.exception("collector for %s failed", spec.job_name)
+            metrics.variation_finished("failed", "internal")
             reason = f"internal error while following the variation: {exc}"
             self._log.append(spec.run_id, events.variation_error(spec.index, spec.job_name,
                                                                  reason),
@@ -254,6 +267,7 @@ class Orchestrator:
 
     def _finish_when_done(self, run_id: str, collectors: dict[int, gevent.Greenlet],
                           finished: dict[int, str], cancelled: gevent.event.Event) -> None:
+        logs.bind(run_id=run_id)
         gevent.joinall(list(collectors.values()))
         statuses = {**finished, **{i: g.value for i, g in collectors.items()}}
         succeeded = sum(s == "succeeded" for s in statuses.values())
@@ -265,6 +279,9 @@ class Orchestrator:
             run_id, status, f"{succeeded} of {len(statuses)} variation(s) succeeded"))
         self._log.append(run_id, events.run_finished(run_id, status),
                          run_update={"status": status, "finished_at": utcnow()})
+        metrics.RUNS_FINISHED.labels(status).inc()
+        log.info("run %s %s: %d of %d variation(s) succeeded", run_id, status, succeeded,
+                 len(statuses))
         self._log.flush()
         while self._log.pending(run_id):   # the database refused: its retries go on
             gevent.sleep(0.5)

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from .. import auth, sse
+from .. import auth, metrics, sse
 from ..eventlog import stored_frames
 from ..fanout import Fanout
 from ..mirror import Mirror
@@ -54,13 +54,15 @@ def event_stream(fanout: Fanout, mirror: Mirror, run_id: str, after: int,
                  heartbeat: float) -> Iterator[bytes]:
     yield sse.RETRY
     mirror.subscribe(run_id)
+    metrics.SSE_CLIENTS.inc()
     try:
-        quiet_since = time.monotonic()
+        connected = quiet_since = time.monotonic()
         while not fanout.closing:
             window = fanout.read(run_id, after)
             if window is None:   # older than the window: from the store
                 batches = _stored(run_id, after)
                 if batches:
+                    metrics.events_sent(batches[-1][1] - after, "store")
                     after = batches[-1][1]
                     yield b"".join(frames for frames, _, _ in batches)
                     quiet_since = time.monotonic()
@@ -70,6 +72,8 @@ def event_stream(fanout: Fanout, mirror: Mirror, run_id: str, after: int,
             else:
                 frames, last, finished = window
                 if frames:
+                    metrics.events_sent(last - after, "window",
+                                        fanout.lag(run_id, after, connected))
                     after = last
                     yield frames
                     quiet_since = time.monotonic()
@@ -83,6 +87,7 @@ def event_stream(fanout: Fanout, mirror: Mirror, run_id: str, after: int,
                 quiet_since, quiet = time.monotonic(), 0.0
             fanout.wait(run_id, after, heartbeat - quiet)
     finally:
+        metrics.SSE_CLIENTS.dec()
         mirror.unsubscribe(run_id)
 
 

@@ -44,11 +44,18 @@ class Output:
     cursor: str                          # resuming after this cursor repeats nothing
 
 
+# Why a variation failed, as a small fixed set (metrics count by it; ``reason`` tells more).
+CAUSES = frozenset({"image_pull", "unschedulable", "oom", "deadline", "exit_code", "killed",
+                    "cancelled", "deleted", "create_failed", "start_failed", "lost",
+                    "internal", "other"})
+
+
 @dataclass(frozen=True)
 class Exited:
     ok: bool
     reason: str
     exit_code: int | None = None
+    cause: str = "other"                 # one of CAUSES, when not ok
 
 
 Observation = Union[Waiting, Notice, Started, Output, Exited]

@@ -15,7 +15,7 @@ from typing import Any, Iterator, Mapping
 
 import gevent
 
-from .. import kube, manifests
+from .. import kube, manifests, tracing
 from ..agent_env import agent_environment
 from ..config import Settings
 from .base import Exited, Notice, Observation, VariationSpec, Waiting
@@ -132,33 +132,39 @@ class KubernetesRuntime:
         """Create the variation's Job; returns its handle, or None after an Exited."""
         name = spec.job_name
         if run.cancelled:
-            yield Exited(False, "cancelled before its Job was created")
+            yield Exited(False, "cancelled before its Job was created", cause="cancelled")
             return None
         try:
             body = self._render(spec)
         except ValueError as exc:
-            yield Exited(False, f"could not create Job {name}: {exc}")
+            yield Exited(False, f"could not create Job {name}: {exc}", cause="create_failed")
             return None
         for attempt in range(1, CREATE_ATTEMPTS + 1):
             try:
-                self._kube.create_job(namespace=self._namespace, body=body)
+                with tracing.span("kubernetes.job.create", **{
+                        "aideator.run_id": spec.run_id, "aideator.variation": spec.index,
+                        "k8s.job.name": name, "k8s.namespace.name": self._namespace,
+                        "aideator.attempt": attempt}):
+                    self._kube.create_job(namespace=self._namespace, body=body)
                 break
             except kube.Conflict:
                 break  # created by an earlier attempt whose answer was lost: ours
             except kube.Unavailable as exc:
                 if attempt == CREATE_ATTEMPTS:
-                    yield Exited(False, f"could not create Job {name}: {exc}")
+                    yield Exited(False, f"could not create Job {name}: {exc}",
+                                 cause="create_failed")
                     return None
                 yield Notice(f"Creating Job {name} failed ({exc}); retrying")
                 gevent.sleep(CREATE_BACKOFF * 2 ** (attempt - 1))
             except kube.KubeError as exc:
-                yield Exited(False, f"could not create Job {name}: {exc}")
+                yield Exited(False, f"could not create Job {name}: {exc}",
+                             cause="create_failed")
                 return None
         handle = {"job": name, "namespace": self._namespace}
         if run.cancelled:
             # cancel() may have come before the Job existed: leave nothing behind.
             delete_job(self._kube, namespace=self._namespace, name=name)
-            yield Exited(False, "cancelled")
+            yield Exited(False, "cancelled", cause="cancelled")
             return None
         yield Waiting(f"Created Job {name}; waiting for its pod", handle=handle)
         return handle
@@ -170,7 +176,7 @@ class KubernetesRuntime:
             self._kube.get_job(namespace=handle["namespace"], name=handle["job"])
         except kube.NotFound:
             return Exited(False, f"the Job {handle['job']} is gone (expired or deleted); "
-                                 "its stored history is kept")
+                                 "its stored history is kept", cause="lost")
         except kube.KubeError as exc:
             log.warning("re-attaching to Job %s: %s", handle["job"], exc)
         return None

@@ -24,6 +24,11 @@ log = logging.getLogger(__name__)
 # Waiting reasons that will not fix themselves: the variation fails at once.
 FAIL_TO_START = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName",
                            "CreateContainerConfigError"})
+# The Kubernetes reasons a failure is described by, as causes (``base.CAUSES``).
+CAUSE_OF_REASON = {"Unschedulable": "unschedulable", "ErrImagePull": "image_pull",
+                   "ImagePullBackOff": "image_pull", "InvalidImageName": "image_pull",
+                   "CreateContainerConfigError": "start_failed",
+                   "DeadlineExceeded": "deadline", "BackoffLimitExceeded": "exit_code"}
 # How often a variation without a pod (or waiting to start) checks on its Job.
 JOB_POLL_SECONDS = 5.0
 CANCEL_POLL_SECONDS = 0.5
@@ -63,6 +68,12 @@ def start_failure(pod: Mapping[str, Any]) -> str | None:
     return None
 
 
+def failure_cause(failure: str) -> str:
+    """The cause of a failure told by :func:`start_failure` or :func:`job_failure`
+    (``"<Kubernetes reason>: <message>"``)."""
+    return CAUSE_OF_REASON.get(failure.split(":", 1)[0], "other")
+
+
 def memory_limit(pod: Mapping[str, Any]) -> str:
     for container in (pod.get("spec") or {}).get("containers") or []:
         if container.get("name") == "agent":
@@ -81,8 +92,8 @@ def container_exit(pod: Mapping[str, Any]) -> Exited | None:
         return Exited(True, "exit code 0", 0)
     if reason == "OOMKilled":
         return Exited(False, f"OOMKilled: the agent ran out of memory (limit "
-                             f"{memory_limit(pod)})", 137 if code is None else code)
-    return Exited(False, f"the agent exited with code {code} ({reason})", code)
+                             f"{memory_limit(pod)})", 137 if code is None else code, "oom")
+    return Exited(False, f"the agent exited with code {code} ({reason})", code, "exit_code")
 
 
 def job_failure(job: Mapping[str, Any]) -> str | None:
@@ -140,7 +151,8 @@ class VariationFollower:
             failure = start_failure(pod)
             if failure is not None:
                 self.delete_job()
-                yield Exited(False, f"Pod failed to start: {failure}")
+                yield Exited(False, f"Pod failed to start: {failure}",
+                             cause=failure_cause(failure))
                 return
             container = container_state(pod)
             if "running" in container or "terminated" in container:
@@ -263,32 +275,33 @@ class VariationFollower:
         # The pod was deleted before its agent ended by itself: the Job says why.
         job = self._read_job()
         if job is None:
-            return Exited(False, "the Job was deleted")
+            return Exited(False, "the Job was deleted", cause="deleted")
         failure = job_failure(job) if job else None
         # BackoffLimitExceeded only repeats that the pod failed: its exit says more.
         if failure and not failure.startswith("BackoffLimitExceeded"):
-            return Exited(False, failure)
+            return Exited(False, failure, cause=failure_cause(failure))
         if job and job["metadata"].get("deletionTimestamp"):
-            return Exited(False, "the Job was deleted")
+            return Exited(False, "the Job was deleted", cause="deleted")
         if exited is not None:
             return exited
         if failure:
-            return Exited(False, failure)
+            return Exited(False, failure, cause=failure_cause(failure))
         name = pod["metadata"]["name"] if pod else "of the Job"
-        return Exited(False, f"the pod {name} was deleted before the agent finished")
+        return Exited(False, f"the pod {name} was deleted before the agent finished",
+                      cause="deleted")
 
     def _job_ended_without_pod(self) -> Exited | None:
         """With no pod to follow: an Exited when the Job is gone or finished."""
         job = self._read_job()
         if job is None:
-            return Exited(False, "the Job was deleted")
+            return Exited(False, "the Job was deleted", cause="deleted")
         if not job:
             return None  # the API did not answer; the watch's notices say so
         failure = job_failure(job)
         if failure:
-            return Exited(False, failure)
+            return Exited(False, failure, cause=failure_cause(failure))
         if job["metadata"].get("deletionTimestamp") and self._cancelled():
-            return Exited(False, "the Job was deleted")
+            return Exited(False, "the Job was deleted", cause="deleted")
         if condition(job, "Complete"):
             return Exited(True, "the Job completed (its pod was gone before its log could "
                                 "be read)", 0)

@@ -24,6 +24,7 @@ import psutil
 
 import agent
 
+from .. import tracing
 from ..agent_env import agent_environment
 from ..config import Settings
 from .base import Exited, Observation, Output, Started, VariationSpec, Waiting
@@ -71,17 +72,17 @@ def _read_status(path: str) -> dict[str, Any] | None:
 def _exit_from_status(status: dict[str, Any] | None) -> Exited:
     if status is None:
         return Exited(False, "the agent process ended without recording an exit status "
-                             "(killed)")
+                             "(killed)", cause="killed")
     code = status.get("exit_code")
     if code == 0:
         return Exited(True, "exit code 0", 0)
     if isinstance(code, int) and code > 128:
         try:   # the shell's way of saying "killed by signal code - 128"
             return Exited(False, f"the agent was killed by {signal.Signals(code - 128).name}",
-                          code)
+                          code, "killed")
         except ValueError:
             pass
-    return Exited(False, f"the agent exited with code {code}", code)
+    return Exited(False, f"the agent exited with code {code}", code, "exit_code")
 
 
 def _launched_handle(directory: str) -> dict[str, Any]:
@@ -180,9 +181,12 @@ class LocalRuntime:
                     yield Waiting(f"waiting for a free slot ({self._slots.used} of "
                                   f"{self._slots.limit} variations running)")
                 if not ticket.get():
-                    yield Exited(False, "cancelled before it started")
+                    yield Exited(False, "cancelled before it started", cause="cancelled")
                     return
-                handle = self._spawn(spec)
+                with tracing.span("local.process.create", **{
+                        "aideator.run_id": spec.run_id, "aideator.variation": spec.index,
+                        "aideator.job_name": spec.job_name}):
+                    handle = self._spawn(spec)
             except BaseException:
                 self._slots.withdraw(ticket)
                 raise

@@ -79,7 +79,8 @@ def test_the_agent_image_uid_matches_the_job_template() -> None:
 # Import name -> the requirement that provides it (directly, or as its own dependency).
 DISTRIBUTIONS = {"yaml": "pyyaml", "flask_cors": "flask-cors", "playhouse": "peewee",
                  "werkzeug": "flask",
-                 "referencing": "jsonschema", "urllib3": "kubernetes"}
+                 "referencing": "jsonschema", "urllib3": "kubernetes",
+                 "opentelemetry": "opentelemetry-api"}
 
 
 def test_the_api_image_installs_every_package_the_service_imports() -> None:
