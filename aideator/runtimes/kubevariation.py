@@ -2,9 +2,10 @@
 
 The run's shared :class:`PodWatcher` says what the pod is doing; this turns that into
 observations (waiting reasons, a failed start, the start, output lines with a resume
-cursor, the exit) and reads the pod's log itself, on the variation's collector greenlet,
-one stream at a time. A log stream that ends is resumed after the cursor unless the
-container had already ended when the stream was opened (only then is the log complete).
+cursor, the exit, and the cluster's warnings about the Job and its pods) and reads the
+pod's log itself, on the variation's collector greenlet, one stream at a time. A log
+stream that ends is resumed after the cursor unless the container had already ended when
+the stream was opened (only then is the log complete).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import gevent
 
 from .. import kube
 from .base import Exited, Notice, Observation, Output, Started, VariationSpec, Waiting
+from .eventwatch import VariationWarnings
 from .podlog import Cursor, LogReader
 from .podstatus import (condition, container_exit, container_state, failure_cause, job_failure,
                         start_failure)
@@ -37,9 +39,11 @@ class VariationFollower:
     """Observations of one variation whose Job exists, until it has exited."""
 
     def __init__(self, *, client: kube.Kube, spec: VariationSpec, watcher: PodWatcher,
-                 handle: Mapping[str, Any], cursor: str | None,
+                 warnings: VariationWarnings, handle: Mapping[str, Any], cursor: str | None,
                  cancelled: Callable[[], bool]) -> None:
         self._kube, self._spec, self._watcher = client, spec, watcher
+        self._warnings = warnings
+        self._pods_seen: set[str] = set()
         self._handle = dict(handle)
         self._job, self._namespace = handle["job"], handle["namespace"]
         self._cancelled = cancelled
@@ -53,11 +57,25 @@ class VariationFollower:
 
     # -- the main loop -------------------------------------------------------------------
     def observations(self) -> Iterator[Observation]:
+        try:
+            for obs in self._observations():
+                if isinstance(obs, Exited) and not obs.ok:
+                    # Why it failed may be in a warning the watch has not brought yet.
+                    settle = self._pod is None and bool(self._pods_seen) \
+                        and not self._cancelled()
+                    yield from self._warnings.final(self._pods_seen, settle=settle)
+                yield obs
+        finally:
+            self._warnings.close()
+
+    def _observations(self) -> Iterator[Observation]:
         waiting_said, job_checked = None, time.monotonic()
         while True:
             self._event.clear()
             yield from self._notices()
             state = self._watcher.pod(self._spec.index)
+            if state is not None:
+                self._pods_seen.add(state.pod["metadata"]["name"])
             if state is not None and self._pod and state.pod["metadata"]["name"] != self._pod:
                 if state.deleted:  # an earlier pod's deletion: not ours
                     state = None
@@ -98,10 +116,11 @@ class VariationFollower:
                 yield Waiting(said)
             self._event.wait(CANCEL_POLL_SECONDS if self._cancelled() else JOB_POLL_SECONDS)
 
-    def _notices(self) -> Iterator[Notice]:
+    def _notices(self) -> Iterator[Observation]:
         messages, self._notice_at = self._watcher.notices_since(self._notice_at)
         for message in messages:
             yield Notice(message)
+        yield from self._warnings.pending()
 
     # -- the log -------------------------------------------------------------------------
     def _follow_log(self, name: str) -> Iterator[Observation]:
