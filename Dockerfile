@@ -15,15 +15,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, so a code change does not reinstall them. The service's own
-# requirements only: the agent SDK (`-r agent/requirements.txt`, which bundles the Claude
-# Code CLI) runs in the agent image, never in the API container; the service imports just
-# agent/protocol.py, which is pure standard library. requirements.txt carries the
-# PostgreSQL driver (psycopg 3) as well.
-COPY requirements.txt /tmp/requirements.txt
-RUN grep -v '^-r ' /tmp/requirements.txt > /tmp/requirements-api.txt \
-    && pip install -r /tmp/requirements-api.txt \
-    && rm /tmp/requirements.txt /tmp/requirements-api.txt
+# Dependencies first, so a code change does not reinstall them: exact versions with hashes
+# from requirements.lock (`make lock` writes it from requirements.txt), so two builds a
+# month apart get the same packages. The service's own requirements only: the agent SDK
+# (`-r agent/requirements.txt`, which bundles the Claude Code CLI) runs in the agent image,
+# never in the API container, so the lock leaves it out; the service imports just
+# agent/protocol.py, which is pure standard library. The lock carries the PostgreSQL
+# driver (psycopg 3) as well.
+COPY requirements.lock /tmp/requirements.lock
+RUN pip install --require-hashes -r /tmp/requirements.lock \
+    && rm /tmp/requirements.lock
 
 COPY wsgi.py gunicorn.conf.py ./
 COPY manifests/ manifests/
@@ -57,7 +58,7 @@ CMD ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
 # Development (Tilt): the code under /app belongs to the app user so live_update can
 # overwrite it; the chart's dev values run gunicorn with --reload and a writable root.
 FROM base AS dev
-USER root
+USER 0
 RUN chown -R 10001:10001 /app
 USER 10001:10001
 

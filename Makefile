@@ -2,6 +2,7 @@
 # make test  - install what the tests need, then run them
 # make bench - figures of the event path, of replicas on PostgreSQL, then of the web app
 # make demo  - an offline run of three real agents against a fake model (no API key)
+# make lock  - pin the images' dependencies (exact versions, hashes) from the requirements
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -10,7 +11,7 @@ HELM := $(BIN)/helm
 # Headless Chromium and its driver for the web app's tests and benchmark (Debian packages).
 BROWSER := /usr/bin/chromium /usr/bin/chromedriver
 
-.PHONY: run test bench demo clean
+.PHONY: run test bench demo lock clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-deploy.txt agent/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +40,17 @@ bench: $(STAMP) $(BROWSER)
 
 demo: $(STAMP)
 	$(BIN)/python scripts/offline_demo.py
+
+# The images install from these locks (pip --require-hashes), so two builds a month apart
+# get the same packages. For the images' platform (python:3.11-slim: Debian 12, glibc 2.36,
+# x86_64); the API image's lock leaves the agent's requirements (the `-r` line) out.
+UV_VERSION := 0.13.8
+LOCK := $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+	--python-platform x86_64-manylinux_2_36 --custom-compile-command "make lock"
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+	grep -v '^-r ' requirements.txt | $(LOCK) - -o requirements.lock
+	$(LOCK) agent/requirements.txt -o agent/requirements.lock
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

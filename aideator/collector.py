@@ -11,11 +11,11 @@ import gevent.event
 
 from agent import protocol
 
-from . import events, logs, metrics, tracing
+from . import cluster_warnings, events, logs, metrics, tracing
 from .eventlog import EventLog
 from .models import utcnow
 from .runtimes.base import (Exited, Notice, Output, Runtime, Started, VariationSpec,
-                            Waiting)
+                            Waiting, WarningEvent)
 
 # (``log`` is the event log here.)
 logger = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ class Resume:
     cursor: str | None = None
     # When the run was submitted (Unix seconds): its time to first output is from there.
     submitted_at: float | None = None
+    warnings: list[dict[str, Any]] | None = None
 
 
 def _outcome_update(obj: dict[str, Any]) -> dict[str, Any] | None:
@@ -65,6 +66,7 @@ def collect(*, runtime: Runtime, log: EventLog, spec: VariationSpec, resume: Res
     encoder = events.OutputEncoder(index, source)
     status = resume.status
     awaiting_output = resume.cursor is None
+    warnings = cluster_warnings.Warnings(resume.warnings)
     for obs in runtime.watch(spec, handle=resume.handle, cursor=resume.cursor):
         if isinstance(obs, Output):
             if awaiting_output and obs.lines:
@@ -100,6 +102,16 @@ def collect(*, runtime: Runtime, log: EventLog, spec: VariationSpec, resume: Res
         elif isinstance(obs, Notice):
             log.append(run_id, events.variation_status(run_id, index, status, obs.message),
                        variation=index)
+        elif isinstance(obs, WarningEvent):
+            told, changed = warnings.observe(obs)
+            update = {"warnings": warnings.entries()} if changed else None
+            if told is not None:
+                log.append(run_id, events.variation_status(
+                    run_id, index, status, cluster_warnings.notice(told),
+                    warning={"reason": told["reason"], "object": told["object"]}),
+                    variation=index, variation_update=update)
+            elif update:
+                log.update(run_id, variation=index, variation_update=update)
         elif isinstance(obs, Exited):
             return _finish(log, spec, obs, cancelled.is_set(), last_error)
     return _finish(log, spec, Exited(False, "the runtime stopped reporting", cause="lost"),

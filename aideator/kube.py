@@ -262,12 +262,31 @@ class Kube:
         return self._watch(self._pods(namespace), label_selector, resource_version,
                            timeout_seconds)
 
-    def _watch(self, path: str, label_selector: str, resource_version: str,
-               timeout_seconds: int) -> Iterator[dict[str, Any]]:
+    # -- events -------------------------------------------------------------------------
+    @staticmethod
+    def _events(namespace: str) -> str:
+        return f"/api/v1/namespaces/{namespace}/events"
+
+    def list_events(self, *, namespace: str, field_selector: str) -> dict[str, Any]:
+        """core/v1 Events by field selector (e.g. ``type=Warning,involvedObject.name=x``)."""
+        return self._request("GET", self._events(namespace),
+                             query={"fieldSelector": field_selector})
+
+    def watch_events(self, *, namespace: str, field_selector: str, resource_version: str,
+                     timeout_seconds: int) -> Iterator[dict[str, Any]]:
+        """Watch events of Events, as :meth:`watch_pods` does for pods (Events carry no
+        labels of their object: they are selected by field)."""
+        return self._watch(self._events(namespace), None, resource_version, timeout_seconds,
+                           field_selector=field_selector)
+
+    def _watch(self, path: str, label_selector: str | None, resource_version: str,
+               timeout_seconds: int, *, field_selector: str | None = None
+               ) -> Iterator[dict[str, Any]]:
         response = self._request(
             "GET", path, stream=True,
             timeout=(UNARY_TIMEOUT[0], timeout_seconds + WATCH_READ_SLACK),
-            query={"labelSelector": label_selector, "watch": "true",
+            query={"labelSelector": label_selector, "fieldSelector": field_selector,
+                   "watch": "true",
                    "resourceVersion": resource_version, "allowWatchBookmarks": "true",
                    "timeoutSeconds": timeout_seconds})
         return self._watch_events(response)

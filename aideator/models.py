@@ -99,6 +99,8 @@ class Variation(BaseModel):
     # What the agent reported at its end: its ``result`` (turns, tokens, cost) and ``diff``.
     result = JSONField(null=True)
     diff = JSONField(null=True)
+    # What the cluster warned about it (Kubernetes Warning events), each told once.
+    warnings = JSONField(null=True)
     started_at = DateTimeField(null=True)
     finished_at = DateTimeField(null=True)
 

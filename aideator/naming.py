@@ -12,6 +12,7 @@ import string
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 RUN_ID = re.compile(r"^run-[a-z0-9]{10}$")
 _ALPHABET = string.ascii_lowercase + string.digits
+JOB_PREFIX = "agent-"
 
 
 def random_id(prefix: str) -> str:
@@ -28,7 +29,7 @@ def is_run_id(value: str) -> bool:
 
 
 def job_name(run_id: str, variation_id: int) -> str:
-    name = f"agent-{run_id}-{variation_id}"
+    name = f"{JOB_PREFIX}{run_id}-{variation_id}"
     if len(name) > 63 or not DNS1123_LABEL.match(name):
         raise ValueError(f"not a DNS-1123 label: {name!r}")
     return name

@@ -241,7 +241,7 @@ class Orchestrator:
         collectors = {
             v.index: gevent.spawn(tracing.carry(self._collect), _spec(run, v),
                                   Resume(v.status, v.source, v.handle, v.cursor,
-                                         submitted_at),
+                                         submitted_at, v.warnings),
                                   owned.cancelled)
             for v in _unfinished(variations)}
         finished = {v.index: v.status for v in variations if v.status in VARIATION_ENDED}

@@ -17,6 +17,9 @@ RULES: tuple[dict[str, tuple[str, ...]], ...] = (
     # watch: the service follows pod phases (pending, image pull errors, OOM) as they happen.
     {"apiGroups": ("",), "resources": ("pods",), "verbs": ("get", "list", "watch")},
     {"apiGroups": ("",), "resources": ("pods/log",), "verbs": ("get",)},
+    # Warning events of the agents' Jobs and pods (FailedScheduling, FailedMount...): one
+    # watch per namespace, and a list by object when a variation ends.
+    {"apiGroups": ("",), "resources": ("events",), "verbs": ("list", "watch")},
 )
 
 

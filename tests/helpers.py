@@ -25,13 +25,21 @@ def free_port() -> int:
 
 
 class Server:
-    """The service as users run it: gunicorn with a gevent worker, on 127.0.0.1."""
+    """The service as users run it: gunicorn with a gevent worker, on 127.0.0.1.
 
-    def __init__(self, data_dir: Path, **settings: str) -> None:
+    ``argv``, ``cwd`` and ``env`` start it some other way (e.g. an image's command in the
+    image's environment); the settings are applied on top of ``env``."""
+
+    def __init__(self, data_dir: Path, *, argv: list[str] | None = None, cwd: Path = ROOT,
+                 env: dict[str, str] | None = None, **settings: str) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("AIDEATOR_")}
+        self.argv = argv or [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
+                             "wsgi:app"]
+        self.cwd = cwd
+        self.env = dict(env) if env is not None else {
+            k: v for k, v in os.environ.items() if not k.startswith("AIDEATOR_")}
         self.env.update({"AIDEATOR_DATA_DIR": str(data_dir),
                          "AIDEATOR_BIND": f"127.0.0.1:{self.port}",
                          "AIDEATOR_AGENT_COMMAND": FAKE_AGENT_COMMAND})
@@ -43,8 +51,7 @@ class Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                self.argv, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

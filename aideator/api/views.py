@@ -85,7 +85,7 @@ def variation_view(v: Variation) -> dict[str, Any]:
             "config": v.config, "pod": v.source, "exit_code": v.exit_code, "error": v.error,
             "started_at": iso(v.started_at), "finished_at": iso(v.finished_at),
             "duration_seconds": _seconds(v.started_at, v.finished_at),
-            "outcome": outcome(v)}
+            "outcome": outcome(v), "warnings": v.warnings or []}
 
 
 def diff_view(v: Variation) -> dict[str, Any]:

@@ -17,11 +17,12 @@ from typing import Callable, Iterator, Sequence
 
 from peewee import Database, Model, PostgresqlDatabase
 
-from . import v2_leases, v3_access
+from . import v2_leases, v3_access, v4_warnings
 
 log = logging.getLogger(__name__)
 
-STEPS: dict[int, Callable[[Database], None]] = {2: v2_leases.upgrade, 3: v3_access.upgrade}
+STEPS: dict[int, Callable[[Database], None]] = {2: v2_leases.upgrade, 3: v3_access.upgrade,
+                                                4: v4_warnings.upgrade}
 LATEST = max(STEPS)
 # Any constant shared by every replica: the key of the advisory lock.
 LOCK_KEY = 0x41494445   # "AIDE"

@@ -33,6 +33,19 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class WarningEvent:
+    """A warning the cluster recorded about the variation (a Kubernetes Warning Event on its
+    Job or pod), as it stands now: reported again whenever it repeats or is listed again,
+    so whoever stores it decides what is news."""
+    reason: str                          # e.g. FailedScheduling, FailedMount, Failed
+    message: str
+    object: str                          # kind/name, e.g. pod/agent-run-x-0-abcde
+    count: int                           # how often the cluster has seen it
+    first_seen: str | None               # RFC 3339, as the cluster reports
+    last_seen: str | None
+
+
+@dataclass(frozen=True)
 class Started:
     source: str                          # process or pod name, shown with each line
     handle: Mapping[str, Any] = field(default_factory=dict)  # how to find it again
@@ -58,7 +71,7 @@ class Exited:
     cause: str = "other"                 # one of CAUSES, when not ok
 
 
-Observation = Union[Waiting, Notice, Started, Output, Exited]
+Observation = Union[Waiting, Notice, WarningEvent, Started, Output, Exited]
 
 
 class Runtime(Protocol):

@@ -5,7 +5,9 @@ parallel), reports the handle at once (a restarted service re-attaches instead o
 creating it again) and then follows it through :class:`VariationFollower`. The run's
 variations share one pod watch (:class:`PodWatcher`), started with the first of them and
 stopped after the last, so API traffic grows with runs and variations, never with the
-number of people watching. Every call stays within ``aideator.rbac``.
+number of people watching; the namespace's Warning events are watched once for all of
+them (:class:`WarningWatcher`) while any variation is followed. Every call stays within
+``aideator.rbac``.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from .. import kube, manifests, tracing
 from ..agent_env import agent_environment
 from ..config import Settings
 from .base import Exited, Notice, Observation, VariationSpec, Waiting
+from .eventwatch import VariationWarnings, WarningWatcher
 from .kubereap import reap_jobs
 from .kubevariation import VariationFollower, delete_job
 from .podwatch import PodWatcher
@@ -46,6 +49,7 @@ class KubernetesRuntime:
         self._namespace = settings.kube_namespace
         self._kube = client or kube.Kube(config_file=settings.kube_config)
         self._runs: dict[str, _Run] = {}
+        self._warnings = WarningWatcher(self._kube, namespace=self._namespace)
 
     # -- the runtime interface ---------------------------------------------------------
     def watch(self, spec: VariationSpec, *, handle: Mapping[str, Any] | None,
@@ -62,8 +66,11 @@ class KubernetesRuntime:
                 if gone is not None:
                     yield gone
                     return
+            warnings = VariationWarnings(self._warnings, self._kube, namespace=self._namespace,
+                                         job=handle["job"],
+                                         wake=run.watcher.event(spec.index))
             follower = VariationFollower(client=self._kube, spec=spec, watcher=run.watcher,
-                                         handle=handle, cursor=cursor,
+                                         warnings=warnings, handle=handle, cursor=cursor,
                                          cancelled=lambda: run.cancelled)
             yield from follower.observations()
         finally:
@@ -188,6 +195,7 @@ class KubernetesRuntime:
             run = self._runs[run_id] = self._new_run(run_id)
         run.refs += 1
         run.watcher.start()
+        self._warnings.start()
         return run
 
     def _new_run(self, run_id: str) -> _Run:
@@ -202,3 +210,5 @@ class KubernetesRuntime:
         if run.refs <= 0:
             run.watcher.stop()
             del self._runs[run_id]
+        if not self._runs:
+            self._warnings.stop()

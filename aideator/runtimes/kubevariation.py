@@ -2,9 +2,10 @@
 
 The run's shared :class:`PodWatcher` says what the pod is doing; this turns that into
 observations (waiting reasons, a failed start, the start, output lines with a resume
-cursor, the exit) and reads the pod's log itself, on the variation's collector greenlet,
-one stream at a time. A log stream that ends is resumed after the cursor unless the
-container had already ended when the stream was opened (only then is the log complete).
+cursor, the exit, and the cluster's warnings about the Job and its pods) and reads the
+pod's log itself, on the variation's collector greenlet, one stream at a time. A log
+stream that ends is resumed after the cursor unless the container had already ended when
+the stream was opened (only then is the log complete).
 """
 from __future__ import annotations
 
@@ -16,19 +17,14 @@ import gevent
 
 from .. import kube
 from .base import Exited, Notice, Observation, Output, Started, VariationSpec, Waiting
+from .eventwatch import VariationWarnings
 from .podlog import Cursor, LogReader
+from .podstatus import (condition, container_exit, container_state, failure_cause, job_failure,
+                        start_failure)
 from .podwatch import PodState, PodWatcher
 
 log = logging.getLogger(__name__)
 
-# Waiting reasons that will not fix themselves: the variation fails at once.
-FAIL_TO_START = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName",
-                           "CreateContainerConfigError"})
-# The Kubernetes reasons a failure is described by, as causes (``base.CAUSES``).
-CAUSE_OF_REASON = {"Unschedulable": "unschedulable", "ErrImagePull": "image_pull",
-                   "ImagePullBackOff": "image_pull", "InvalidImageName": "image_pull",
-                   "CreateContainerConfigError": "start_failed",
-                   "DeadlineExceeded": "deadline", "BackoffLimitExceeded": "exit_code"}
 # How often a variation without a pod (or waiting to start) checks on its Job.
 JOB_POLL_SECONDS = 5.0
 CANCEL_POLL_SECONDS = 0.5
@@ -39,78 +35,15 @@ RETRY_MIN, RETRY_MAX = 0.1, 10.0
 DELETE_ATTEMPTS = 3
 
 
-def container_state(pod: Mapping[str, Any]) -> dict[str, Any]:
-    """The agent container's ``state`` ({} before the kubelet reports it)."""
-    statuses = (pod.get("status") or {}).get("containerStatuses") or []
-    for status in statuses:
-        if status.get("name") == "agent":
-            return status.get("state") or {}
-    return (statuses[0].get("state") or {}) if statuses else {}
-
-
-def condition(obj: Mapping[str, Any], kind: str) -> dict[str, Any] | None:
-    """A true condition of this type, looked up by type (their order means nothing)."""
-    for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == kind and cond.get("status") == "True":
-            return cond
-    return None
-
-
-def start_failure(pod: Mapping[str, Any]) -> str | None:
-    """Why the pod will never start, or None."""
-    for cond in (pod.get("status") or {}).get("conditions") or []:
-        if (cond.get("type") == "PodScheduled" and cond.get("status") == "False"
-                and cond.get("reason") == "Unschedulable"):
-            return f"Unschedulable: {cond.get('message') or 'no node fits the pod'}"
-    waiting = container_state(pod).get("waiting") or {}
-    if waiting.get("reason") in FAIL_TO_START:
-        return f"{waiting['reason']}: {waiting.get('message') or ''}".rstrip(": ")
-    return None
-
-
-def failure_cause(failure: str) -> str:
-    """The cause of a failure told by :func:`start_failure` or :func:`job_failure`
-    (``"<Kubernetes reason>: <message>"``)."""
-    return CAUSE_OF_REASON.get(failure.split(":", 1)[0], "other")
-
-
-def memory_limit(pod: Mapping[str, Any]) -> str:
-    for container in (pod.get("spec") or {}).get("containers") or []:
-        if container.get("name") == "agent":
-            return ((container.get("resources") or {}).get("limits") or {}).get(
-                "memory", "none")
-    return "none"
-
-
-def container_exit(pod: Mapping[str, Any]) -> Exited | None:
-    """The outcome the container's own end tells, or None while it has not ended."""
-    term = container_state(pod).get("terminated")
-    if term is None:
-        return None
-    code, reason = term.get("exitCode"), term.get("reason") or "Error"
-    if code == 0:
-        return Exited(True, "exit code 0", 0)
-    if reason == "OOMKilled":
-        return Exited(False, f"OOMKilled: the agent ran out of memory (limit "
-                             f"{memory_limit(pod)})", 137 if code is None else code, "oom")
-    return Exited(False, f"the agent exited with code {code} ({reason})", code, "exit_code")
-
-
-def job_failure(job: Mapping[str, Any]) -> str | None:
-    # FailureTarget comes first (while pods are being removed), Failed once they are gone.
-    cond = condition(job, "Failed") or condition(job, "FailureTarget")
-    if cond is None:
-        return None
-    return f"{cond.get('reason') or 'Failed'}: {cond.get('message') or ''}".rstrip(": ")
-
-
 class VariationFollower:
     """Observations of one variation whose Job exists, until it has exited."""
 
     def __init__(self, *, client: kube.Kube, spec: VariationSpec, watcher: PodWatcher,
-                 handle: Mapping[str, Any], cursor: str | None,
+                 warnings: VariationWarnings, handle: Mapping[str, Any], cursor: str | None,
                  cancelled: Callable[[], bool]) -> None:
         self._kube, self._spec, self._watcher = client, spec, watcher
+        self._warnings = warnings
+        self._pods_seen: set[str] = set()
         self._handle = dict(handle)
         self._job, self._namespace = handle["job"], handle["namespace"]
         self._cancelled = cancelled
@@ -124,11 +57,25 @@ class VariationFollower:
 
     # -- the main loop -------------------------------------------------------------------
     def observations(self) -> Iterator[Observation]:
+        try:
+            for obs in self._observations():
+                if isinstance(obs, Exited) and not obs.ok:
+                    # Why it failed may be in a warning the watch has not brought yet.
+                    settle = self._pod is None and bool(self._pods_seen) \
+                        and not self._cancelled()
+                    yield from self._warnings.final(self._pods_seen, settle=settle)
+                yield obs
+        finally:
+            self._warnings.close()
+
+    def _observations(self) -> Iterator[Observation]:
         waiting_said, job_checked = None, time.monotonic()
         while True:
             self._event.clear()
             yield from self._notices()
             state = self._watcher.pod(self._spec.index)
+            if state is not None:
+                self._pods_seen.add(state.pod["metadata"]["name"])
             if state is not None and self._pod and state.pod["metadata"]["name"] != self._pod:
                 if state.deleted:  # an earlier pod's deletion: not ours
                     state = None
@@ -169,10 +116,11 @@ class VariationFollower:
                 yield Waiting(said)
             self._event.wait(CANCEL_POLL_SECONDS if self._cancelled() else JOB_POLL_SECONDS)
 
-    def _notices(self) -> Iterator[Notice]:
+    def _notices(self) -> Iterator[Observation]:
         messages, self._notice_at = self._watcher.notices_since(self._notice_at)
         for message in messages:
             yield Notice(message)
+        yield from self._warnings.pending()
 
     # -- the log -------------------------------------------------------------------------
     def _follow_log(self, name: str) -> Iterator[Observation]:

@@ -1,33 +1,23 @@
-"""One pod watch per run, shared by the run's variations (kubespawner's reflector).
+"""One pod watch per run, shared by the run's variations (a :class:`Reflector`).
 
-List the run's pods by label, remember the list's resourceVersion, watch from it; when
-the server ends the watch, watch again from the last version seen; on 410 Gone relist;
-on errors back off 0.1 s → 30 s. The latest pod of each variation is kept, and a
-variation's collector is woken when its pod changes. The watch runs on its own greenlet
-and is stopped when the last variation of the run is done, so the API sees one watch per
-run however many variations (and browser clients) there are.
+The run's pods are listed and watched by label; the latest pod of each variation is kept,
+and a variation's collector is woken when its pod changes. The watch runs on its own
+greenlet and is stopped when the last variation of the run is done, so the API sees one
+watch per run however many variations (and browser clients) there are.
 
 API trouble is reported as a short list of notices (one when a failure streak starts,
 one when it ends) that every variation's collector relays to its event stream.
 """
 from __future__ import annotations
 
-import logging
-import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
-import gevent
 import gevent.event
 
 from .. import kube
+from .reflector import Reflector
 
-log = logging.getLogger(__name__)
-
-BACKOFF_MIN, BACKOFF_MAX = 0.1, 30.0
-# The server ends watches when it likes (30-60 min); asking for less keeps the read
-# timeout meaningful on connections that silently died.
-WATCH_TIMEOUT_SECONDS = 300
 MAX_NOTICES = 100
 
 
@@ -43,29 +33,20 @@ def _variation(pod: dict[str, Any]) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-class PodWatcher:
+class PodWatcher(Reflector):
     def __init__(self, client: kube.Kube, *, namespace: str, selector: str) -> None:
+        super().__init__()
         self._kube = client
         self._namespace = namespace
         self._selector = selector
+        self.what = f"pod watch {selector}"
         self._pods: dict[int, PodState] = {}
         self._events: dict[int, gevent.event.Event] = {}
-        self._greenlet: gevent.Greenlet | None = None
-        self.synced = False            # a first list has been read
         self.failing: str | None = None
         self.notices: list[str] = []   # append-only (bounded): collectors keep an index
         self.notices_dropped = 0
 
     # -- for the collectors ----------------------------------------------------------------
-    def start(self) -> None:
-        if self._greenlet is None:
-            self._greenlet = gevent.spawn(self._run)
-
-    def stop(self) -> None:
-        if self._greenlet is not None:
-            self._greenlet.kill(block=False)
-            self._greenlet = None
-
     def pod(self, variation: int) -> PodState | None:
         return self._pods.get(variation)
 
@@ -83,45 +64,13 @@ class PodWatcher:
         start = max(index - self.notices_dropped, 0)
         return self.notices[start:], self.notices_dropped + len(self.notices)
 
-    # -- the reflector -------------------------------------------------------------------
-    def _run(self) -> None:
-        backoff, version = BACKOFF_MIN, None
-        while True:
-            try:
-                if version is None:
-                    listing = self._kube.list_pods(namespace=self._namespace,
-                                                   label_selector=self._selector)
-                    self._replace(listing.get("items") or [])
-                    version = listing["metadata"]["resourceVersion"]
-                events = self._kube.watch_pods(namespace=self._namespace,
-                                               label_selector=self._selector,
-                                               resource_version=version,
-                                               timeout_seconds=WATCH_TIMEOUT_SECONDS)
-                self._recovered()
-                backoff, opened, seen = BACKOFF_MIN, time.monotonic(), 0
-                for event in events:
-                    seen += 1
-                    version = event["object"]["metadata"].get("resourceVersion") or version
-                    if event["type"] != "BOOKMARK":
-                        self._apply(event["type"], event["object"])
-                # The server ended the watch: carry on from the last version seen (after a
-                # pause if it ended at once, so a misbehaving server is not hammered).
-                if not seen and time.monotonic() - opened < 1:
-                    gevent.sleep(BACKOFF_MIN)
-            except kube.Gone:
-                log.info("pod watch %s: resourceVersion %s expired; relisting",
-                         self._selector, version)
-                version = None
-            except kube.KubeError as exc:
-                self._failed(str(exc))
-                gevent.sleep(backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX)
-            except Exception as exc:  # noqa: BLE001 - a surprise must not end the watch
-                log.exception("pod watch %s failed", self._selector)
-                self._failed(f"unexpected {type(exc).__name__}: {exc}")
-                version = None
-                gevent.sleep(backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX)
+    # -- the reflector ---------------------------------------------------------------------
+    def _list(self) -> dict[str, Any]:
+        return self._kube.list_pods(namespace=self._namespace, label_selector=self._selector)
+
+    def _watch(self, version: str, timeout_seconds: int) -> Iterator[dict[str, Any]]:
+        return self._kube.watch_pods(namespace=self._namespace, label_selector=self._selector,
+                                     resource_version=version, timeout_seconds=timeout_seconds)
 
     def _replace(self, pods: list[dict[str, Any]]) -> None:
         """A fresh list: pods missing from it were deleted while nobody watched."""
@@ -135,7 +84,7 @@ class PodWatcher:
                 self._set(variation, PodState(state.pod, deleted=True))
         for variation, pod in listed.items():
             self._set(variation, PodState(pod))
-        self.synced = True
+        self.synced = True   # before the wake-up: the collectors look at it
         self.wake_all()
 
     def _apply(self, kind: str, pod: dict[str, Any]) -> None:
@@ -155,7 +104,7 @@ class PodWatcher:
         self.event(variation).set()
 
     def _failed(self, why: str) -> None:
-        log.warning("pod watch %s: %s", self._selector, why)
+        super()._failed(why)
         if self.failing is None:
             self._notice(f"Kubernetes API unavailable ({why}); retrying")
         self.failing = why

@@ -1,42 +1,36 @@
 """The Dockerfiles, checked statically (no Docker engine here): what they copy exists and is
 not excluded by .dockerignore, they run as the uid the chart and the Job template expect, and
-the API image starts the way the chart starts it."""
+the API image starts the way the chart starts it. (test_images.py replays their builds.)"""
 from __future__ import annotations
 
-import fnmatch
 import re
+from pathlib import Path
 
 import yaml
 
 from .conftest import CHART, ROOT
+from .dockerfile import DockerIgnore, stages
+from .dockerfile import instructions as parse
 
 API = ROOT / "Dockerfile"
 AGENT = ROOT / "agent" / "Dockerfile"
 
 
-def stages(text: str) -> list[str]:
-    return re.findall(r"^FROM \S+(?: AS (\S+))?$", text, re.M)
-
-
-def instructions(text: str, name: str) -> list[str]:
-    joined = re.sub(r"\\\n", " ", text)
-    return [m.group(1).strip() for m in re.finditer(rf"^{name} (.+)$", joined, re.M)]
+def instructions(path: Path, keyword: str) -> list[str]:
+    return [i.args for i in parse(path.read_text()) if i.keyword == keyword]
 
 
 def ignored(path: str) -> bool:
-    patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
-                if line.strip() and not line.startswith("#")]
-    return any(fnmatch.fnmatch(path, p.rstrip("/")) or path.startswith(p.rstrip("/") + "/")
-               for p in patterns if not p.startswith("!"))
+    return DockerIgnore(ROOT).ignored(path)
 
 
 def test_plain_docker_build_gives_the_production_stage() -> None:
-    assert stages(API.read_text()) == ["base", "dev", "production"]
-    assert stages(API.read_text())[-1] == "production"     # the default target
+    names = [stage.name for stage in stages(API.read_text())]
+    assert names == ["base", "dev", "production"]     # the last one is the default target
 
 
 def test_everything_the_api_image_copies_exists_and_is_in_the_context() -> None:
-    for copy in instructions(API.read_text(), "COPY"):
+    for copy in instructions(API, "COPY"):
         *sources, _ = copy.split()
         for source in sources:
             assert (ROOT / source).exists(), source
@@ -44,10 +38,9 @@ def test_everything_the_api_image_copies_exists_and_is_in_the_context() -> None:
 
 
 def test_the_api_image_runs_gunicorn_as_the_charts_uid() -> None:
-    text = API.read_text()
-    assert instructions(text, "CMD") == ['["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]']
-    assert "EXPOSE 8000" in text
-    users = instructions(text, "USER")
+    assert instructions(API, "CMD") == ['["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]']
+    assert instructions(API, "EXPOSE") == ["8000"]
+    users = instructions(API, "USER")
     assert users[-1] == "10001:10001" and "root" not in users[0]
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert values["api"]["podSecurityContext"]["runAsUser"] == 10001
@@ -55,11 +48,15 @@ def test_the_api_image_runs_gunicorn_as_the_charts_uid() -> None:
 
 
 def test_the_api_image_leaves_the_agent_sdk_out() -> None:
-    # requirements.txt pulls the agent's requirements in with -r; the API image drops them.
+    # requirements.txt pulls the agent's requirements in with -r; the API image installs
+    # requirements.lock, which `make lock` writes without them.
     requirements = (ROOT / "requirements.txt").read_text().splitlines()
     includes = [line for line in requirements if line.startswith("-r ")]
     assert includes == ["-r agent/requirements.txt"]
-    assert "grep -v '^-r '" in API.read_text()
+    copied = [args.split()[0] for args in instructions(API, "COPY")]
+    assert "requirements.lock" in copied and "requirements.txt" not in copied
+    assert not re.search(r"^claude-agent-sdk==", (ROOT / "requirements.lock").read_text(),
+                         re.M)
 
 
 def test_secrets_and_local_state_stay_out_of_the_build_context() -> None:
@@ -73,7 +70,7 @@ def test_secrets_and_local_state_stay_out_of_the_build_context() -> None:
 def test_the_agent_image_uid_matches_the_job_template() -> None:
     job = yaml.safe_load((ROOT / "manifests" / "job.yaml").read_text())
     uid = job["spec"]["template"]["spec"]["securityContext"]["runAsUser"]
-    assert instructions(AGENT.read_text(), "USER")[-1].split(":")[0] == str(uid)
+    assert instructions(AGENT, "USER")[-1].split(":")[0] == str(uid)
 
 
 # Import name -> the requirement that provides it (directly, or as its own dependency).

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from .conftest import CHART, DEV_VALUES, ROOT, find, helm
+from .dockerfile import build_chain, stages
 from .tiltfile_eval import TiltRun, evaluate
 
 TILTFILE = ROOT / "Tiltfile"
@@ -57,7 +58,13 @@ def test_the_api_image_live_updates_python_code(tilt: TiltRun) -> None:
         assert container_path.startswith("/app/")
     assert "WORKDIR /app" in dockerfile.read_text()
     (fallbacks,), _ = tilt.one("fall_back_on")
-    assert "requirements.txt" in fallbacks and all((ROOT / f).exists() for f in fallbacks)
+    assert "requirements.lock" in fallbacks and all((ROOT / f).exists() for f in fallbacks)
+    # Tilt sends only these paths as the build context: all the dev target copies.
+    for stage in build_chain(stages(dockerfile.read_text()), kwargs["target"]):
+        for ins in stage.instructions:
+            if ins.keyword == "COPY":
+                for source in ins.flags_and_operands()[1][:-1]:
+                    assert source.rstrip("/") in kwargs["only"], source
 
 
 def test_the_agent_image_is_built_from_agent_and_pushed_where_the_chart_pulls(

@@ -12,6 +12,9 @@ def test_prd_permissions() -> None:
     for verb in ("get", "list", "watch"):
         assert rbac.allowed(verb, "pods", api_group="")
     assert rbac.allowed("get", "pods/log")
+    # Issue 10: Warning events of the agents' Jobs and pods (one watch, lists by object).
+    for verb in ("list", "watch"):
+        assert rbac.allowed(verb, "events", api_group="")
 
 
 def test_nothing_more() -> None:
@@ -24,6 +27,8 @@ def test_nothing_more() -> None:
     assert not rbac.allowed("create", "pods/exec")
     assert not rbac.allowed("list", "pods/log")
     assert not rbac.allowed("get", "jobs", api_group="")
+    for verb in ("get", "create", "update", "patch", "delete"):
+        assert not rbac.allowed(verb, "events")
 
 
 def test_role_rules_are_plain_json() -> None:

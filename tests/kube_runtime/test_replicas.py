@@ -1,6 +1,7 @@
 """The Kubernetes runtime with three API replicas on one PostgreSQL: the cluster sees one
-pod watch per run and one log stream per pod at any moment, not one per replica, and a
-new owner resumes each log from the stored cursor without creating any Job again."""
+pod watch per run, one log stream per pod and one events watch (the owner's) at any
+moment, not one per replica, and a new owner resumes each log from the stored cursor
+without creating any Job again."""
 from __future__ import annotations
 
 import threading
@@ -16,9 +17,9 @@ from .conftest import assert_every_line_once, start_run
 LINES = 300
 
 
-def open_streams(fake, run_id: str) -> tuple[int, Counter]:
-    """Pod watches of the run, and followed logs per pod, streaming right now."""
-    watches, logs = 0, Counter()
+def open_streams(fake, run_id: str) -> tuple[int, Counter, int]:
+    """Pod watches of the run, followed logs per pod, and events watches, streaming now."""
+    watches, logs, events = 0, Counter(), 0
     for r in fake.requests:
         if not r.open:
             continue
@@ -27,7 +28,9 @@ def open_streams(fake, run_id: str) -> tuple[int, Counter]:
             watches += 1
         elif r.resource == "pods/log" and run_id in (r.name or ""):
             logs[r.name] += 1
-    return watches, logs
+        elif r.resource == "events" and r.verb == "watch":
+            events += 1
+    return watches, logs, events
 
 
 def test_three_replicas_one_watch_per_run_one_log_per_pod_and_failover(kube_server, fake,
@@ -42,13 +45,14 @@ def test_three_replicas_one_watch_per_run_one_log_per_pod_and_failover(kube_serv
         k, follow([(s, path)], timeout=90))) for k, s in (("b", b), ("c", c))]
     for t in threads:
         t.start()
-    peak_watches, peak_logs, stop = [0], [0], threading.Event()
+    peak_watches, peak_logs, peak_events, stop = [0], [0], [0], threading.Event()
 
     def sample() -> None:
         while not stop.is_set():
-            watches, logs = open_streams(fake, run_id)
+            watches, logs, events = open_streams(fake, run_id)
             peak_watches[0] = max(peak_watches[0], watches)
             peak_logs[0] = max([peak_logs[0], *logs.values()])
+            peak_events[0] = max(peak_events[0], events)
             time.sleep(0.02)
 
     sampler = threading.Thread(target=sample)
@@ -56,8 +60,8 @@ def test_three_replicas_one_watch_per_run_one_log_per_pod_and_failover(kube_serv
     wait_for(lambda: sum(e.event == "agent_output" for e in seen.get("b", [])) or
              b.get(f"/runs/{run_id}").json()["event_count"] > 120, timeout=30)
     assert owner(servers) is a
-    watches, logs = open_streams(fake, run_id)
-    assert watches == 1 and sorted(logs.values()) == [1, 1, 1]
+    watches, logs, events = open_streams(fake, run_id)
+    assert watches == 1 and sorted(logs.values()) == [1, 1, 1] and events == 1
     a.kill()
     killed = time.monotonic()
     for t in threads:
@@ -73,7 +77,7 @@ def test_three_replicas_one_watch_per_run_one_log_per_pod_and_failover(kube_serv
     taken = [e for e in seen["b"] if e.event == "status"
              and "took the run over" in e.data.get("message", "")]
     assert len(taken) == 1
-    assert peak_watches[0] == 1 and peak_logs[0] == 1
+    assert peak_watches[0] == 1 and peak_logs[0] == 1 and peak_events[0] == 1
     creates = [r for r in fake.requests if r.verb == "create" and r.resource == "jobs"]
     assert Counter(r.code for r in creates) == {201: 3}
     resumed = [r for r in fake.requests if r.resource == "pods/log" and "sinceTime" in r.query]

@@ -26,7 +26,8 @@ _NS = r"(?:/namespaces/(?P<ns>[^/]+))?"
 _NAME = r"(?:/(?P<name>[^/]+))?"
 _ROUTES = [  # (path pattern, API group)
     (re.compile(rf"^/apis/batch/v1{_NS}/(?P<res>jobs){_NAME}(?:/(?P<sub>status))?$"), "batch"),
-    (re.compile(rf"^/api/v1{_NS}/(?P<res>pods|secrets){_NAME}(?:/(?P<sub>log|status))?$"), ""),
+    (re.compile(rf"^/api/v1{_NS}/(?P<res>pods|secrets|events){_NAME}"
+                rf"(?:/(?P<sub>log|status))?$"), ""),
 ]
 _VERBS = {"GET": "get", "POST": "create", "DELETE": "delete", "PATCH": "patch", "PUT": "update"}
 
@@ -101,7 +102,7 @@ class Handler(BaseHTTPRequestHandler):
                   query: dict[str, str], body: Any) -> tuple[int, Any] | _Stream:
         api, store = self.api, self.api.store
         if verb in ("list", "watch"):
-            match = _selector(query)
+            match = _selector(resource, query)
             if verb == "watch":
                 return _Stream("application/json", api.watches.stream(
                     resource, ns, resource_version=query.get("resourceVersion"),
@@ -242,14 +243,15 @@ def _list(api: FakeKubeAPI, resource: str, ns: str | None, query: dict[str, str]
         api.store.events_after(int(query["resourceVersion"]), resource, ns)
     items, rv = api.store.list(resource, ns, match)
     api_version, kind = {"jobs": ("batch/v1", "JobList"), "pods": ("v1", "PodList"),
-                         "secrets": ("v1", "SecretList")}[resource]
+                         "secrets": ("v1", "SecretList"),
+                         "events": ("v1", "EventList")}[resource]
     return {"kind": kind, "apiVersion": api_version,
             "metadata": {"resourceVersion": str(rv)}, "items": items}
 
 
-def _selector(query: dict[str, str]) -> Callable[[dict[str, Any]], bool]:
+def _selector(resource: str, query: dict[str, str]) -> Callable[[dict[str, Any]], bool]:
     labels = label_selector(query.get("labelSelector"))
-    fields = field_selector(query.get("fieldSelector"))
+    fields = field_selector(query.get("fieldSelector"), resource)
     return lambda obj: labels(obj) and fields(obj)
 
 

@@ -4,7 +4,9 @@ It keeps a Job's status (active/ready/succeeded/failed, SuccessCriteriaMet → C
 FailureTarget → Failed with BackoffLimitExceeded or DeadlineExceeded) in line with its
 pods, replaces failed pods within ``backoffLimit``, enforces ``activeDeadlineSeconds``,
 deletes finished Jobs after ``ttlSecondsAfterFinished`` and applies deletion propagation.
-Note the API default for deleting a batch/v1 Job is *Orphan*: its pods keep running.
+It records the Job's Events (SuccessfulCreate; a Warning with the failure's reason when the
+Job fails, Completed when it succeeds). Note the API default for deleting a batch/v1 Job
+is *Orphan*: its pods keep running.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import objects
+from .events import JOB_CONTROLLER, EventRecorder
 from .kubelet import Kubelet
 from .logs import LogBook
 from .status import bad_request
@@ -37,8 +40,10 @@ class _JobState:
 
 
 class JobController:
-    def __init__(self, store: Store, logs: LogBook, *, pod_grace_seconds: float) -> None:
+    def __init__(self, store: Store, logs: LogBook, *, pod_grace_seconds: float,
+                 events: EventRecorder) -> None:
         self._store, self._logs = store, logs
+        self._events = events
         self._grace = pod_grace_seconds
         self._jobs: dict[str, _JobState] = {}
         self._timers: list[threading.Timer] = []
@@ -209,6 +214,9 @@ class JobController:
                                  "Job has reached the specified backoff limit")
             elif not active and not terminating:
                 new_pod = self._store.create("pods", objects.pod_for_job(job))
+                self._events.emit(job, "Normal", "SuccessfulCreate",
+                                  f"Created pod: {new_pod['metadata']['name']}",
+                                  component=JOB_CONTROLLER)
                 self.kubelet.start(new_pod)
                 active = [new_pod]
         newly_finished = (state.outcome is not None and not active and not terminating
@@ -232,6 +240,13 @@ class JobController:
 
         if _changed(job, mutate):
             self._store.update("jobs", state.namespace, state.name, mutate)
+        if newly_finished and state.outcome is not None:
+            kind, reason, message = state.outcome
+            if kind == "Failed":
+                self._events.emit(job, "Warning", reason, message, component=JOB_CONTROLLER)
+            else:
+                self._events.emit(job, "Normal", "Completed", "Job completed",
+                                  component=JOB_CONTROLLER)
         if newly_finished:
             ttl = spec.get("ttlSecondsAfterFinished")
             if ttl is not None:

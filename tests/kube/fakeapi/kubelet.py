@@ -4,7 +4,10 @@ The pod's ``agent`` container becomes ``kubelet_command`` run with the container
 (``value`` entries after the kubelet's own ``$(VAR)`` expansion, ``secretKeyRef`` resolved
 from the fake's Secrets); stdout and stderr become the pod log, line by line with
 timestamps, and the exit code becomes the ``terminated`` state. Behaviours a cluster shows
-but a process cannot (image pull failures, Unschedulable, OOMKilled) are chosen per pod.
+but a process cannot (image pull failures, Unschedulable, a volume that fails to mount,
+OOMKilled) are chosen per pod. The scheduler and the kubelet record the Events a cluster's
+would (FailedScheduling, Failed, BackOff, FailedMount, Scheduled, Started), repeating the
+ones a real component retries.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import threading
 import uuid
 from typing import Any, Callable, Mapping, Sequence
 
+from .events import KUBELET, SCHEDULER, EventRecorder
 from .expansion import expand
 from .logs import LogBook
 from .status import ApiError
@@ -30,7 +34,16 @@ IMAGE_PULL_BACKOFF = "ImagePullBackOff"  # ErrImagePull, then ImagePullBackOff f
 UNSCHEDULABLE = "Unschedulable"
 OOM_KILLED = "OOMKilled"                   # SIGKILL after the first log line, exit 137
 CONTAINER_CREATING = "ContainerCreating"   # never starts
-BEHAVIOURS = {RUN, IMAGE_PULL_BACKOFF, UNSCHEDULABLE, OOM_KILLED, CONTAINER_CREATING}
+# A volume fails to mount (FailedMount, repeated) while containers are held, then mounts.
+FAILED_MOUNT = "FailedMount"
+BEHAVIOURS = {RUN, IMAGE_PULL_BACKOFF, UNSCHEDULABLE, OOM_KILLED, CONTAINER_CREATING,
+              FAILED_MOUNT}
+WARNING, NORMAL = "Warning", "Normal"
+UNSCHEDULABLE_MESSAGE = ("0/1 nodes are available: 1 Insufficient memory. preemption: 0/1 "
+                         "nodes are available: 1 No preemption victims found for incoming "
+                         "pod.")
+FAILED_MOUNT_MESSAGE = ('MountVolume.SetUp failed for volume "workspace" : mount failed: '
+                        "exit status 32")
 # The per-pod knobs: a pod (template) label, or an env value of the container.
 BEHAVIOUR_LABEL = "fakekube.test/behaviour"
 BEHAVIOUR_ENV = "FAKEKUBE_BEHAVIOUR"
@@ -49,8 +62,11 @@ class Kubelet:
     def __init__(self, store: Store, logs: LogBook, *, command: Sequence[str] | None,
                  env: Mapping[str, str], on_pod_change: Callable[[dict[str, Any]], None],
                  start_delay: float, pull_backoff_delay: float,
-                 service_host: Callable[[], tuple[str, int]]) -> None:
+                 service_host: Callable[[], tuple[str, int]], events: EventRecorder,
+                 retry_seconds: float = 0.5) -> None:
         self._store, self._logs = store, logs
+        self._recorder = events
+        self._retry_seconds = retry_seconds
         self._command = list(command) if command else None
         self._env = dict(env)
         self._on_pod_change = on_pod_change
@@ -122,6 +138,18 @@ class Kubelet:
             if e.code == 404:
                 raise _PodGone() from None
             raise
+
+    def event(self, ref: tuple[str, str], type_: str, reason: str,
+              message: Callable[[dict[str, Any]], str] | str, component: str = KUBELET) -> None:
+        """Record an Event about the pod (``message`` may be made from its container); none
+        about a pod that is gone or going."""
+        with self._store.cond:
+            pod = self._store.find("pods", *ref)
+            if pod is None or pod["metadata"].get("deletionTimestamp"):
+                return
+            text = message if isinstance(message, str) else message(_container(pod))
+            self._recorder.emit(pod, type_, reason, text, component=component,
+                                node=pod["spec"].get("nodeName"))
 
     def environment(self, pod: dict[str, Any], workdir: str) -> dict[str, str]:
         ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
@@ -195,19 +223,37 @@ class _Runner:
             shutil.rmtree(workdir, ignore_errors=True)
 
     def _lifecycle(self, workdir: str) -> None:
+        k, ref = self.k, self.ref
         if self.behaviour == UNSCHEDULABLE:
-            self.k.set_status(self.ref, _unschedulable)
+            k.event(ref, WARNING, "FailedScheduling", UNSCHEDULABLE_MESSAGE, SCHEDULER)
+            k.set_status(ref, _unschedulable)
+            while not self._pause(k._retry_seconds):   # the scheduler tries again, in vain
+                k.event(ref, WARNING, "FailedScheduling", UNSCHEDULABLE_MESSAGE, SCHEDULER)
             return
-        self.k.set_status(self.ref, _scheduled)
-        if self._pause(self.k._start_delay) or not self._wait_released():
+        k.event(ref, NORMAL, "Scheduled", f"Successfully assigned {ref[0]}/{ref[1]} to {NODE}",
+                SCHEDULER)
+        k.set_status(ref, _scheduled)
+        if self.behaviour == FAILED_MOUNT:
+            while True:   # the kubelet retries the mount; it works once containers are let go
+                k.event(ref, WARNING, "FailedMount", FAILED_MOUNT_MESSAGE)
+                if self._pause(k._retry_seconds):
+                    return
+                if k._released.is_set():
+                    break
+        if self._pause(k._start_delay) or not self._wait_released():
             return
         if self.behaviour == CONTAINER_CREATING:
             return
         if self.behaviour == IMAGE_PULL_BACKOFF:
-            self.k.set_status(self.ref, _waiting("ErrImagePull", _pull_error))
-            if self._pause(self.k._pull_backoff_delay):
+            k.event(ref, WARNING, "Failed", lambda c: f'Failed to pull image "{c["image"]}": '
+                                                      f"{_pull_error(c)}")
+            k.event(ref, WARNING, "Failed", "Error: ErrImagePull")
+            k.set_status(ref, _waiting("ErrImagePull", _pull_error))
+            if self._pause(k._pull_backoff_delay):
                 return
-            self.k.set_status(self.ref, _waiting("ImagePullBackOff", _backoff_message))
+            k.event(ref, NORMAL, "BackOff", _backoff_message)
+            k.event(ref, WARNING, "Failed", "Error: ImagePullBackOff")
+            k.set_status(ref, _waiting("ImagePullBackOff", _backoff_message))
             return
         env = self._wait_for_config(workdir)
         if env is None:
@@ -224,6 +270,7 @@ class _Runner:
             try:
                 return self.k.environment(pod, workdir)
             except _ConfigError as e:
+                self.k.event(self.ref, WARNING, "Failed", f"Error: {e}")
                 if str(e) != reported:
                     reported = str(e)
                     self.k.set_status(self.ref, _waiting("CreateContainerConfigError",
@@ -250,6 +297,7 @@ class _Runner:
                 self.k._logs.finish(self.ref)
                 return
         self.k.set_status(self.ref, _running(started, container_id))
+        self.k.event(self.ref, NORMAL, "Started", "Started container agent")
         oom = False
         assert self.proc.stdout is not None
         for line in iter(self.proc.stdout.readline, b""):
@@ -307,9 +355,7 @@ def _container_status(pod: dict[str, Any], state: dict[str, Any], **extra: Any) 
 
 def _unschedulable(pod: dict[str, Any]) -> None:
     pod["status"]["conditions"] = [_condition(
-        "PodScheduled", "False", reason="Unschedulable",
-        message="0/1 nodes are available: 1 Insufficient memory. preemption: 0/1 nodes "
-                "are available: 1 No preemption victims found for incoming pod.")]
+        "PodScheduled", "False", reason="Unschedulable", message=UNSCHEDULABLE_MESSAGE)]
 
 
 def _scheduled(pod: dict[str, Any]) -> None:

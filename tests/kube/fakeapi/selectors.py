@@ -41,22 +41,37 @@ def label_selector(text: str | None) -> Predicate:
     return matches
 
 
-def field_selector(text: str | None) -> Predicate:
-    """The few fields the real server indexes for jobs and pods."""
+# The fields each resource can be selected by (the real server's field label conversions);
+# a name maps to its path in the object when they differ.
+_OBJECT_FIELDS = {"metadata.name": "metadata.name", "metadata.namespace": "metadata.namespace"}
+FIELDS = {
+    "pods": {**_OBJECT_FIELDS, "status.phase": "status.phase", "spec.nodeName": "spec.nodeName"},
+    "jobs": {**_OBJECT_FIELDS, "status.successful": "status.succeeded"},
+    "secrets": {**_OBJECT_FIELDS, "type": "type"},
+    "events": {**_OBJECT_FIELDS, "type": "type", "reason": "reason",
+               "reportingComponent": "reportingComponent", "source": "source.component",
+               **{f"involvedObject.{f}": f"involvedObject.{f}"
+                  for f in ("kind", "namespace", "name", "uid", "apiVersion",
+                            "resourceVersion", "fieldPath")}},
+}
+
+
+def field_selector(text: str | None, resource: str) -> Predicate:
+    """The fields the real server can select ``resource`` by (``=``, ``==``, ``!=``)."""
+    known = FIELDS.get(resource, _OBJECT_FIELDS)
     checks: list[tuple[list[str], bool, str]] = []
     for part in filter(None, (p.strip() for p in (text or "").split(","))):
         m = re.match(r"^([\w.]+)\s*(==|=|!=)\s*(.*)$", part)
-        if not m or m.group(1) not in {"metadata.name", "metadata.namespace", "status.phase",
-                                       "spec.nodeName"}:
+        if not m or m.group(1) not in known:
             raise bad_request(f'field label not supported: "{part}"')
-        checks.append((m.group(1).split("."), m.group(2) != "!=", m.group(3)))
+        checks.append((known[m.group(1)].split("."), m.group(2) != "!=", m.group(3)))
 
     def matches(obj: dict[str, Any]) -> bool:
         for path, equal, value in checks:
             node: Any = obj
             for step in path:
                 node = node.get(step, {}) if isinstance(node, dict) else {}
-            actual = node if isinstance(node, str) else ""
+            actual = "" if node is None or isinstance(node, dict) else str(node)
             if (actual == value) != equal:
                 return False
         return True

@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 import kubernetes.client
 
 from . import objects
+from .events import EventRecorder
 from .faults import Faults, Recorded
 from .handlers import Handler
 from .jobs import JobController
@@ -61,26 +62,31 @@ class FakeKubeAPI:
 
     ``kubelet_command`` runs as every pod's container (with the container's env on top of
     ``kubelet_env``); ``container_start_delay`` is how long pods sit in ContainerCreating;
-    ``max_watch_seconds`` caps every watch (the real server ends them after 30-60 min).
+    ``max_watch_seconds`` caps every watch (the real server ends them after 30-60 min);
+    ``retry_seconds`` is how often the scheduler retries an unschedulable pod and the
+    kubelet a failing mount (each retry repeats their Warning event).
     """
 
     def __init__(self, *, kubelet_command: Sequence[str] | None = None,
                  kubelet_env: Mapping[str, str] | None = None,
                  container_start_delay: float = 0.05, pull_backoff_delay: float = 0.1,
                  pod_grace_seconds: float = 1.0, max_watch_seconds: float = 30.0,
-                 bookmark_seconds: float = 1.0, history_limit: int = 10_000) -> None:
+                 bookmark_seconds: float = 1.0, history_limit: int = 10_000,
+                 retry_seconds: float = 0.5) -> None:
         self.store = Store(history_limit=history_limit)
+        self.events = EventRecorder(self.store)
         self.logs = LogBook(self.store.cond)
         self.faults = Faults()
         self.watches = Watches(self.store, max_seconds=max_watch_seconds,
                                bookmark_seconds=bookmark_seconds)
         self.controller = JobController(self.store, self.logs,
-                                        pod_grace_seconds=pod_grace_seconds)
+                                        pod_grace_seconds=pod_grace_seconds, events=self.events)
         self.kubelet = Kubelet(self.store, self.logs, command=kubelet_command,
                                env=kubelet_env or {}, on_pod_change=self.controller.on_pod_change,
                                start_delay=container_start_delay,
                                pull_backoff_delay=pull_backoff_delay,
-                               service_host=lambda: self._address)
+                               service_host=lambda: self._address, events=self.events,
+                               retry_seconds=retry_seconds)
         self.controller.kubelet = self.kubelet
         self._http: _HTTPServer | None = None
         self._thread: threading.Thread | None = None

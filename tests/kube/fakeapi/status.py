@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 # resource -> (group, kind) as the API server names them in messages ("jobs.batch").
-KINDS = {"jobs": ("batch", "Job"), "pods": ("", "Pod"), "secrets": ("", "Secret")}
+KINDS = {"jobs": ("batch", "Job"), "pods": ("", "Pod"), "secrets": ("", "Secret"),
+         "events": ("", "Event")}
 
 
 class ApiError(Exception):

@@ -17,7 +17,8 @@ from .logs import StreamCut
 from .status import ApiError
 from .store import Store
 
-_KINDS = {"jobs": ("batch/v1", "Job"), "pods": ("v1", "Pod"), "secrets": ("v1", "Secret")}
+_KINDS = {"jobs": ("batch/v1", "Job"), "pods": ("v1", "Pod"), "secrets": ("v1", "Secret"),
+          "events": ("v1", "Event")}
 
 
 def _line(kind: str, obj: dict[str, Any]) -> bytes:
