@@ -52,8 +52,7 @@ class DrainingGeventWorker(GeventWorker):
 def _check_open_bind(address: str) -> None:
     """Refuse to serve without access control anywhere but loopback: whoever reaches the
     port could spend the Anthropic budget and read every transcript."""
-    if os.environ.get("AIDEATOR_AUTH", "off") != "off" or os.environ.get(
-            "AIDEATOR_INSECURE_ALLOW_NO_AUTH", "").lower() in ("1", "true", "yes", "on"):
+    if _settings.auth != "off" or _settings.insecure_allow_no_auth:
         return
     host = address.rpartition(":")[0].strip("[]") if ":" in address else address
     try:

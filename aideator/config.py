@@ -68,9 +68,9 @@ class Settings:
     # -- Access control and spending limits (see ``auth``, ``limits``) --------------------
     # "off" (anyone who reaches the API may use it: the loopback default of `make run`) or
     # "required" (a bearer token on every /api/v1 call but health and the OpenAPI document).
-    # gunicorn.conf.py refuses "off" on a non-loopback bind unless
-    # AIDEATOR_INSECURE_ALLOW_NO_AUTH is set.
     auth: str = "off"
+    # Lets auth "off" listen on a non-loopback address (gunicorn.conf.py refuses otherwise).
+    insecure_allow_no_auth: bool = False
     # An admin token usable from the first minute (the chart takes it from a Secret).
     admin_token: str = field(default="", repr=False)
     # Key that signs stream links; empty: one generated once and kept in the database,
