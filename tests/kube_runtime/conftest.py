@@ -11,7 +11,7 @@ import pytest
 
 from helpers import FAKE_AGENT, ROOT, Server
 from kube.fakeapi import FakeKubeAPI
-from sse_client import SSEEvent
+from sse_client import SSEEvent, read_events
 
 NAMESPACE = "default"
 REPO = "https://github.com/octocat/Hello-World"
@@ -64,6 +64,17 @@ def start_run(server: Server, prompt: str, variations: int) -> dict[str, Any]:
                                      "variations": variations})
     assert response.status_code == 202, response.text
     return response.json()
+
+
+def run_failing_four_ways(server: Server, fake: FakeKubeAPI) -> tuple[dict[str, Any],
+                                                                 list[SSEEvent]]:
+    """A run of 5 whose variations 0, 1, 3 and 4 fail (image pull, OOM, deadline with the
+    server's job_deadline_seconds=2, unschedulable) and 2 succeeds; its whole stream."""
+    fake.set_behaviour("agent-*-0", "ImagePullBackOff")
+    fake.set_behaviour("agent-*-1", "OOMKilled")
+    fake.set_behaviour("agent-*-4", "Unschedulable")
+    run = start_run(server, "lines=10 v3.hang=1", 5)
+    return run, read_events(server.base + run["stream_url"], timeout=30)
 
 
 def numbered_lines(events: list[SSEEvent]) -> dict[int, Counter]:

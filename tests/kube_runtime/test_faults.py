@@ -9,7 +9,7 @@ import pytest
 from sse_client import SSEEvent, iter_events, read_events
 
 from .conftest import (NAMESPACE, assert_every_line_once, by_variation, notices,
-                       start_run)
+                       run_failing_four_ways, start_run)
 
 LINES = 150
 
@@ -89,11 +89,7 @@ def test_a_failed_job_creation_fails_only_that_variation(kube_server, fake):
 
 def test_pods_that_cannot_start_or_run_out_of_memory_or_time(kube_server, fake):
     server = kube_server(job_deadline_seconds="2")
-    fake.set_behaviour("agent-*-0", "ImagePullBackOff")
-    fake.set_behaviour("agent-*-1", "OOMKilled")
-    fake.set_behaviour("agent-*-4", "Unschedulable")
-    run = start_run(server, "lines=10 v3.hang=1", 5)
-    events = read_events(server.base + run["stream_url"], timeout=30)
+    run, events = run_failing_four_ways(server, fake)
     errors = {i: e["error"] for i, e in by_variation(events, "error").items()}
     assert errors[0].startswith("Pod failed to start: ErrImagePull: ") \
         or errors[0].startswith("Pod failed to start: ImagePullBackOff: ")

@@ -10,16 +10,12 @@ from otlp_collector import OTLPCollector
 from prom import scrape
 from sse_client import read_events
 
-from .conftest import by_variation, start_run
+from .conftest import by_variation, run_failing_four_ways, start_run
 
 
 def test_failure_reasons_and_api_requests_are_counted(kube_server, fake):
     server = kube_server(job_deadline_seconds="2")
-    fake.set_behaviour("agent-*-0", "ImagePullBackOff")
-    fake.set_behaviour("agent-*-1", "OOMKilled")
-    fake.set_behaviour("agent-*-4", "Unschedulable")
-    run = start_run(server, "lines=10 v3.hang=1", 5)
-    events = read_events(server.base + run["stream_url"], timeout=30)
+    run, events = run_failing_four_ways(server, fake)
     assert sorted(by_variation(events, "error")) == [0, 1, 3, 4]
     # A Job the API refuses to create, every time.
     fake.fail_next("create", "jobs", times=10, code=500, name="agent-*-0")
