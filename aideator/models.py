@@ -162,8 +162,12 @@ def init_db(url: str, pool_size: int = 20) -> None:
     if url.startswith(("postgres://", "postgresql://")):
         # Pooled, psycopg 3 (peewee picks it when psycopg2 is absent): see the docstring.
         url = "postgresql+pool://" + url.split("://", 1)[1]
+        # A process frozen inside a transaction (a long GC pause, SIGSTOP, a VM paused)
+        # would hold its row locks, and so block the replica taking its runs over, until it
+        # woke: the server ends such a transaction after a few idle seconds instead.
         kwargs: dict[str, Any] = {"max_connections": pool_size, "stale_timeout": 300,
-                                  "timeout": 30, "thread_safe": True}
+                                  "timeout": 30, "thread_safe": True,
+                                  "options": "-c idle_in_transaction_session_timeout=3000"}
         _check_green_waits()
     else:
         kwargs = {"thread_safe": False}
