@@ -33,7 +33,8 @@ class DrainingGeventWorker(GeventWorker):
     _drain = None
 
     def _service(self):
-        extensions = getattr(self.wsgi, "extensions", None) or {}
+        # Told to stop while still booting, the worker has no application yet.
+        extensions = getattr(getattr(self, "wsgi", None), "extensions", None) or {}
         return extensions.get("aideator")
 
     def handle_exit(self, sig, frame):
