@@ -1,5 +1,6 @@
 """The chart's Role grants exactly what aideator/runtimes/kubernetes/rbac.py declares
-(PRD §7): one source of truth, so a verb the runtime starts using without the chart (or the reverse) fails here."""
+(PRD §7): one source of truth, so a verb the runtime starts using without the chart (or the
+reverse) fails here."""
 from __future__ import annotations
 
 import yaml

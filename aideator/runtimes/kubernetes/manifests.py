@@ -1,4 +1,5 @@
-"""Render the agent Job from ``job.yaml`` (beside this module): pure data in, a batch/v1 Job dict out.
+"""Render the agent Job from ``job.yaml`` (beside this module): pure data in, a batch/v1 Job
+dict out.
 
 Like kubespawner's ``objects.py`` this never calls the API, so it is tested by comparing to
 a literal dict. The template is loaded once and deep-copied; every per-variation field is set
