@@ -27,7 +27,6 @@ RUN pip install --require-hashes -r /tmp/requirements.lock \
     && rm /tmp/requirements.lock
 
 COPY wsgi.py gunicorn.conf.py ./
-COPY manifests/ manifests/
 COPY agent/ agent/
 COPY aideator/ aideator/
 

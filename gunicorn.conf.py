@@ -12,42 +12,10 @@ import shutil
 import sys
 import tempfile
 
-from gunicorn.workers.ggevent import GeventWorker
-
 # The service's package, whatever directory gunicorn was started from.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from aideator import logs  # noqa: E402
 from aideator.config import load_settings  # noqa: E402
-
-
-class DrainingGeventWorker(GeventWorker):
-    """A gevent worker that, told to stop (SIGTERM: a rolling update, a scale-down), fails
-    readiness, hands its runs over to the other replicas at once and ends its streams,
-    instead of leaving them to wait for its leases to expire.
-
-    Defined here, not in the ``aideator`` package: the master imports the worker class
-    before forking, and importing the service there would import the PostgreSQL driver
-    before gevent patches the workers (its waits would then block them).
-    """
-
-    _drain = None
-
-    def _service(self):
-        # Told to stop while still booting, the worker has no application yet.
-        extensions = getattr(getattr(self, "wsgi", None), "extensions", None) or {}
-        return extensions.get("aideator")
-
-    def handle_exit(self, sig, frame):
-        import gevent
-        service = self._service()
-        if self.alive and service is not None and self._drain is None:
-            self._drain = gevent.spawn(service.drain)
-        super().handle_exit(sig, frame)
-
-    def run(self):
-        super().run()
-        if self._drain is not None:   # finish the hand-over before the process ends
-            self._drain.join(timeout=self.cfg.graceful_timeout)
 
 
 def _check_open_bind(address: str) -> None:
@@ -82,7 +50,9 @@ def on_starting(server):
     _clear_metrics_dir()
 
 
-worker_class = DrainingGeventWorker
+# Drains on SIGTERM (hands its runs over). A name, imported by the master before it forks:
+# aideator.worker imports nothing heavy (no database driver before gevent patches).
+worker_class = "aideator.worker.DrainingGeventWorker"
 workers = int(os.environ.get("AIDEATOR_WORKERS", "1"))
 worker_connections = int(os.environ.get("AIDEATOR_WORKER_CONNECTIONS", "2000"))
 # SSE responses are long: the timeout only guards the worker's heartbeat.

@@ -1,6 +1,6 @@
 """The agent's settings, read and checked from its environment before any work starts.
 
-The service passes everything as environment variables (see ``aideator/agent_env.py``):
+The service passes everything as environment variables (see ``aideator/runtimes/agent_env.py``):
 the run identity, the repo, the prompt, a workspace, and one upper-cased variable per
 ``agent_config`` knob, numbers JSON-encoded. Everything is validated here so that a bad
 setting ends the run with one ``config_invalid`` error instead of a traceback half-way.

@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING, Any, Mapping
 if TYPE_CHECKING:
     from flask import Flask
 
-__version__ = "2.0.0"
+from .version import __version__
+
+__all__ = ["__version__", "create_app"]
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -44,9 +46,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # stream borrows one only for each read).
     app.teardown_appcontext(lambda exc: release_connection())
 
-    from . import api, auth, cli, web
-    auth.init_app(app, settings)
-    api.init_app(app)
+    from . import api, cli, web
+    api.init_app(app, settings)
     web.init_app(app)
     app.cli.add_command(cli.tokens)
     metrics.init_app(app)

@@ -1,4 +1,4 @@
-"""Who is calling: principals, their bearer tokens, and the check made once per request.
+"""Who is calling: principals and their bearer tokens, and what a principal may see.
 
 A principal is a named token (``ApiToken``): the token is random, shown once, and only its
 SHA-256 is kept, so the database never holds a usable secret. An admin token may also come
@@ -6,7 +6,8 @@ from the environment (``AIDEATOR_ADMIN_TOKEN``), so a fresh deployment is usable
 A run belongs to the principal that created it; other non-admins cannot tell it exists.
 
 With ``AIDEATOR_AUTH=off`` nobody is identified: every caller may do everything (the
-loopback-only embedded default).
+loopback-only embedded default). The check made once per request, which reads the
+request's credentials, is ``api.access``.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from flask import Flask, g, request
+from flask import g
 
 from .config import Settings
 from .models import ApiToken, Run, utcnow
@@ -26,11 +27,6 @@ from .naming import random_id
 TOKEN_PREFIX = "aid_"
 TOKEN_ID = re.compile(r"^tok-[a-z0-9]{10}$")
 ENV_ADMIN_ID = "env-admin"
-# Printable ASCII without spaces, bounded: anything else is not a token of ours.
-_TOKEN_SHAPE = re.compile(r"^[\x21-\x7e]{1,256}$")
-# Endpoints anyone may call, with auth required too.
-PUBLIC_ENDPOINTS = frozenset({"meta.health", "meta.openapi"})
-STREAM_ENDPOINT = "streams.stream"
 
 
 class Unauthorized(Exception):
@@ -103,20 +99,6 @@ def principal_by_id(principal_id: str, settings: Settings) -> Principal | None:
     return None if row is None else _principal(row)
 
 
-def _bearer(settings: Settings) -> Principal:
-    header = request.headers.get("Authorization")
-    if header is None:
-        raise Unauthorized("this endpoint needs a token: Authorization: Bearer <token>")
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not _TOKEN_SHAPE.match(token):
-        raise Unauthorized("malformed Authorization header: expected Bearer <token>")
-    principal = principal_for_token(token, settings)
-    if principal is None:
-        raise Unauthorized("the token is unknown or revoked")
-    return principal
-
-
 def current() -> Principal | None:
     """The caller of this request; None with auth off (anyone may do anything)."""
     return g.get("principal")
@@ -137,23 +119,3 @@ def require_admin() -> None:
     principal = current()
     if principal is not None and not principal.admin:
         raise Forbidden("this endpoint needs an admin token")
-
-
-def init_app(app: Flask, settings: Settings) -> None:
-    """Authenticate every /api/v1 request once, before its view runs."""
-    if settings.auth == "off":
-        return
-    from . import streamlinks
-
-    @app.before_request
-    def authenticate() -> None:
-        if (not request.path.startswith("/api/") or request.endpoint is None
-                or request.method == "OPTIONS" or request.endpoint in PUBLIC_ENDPOINTS):
-            return   # pages, unknown paths (their 404/405), CORS preflights (no token)
-        if request.endpoint == STREAM_ENDPOINT and "token" in request.args:
-            g.principal = streamlinks.reader(request.args["token"],
-                                             (request.view_args or {}).get("run_id", ""),
-                                             settings)
-        else:
-            g.principal = _bearer(settings)
-

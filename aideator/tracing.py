@@ -24,6 +24,8 @@ from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 from opentelemetry import trace
 
+from .version import __version__
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -93,7 +95,6 @@ def install(*processors: Any) -> None:
     global _provider, _tracer
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
-    from . import __version__
     attributes = {"service.version": __version__}
     if not os.environ.get("OTEL_SERVICE_NAME"):
         attributes["service.name"] = "aideator"

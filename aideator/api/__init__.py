@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import errors, meta, runs, streams, tokens
+from ..config import Settings
+from . import access, errors, meta, runs, streams, tokens
 
 PREFIX = "/api/v1"
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, settings: Settings) -> None:
+    access.init_app(app, settings)   # before any other before_request: who is calling
     errors.init_app(app)
     for bp in (meta.bp, runs.bp, streams.bp, tokens.bp):
         app.register_blueprint(bp, url_prefix=PREFIX)

@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, jsonify
 
 from ..models import db
 from ..schemas import openapi_document
+from ..version import __version__
 
 bp = Blueprint("meta", __name__)
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ def health() -> Any:
     # Draining (shutting down): readiness fails first, so no new stream lands here.
     status = "draining" if service.draining else "healthy" if healthy else "unhealthy"
     return jsonify({"status": status,
-                    "version": openapi_document()["info"]["version"],
+                    "version": __version__,
                     "kubernetes": bool(runtime.get("kubernetes", False)),
                     "runtime": service.runtime.name, "database": database,
                     "auth": service.settings.auth,

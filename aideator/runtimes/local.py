@@ -25,7 +25,7 @@ import psutil
 import agent
 
 from .. import tracing
-from ..agent_env import agent_environment
+from .agent_env import agent_environment
 from ..config import Settings
 from .base import Exited, Observation, Output, Started, VariationSpec, Waiting
 from .slots import Slots

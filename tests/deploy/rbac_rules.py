@@ -1,4 +1,5 @@
-"""Print chart/files/rbac-rules.yaml from aideator.rbac (the single source of truth):
+"""Print chart/files/rbac-rules.yaml from aideator.runtimes.kubernetes.rbac (the single
+source of truth):
 
     python -m tests.deploy.rbac_rules > chart/files/rbac-rules.yaml
 """
@@ -6,13 +7,13 @@ from __future__ import annotations
 
 import yaml
 
-from aideator.rbac import role_rules
+from aideator.runtimes.kubernetes.rbac import role_rules
 
 HEADER = """\
 # The Kubernetes API rules of the service's Role, rendered by templates/api/rbac.yaml.
-# A copy of aideator.rbac.RULES (the single source of truth): Helm cannot import Python, so
-# tests/deploy/test_rbac_sync.py fails if this file and aideator/rbac.py differ. After
-# changing RULES, regenerate it with:
+# A copy of RULES in aideator/runtimes/kubernetes/rbac.py (the single source of truth):
+# Helm cannot import Python, so tests/deploy/test_rbac_sync.py fails if this file and
+# rbac.py differ. After changing RULES, regenerate it with:
 #   python -m tests.deploy.rbac_rules > chart/files/rbac-rules.yaml
 """
 

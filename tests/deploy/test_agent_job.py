@@ -9,8 +9,8 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from aideator import manifests
-from aideator.agent_env import agent_environment
+from aideator.runtimes.kubernetes import manifests
+from aideator.runtimes.agent_env import agent_environment
 from aideator.config import Settings, load_settings
 
 from .conftest import KUBE_VERSIONS, PRODUCTION, VALUE_SETS, api_environment, find, render

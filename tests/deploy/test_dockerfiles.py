@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from aideator.runtimes.kubernetes import manifests
+
 from .conftest import CHART, ROOT
 from .dockerfile import DockerIgnore, stages
 from .dockerfile import instructions as parse
@@ -62,13 +64,13 @@ def test_the_api_image_leaves_the_agent_sdk_out() -> None:
 def test_secrets_and_local_state_stay_out_of_the_build_context() -> None:
     for path in (".git", ".venv", "data", ".env", "tests", "chart"):
         assert ignored(path), path
-    for path in ("aideator", "agent", "manifests", "wsgi.py", "gunicorn.conf.py",
+    for path in ("aideator", "agent", "wsgi.py", "gunicorn.conf.py",
                  "requirements.txt"):
         assert not ignored(path), path
 
 
 def test_the_agent_image_uid_matches_the_job_template() -> None:
-    job = yaml.safe_load((ROOT / "manifests" / "job.yaml").read_text())
+    job = yaml.safe_load(manifests.TEMPLATE_PATH.read_text())
     uid = job["spec"]["template"]["spec"]["securityContext"]["runAsUser"]
     assert instructions(AGENT, "USER")[-1].split(":")[0] == str(uid)
 

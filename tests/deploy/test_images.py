@@ -16,8 +16,8 @@ from typing import Any, Callable
 import pytest
 import requests
 
-from aideator import manifests
-from aideator.agent_env import agent_environment
+from aideator.runtimes.kubernetes import manifests
+from aideator.runtimes.agent_env import agent_environment
 from helpers import FAKE_AGENT, Server
 from kube.fakeapi import FakeKubeAPI
 from sse_client import read_events

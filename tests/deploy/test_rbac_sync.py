@@ -1,10 +1,11 @@
-"""The chart's Role grants exactly what aideator/rbac.py declares (PRD §7): one source of
-truth, so a verb the runtime starts using without the chart (or the reverse) fails here."""
+"""The chart's Role grants exactly what aideator/runtimes/kubernetes/rbac.py declares
+(PRD §7): one source of truth, so a verb the runtime starts using without the chart (or the
+reverse) fails here."""
 from __future__ import annotations
 
 import yaml
 
-from aideator.rbac import role_rules
+from aideator.runtimes.kubernetes.rbac import role_rules
 
 from . import rbac_rules
 from .conftest import CHART, NAMESPACE, PRODUCTION, find, render
@@ -14,8 +15,8 @@ RULES_FILE = CHART / "files" / "rbac-rules.yaml"
 
 def test_the_chart_rules_file_equals_the_runtime_rules() -> None:
     assert yaml.safe_load(RULES_FILE.read_text()) == role_rules(), (
-        "chart/files/rbac-rules.yaml differs from aideator/rbac.py; regenerate it with "
-        "`python -m tests.deploy.rbac_rules > chart/files/rbac-rules.yaml`")
+        "chart/files/rbac-rules.yaml differs from aideator/runtimes/kubernetes/rbac.py; "
+        "regenerate it with `python -m tests.deploy.rbac_rules > chart/files/rbac-rules.yaml`")
 
 
 def test_the_rules_file_is_exactly_what_the_generator_prints() -> None:

@@ -14,8 +14,8 @@ if str(ROOT) not in sys.path:
 
 import kubernetes.client  # noqa: E402
 
-from aideator import manifests  # noqa: E402
-from aideator.agent_env import agent_environment  # noqa: E402
+from aideator.runtimes.kubernetes import manifests  # noqa: E402
+from aideator.runtimes.agent_env import agent_environment  # noqa: E402
 
 from .fakeapi import FakeKubeAPI  # noqa: E402
 

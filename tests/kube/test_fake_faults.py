@@ -7,7 +7,7 @@ import pytest
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
-from aideator import manifests, rbac
+from aideator.runtimes.kubernetes import manifests, rbac
 
 from .conftest import NAMESPACE, RUN_ID, render
 from .kubeutil import lines, status_of

@@ -6,7 +6,7 @@ import time
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from aideator import manifests
+from aideator.runtimes.kubernetes import manifests
 
 from .conftest import NAMESPACE, RUN_ID, render
 from .kubeutil import status_of

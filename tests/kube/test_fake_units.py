@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from aideator.manifests import escape_env_value
+from aideator.runtimes.kubernetes.manifests import escape_env_value
 
 from .fakeapi.expansion import expand
 from .fakeapi.selectors import label_selector

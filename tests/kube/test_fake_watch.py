@@ -11,7 +11,7 @@ import urllib3
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
-from aideator import manifests
+from aideator.runtimes.kubernetes import manifests
 
 from .conftest import NAMESPACE, RUN_ID, render
 from .fakeapi import FakeKubeAPI

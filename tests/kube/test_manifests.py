@@ -5,7 +5,7 @@ import copy
 
 import pytest
 
-from aideator import manifests
+from aideator.runtimes.kubernetes import manifests
 
 from .conftest import render
 

@@ -1,9 +1,10 @@
-"""aideator.rbac is the PRD's permission list, as data the chart and the tests share."""
+"""aideator.runtimes.kubernetes.rbac is the PRD's permission list, as data the chart and
+the tests share."""
 from __future__ import annotations
 
 import json
 
-from aideator import rbac
+from aideator.runtimes.kubernetes import rbac
 
 
 def test_prd_permissions() -> None:

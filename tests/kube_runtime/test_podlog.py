@@ -1,7 +1,7 @@
 """The log cursor: resuming a pod's log by time repeats and loses nothing."""
 from __future__ import annotations
 
-from aideator.runtimes.podlog import Cursor, LogReader, parse_timestamp, since_time
+from aideator.runtimes.kubernetes.podlog import Cursor, LogReader, parse_timestamp, since_time
 
 
 def test_timestamps_compare_as_numbers_whatever_their_fraction_length():

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import gevent.event
 
-from aideator import kube
+from aideator.runtimes.kubernetes import client as kube
 from aideator.cluster_warnings import MAX_WARNINGS, Warnings, notice
 from aideator.runtimes.base import WarningEvent
-from aideator.runtimes.eventwatch import VariationWarnings, WarningWatcher, job_of, warning_of
+from aideator.runtimes.kubernetes.eventwatch import (VariationWarnings, WarningWatcher, job_of,
+                                                      warning_of)
 from kube.conftest import render
 
 from .conftest import NAMESPACE

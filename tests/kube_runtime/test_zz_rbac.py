@@ -1,10 +1,10 @@
 """Runs last (by name): every Kubernetes API call the service made in this folder's tests
-is allowed by ``aideator.rbac``, and every permission there was needed."""
+is allowed by ``aideator.runtimes.kubernetes.rbac``, and every permission there was needed."""
 from __future__ import annotations
 
 import pytest
 
-from aideator import rbac
+from aideator.runtimes.kubernetes import rbac
 
 
 def test_the_service_uses_exactly_its_rbac_rules(permissions_seen):

@@ -2,7 +2,7 @@
 
 Both speak Kubernetes RBAC terms (verb: create/get/list/watch/delete/patch/update;
 resource: jobs, pods, pods/log, secrets), so a test can inject "the next create of jobs
-fails with 500" and can check every recorded request against ``aideator.rbac``.
+fails with 500" and can check every recorded request against ``aideator.runtimes.kubernetes.rbac``.
 """
 from __future__ import annotations
 

@@ -15,8 +15,8 @@ from typing import Any, Callable, Iterator, Mapping
 
 import gevent
 
-from .. import kube
-from .base import Exited, Notice, Observation, Output, Started, VariationSpec, Waiting
+from . import client as kube
+from ..base import Exited, Notice, Observation, Output, Started, VariationSpec, Waiting
 from .eventwatch import VariationWarnings
 from .podlog import Cursor, LogReader
 from .podstatus import (condition, container_exit, container_state, failure_cause, job_failure,

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import gevent
 
-from .. import kube
+from . import client as kube
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import gevent.event
 
-from .. import kube
+from . import client as kube
 from .reflector import Reflector
 
 MAX_NOTICES = 100

@@ -7,7 +7,7 @@ variations share one pod watch (:class:`PodWatcher`), started with the first of 
 stopped after the last, so API traffic grows with runs and variations, never with the
 number of people watching; the namespace's Warning events are watched once for all of
 them (:class:`WarningWatcher`) while any variation is followed. Every call stays within
-``aideator.rbac``.
+``rbac``.
 """
 from __future__ import annotations
 
@@ -17,14 +17,16 @@ from typing import Any, Iterator, Mapping
 
 import gevent
 
-from .. import kube, manifests, tracing
+from ... import tracing
+from ...config import Settings
 from ..agent_env import agent_environment
-from ..config import Settings
-from .base import Exited, Notice, Observation, VariationSpec, Waiting
+from ..base import Exited, Notice, Observation, VariationSpec, Waiting
+from . import client as kube
+from . import manifests
 from .eventwatch import VariationWarnings, WarningWatcher
-from .kubereap import reap_jobs
-from .kubevariation import VariationFollower, delete_job
 from .podwatch import PodWatcher
+from .reaper import reap_jobs
+from .variation import VariationFollower, delete_job
 
 log = logging.getLogger(__name__)
 

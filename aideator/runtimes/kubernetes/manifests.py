@@ -1,4 +1,5 @@
-"""Render the agent Job from ``manifests/job.yaml``: pure data in, a batch/v1 Job dict out.
+"""Render the agent Job from ``job.yaml`` (beside this module): pure data in, a batch/v1 Job
+dict out.
 
 Like kubespawner's ``objects.py`` this never calls the API, so it is tested by comparing to
 a literal dict. The template is loaded once and deep-copied; every per-variation field is set
@@ -15,12 +16,13 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
-from aideator.naming import DNS1123_LABEL, job_name
+from ...naming import DNS1123_LABEL, job_name
 
 __all__ = ["APP_LABEL", "TEMPLATE_PATH", "WORKSPACE", "escape_env_value", "job_name",
            "label_selector", "load_template", "render_job"]
 
-TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "manifests" / "job.yaml"
+# Shipped inside the package (setup.cfg package_data), so an installed service finds it.
+TEMPLATE_PATH = Path(__file__).resolve().with_name("job.yaml")
 APP_LABEL = "aideator-agent"
 CONTAINER = "agent"
 API_KEY_ENV = "ANTHROPIC_API_KEY"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .base import Exited
+from ..base import Exited
 
 # Waiting reasons that will not fix themselves: the variation fails at once.
 FAIL_TO_START = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName",

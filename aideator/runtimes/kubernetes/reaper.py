@@ -12,8 +12,8 @@ import time
 
 import gevent
 
-from .. import kube
-from .kubevariation import delete_job
+from . import client as kube
+from .variation import delete_job
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import kubernetes.client
 import kubernetes.config
 import urllib3
 
-from . import metrics
+from ... import metrics
 
 __all__ = ["Kube", "KubeError", "BadRequest", "Forbidden", "NotFound", "Conflict", "Gone",
            "Invalid", "Unavailable", "ConfigError", "LogStream"]
@@ -166,7 +166,7 @@ class LogStream:
 
 
 class Kube:
-    """The Kubernetes API calls the service makes (exactly those of ``aideator.rbac``)."""
+    """The Kubernetes API calls the service makes (exactly those of ``rbac``)."""
 
     def __init__(self, *, config_file: str = "") -> None:
         self._config_file = config_file

@@ -23,8 +23,9 @@ from typing import Any, Iterable, Iterator
 
 import gevent.event
 
-from .. import kube, naming
-from .base import WarningEvent
+from ... import naming
+from . import client as kube
+from ..base import WarningEvent
 from .reflector import Reflector
 
 log = logging.getLogger(__name__)
