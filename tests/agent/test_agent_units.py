@@ -5,6 +5,7 @@ import asyncio
 import io
 import json
 import math
+import subprocess
 
 import pytest
 from claude_agent_sdk import (AssistantMessage, ResultMessage, StreamEvent, SystemMessage,
@@ -160,14 +161,16 @@ def test_guard_confines_paths_to_the_clone(tmp_path):
 
 def test_diff_covers_new_and_changed_files_and_is_bounded(tmp_path):
     repo = make_repo(tmp_path / "r", {"a.txt": "one\n", "gone.txt": "bye\n"})
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()
     (repo / "a.txt").write_text("two\n")
     (repo / "gone.txt").unlink()
     (repo / "new dir").mkdir()
     (repo / "new dir" / "b.txt").write_text("".join(f"line {i}\n" for i in range(2000)))
-    whole = asyncio.run(diff.collect(str(repo)))
+    whole = asyncio.run(diff.collect(str(repo), head))
     assert sorted(whole.files) == ["a.txt", "gone.txt", "new dir/b.txt"]
     assert (whole.additions, whole.deletions) == (2001, 2)
     assert not whole.truncated and whole.bytes == len(whole.patch.encode())
-    small = asyncio.run(diff.collect(str(repo), limit=1000))
+    small = asyncio.run(diff.collect(str(repo), head, limit=1000))
     assert small.truncated and len(small.patch.encode()) <= 1000
     assert small.patch.endswith("\n") and small.bytes == whole.bytes
