@@ -359,6 +359,20 @@ def test_the_agents_namespace_enforces_the_restricted_pod_security_standard() ->
         assert failed.returncode != 0 and "agents.createNamespace needs" in failed.stderr
 
 
+def test_the_release_pods_also_pass_the_restricted_standard() -> None:
+    """Agents may share the release namespace; labelling it restricted must not lock the API
+    (or the helm test pod) out."""
+    objects = render()
+    for pod in (find(objects, "Deployment")["spec"]["template"]["spec"],
+                find(objects, "Pod")["spec"]):
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert not {"hostNetwork", "hostPID", "hostIPC"} & set(pod)
+        for container in pod["containers"]:
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False
+            assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
 def test_runtime_class_reaches_the_service() -> None:
     assert api_environment(render())["AIDEATOR_AGENT_RUNTIME_CLASS"] == ""
     env = api_environment(render("--set", "agents.runtimeClassName=gvisor"))
