@@ -9,9 +9,9 @@ the model API and nothing else.
 """
 from __future__ import annotations
 
+import os
 from contextlib import aclosing
 from dataclasses import dataclass
-import os
 from typing import Any
 
 from claude_agent_sdk import (ClaudeAgentOptions, ClaudeSDKError, HookMatcher,
