@@ -78,7 +78,7 @@ class Agent:
         changes = None
         if outcome.has_work:
             try:
-                changes = await diff.collect(settings.clone_dir)
+                changes = await diff.collect(settings.clone_dir, commit)
             except diff.DiffError as exc:
                 return self.fail("diff_failed", str(exc))
             self.out.emit(protocol.DIFF, **changes.event_fields())

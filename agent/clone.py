@@ -1,8 +1,9 @@
 """Shallow-clones the variation's repository into the workspace, relaying git's progress.
 
-Plain ``git`` with the inherited environment, so ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/
-``GIT_CONFIG_VALUE_n`` work as they do for any git user: ``url.<base>.insteadOf`` can point
-github.com at a mirror (or, in tests, at local fixture repositories).
+git runs through :mod:`agent.git` (fixed options, an allow-listed environment). The clone
+is the one command that keeps ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n``:
+the service sets ``url.<gateway>.insteadOf`` and the gateway's credential header there (in
+tests, ``insteadOf`` points github.com at local fixture repositories).
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import os
 import re
 import time
 from typing import Callable
+
+from . import git
 
 # git redraws progress with carriage returns; each piece is one progress reading.
 _PIECES = re.compile(r"[\r\n]+")
@@ -22,36 +25,9 @@ class CloneError(RuntimeError):
     pass
 
 
-def git_env() -> dict[str, str]:
-    """The environment git runs with: never prompt (a missing repo on GitHub asks for a
-    password, which would hang an unattended agent), English messages."""
-    env = dict(os.environ)
-    env.update(GIT_TERMINAL_PROMPT="0", GCM_INTERACTIVE="never", LC_ALL="C")
-    env.pop("GIT_ASKPASS", None)
-    env.pop("SSH_ASKPASS", None)
-    return env
-
-
 async def run_git(*args: str, cwd: str | None = None) -> tuple[int, str, str]:
-    """Run one git command to completion; kills it if the caller is cancelled."""
-    proc = await asyncio.create_subprocess_exec(
-        "git", *args, cwd=cwd, env=git_env(), stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
-        out, err = await proc.communicate()
-    except asyncio.CancelledError:
-        _kill(proc)
-        await proc.wait()
-        raise
-    return proc.returncode or 0, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
-
-
-def _kill(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
-        try:
-            proc.kill()
-        except ProcessLookupError:
-            pass
+    """One local git command (no network settings, no credentials)."""
+    return await git.run(*args, cwd=cwd)
 
 
 async def clone(url: str, dest: str, progress: Callable[[str], None]) -> str:
@@ -59,16 +35,16 @@ async def clone(url: str, dest: str, progress: Callable[[str], None]) -> str:
     if os.path.exists(dest) and os.listdir(dest):
         raise CloneError(f"the clone directory {dest} already exists and is not empty")
     proc = await asyncio.create_subprocess_exec(
-        "git", "clone", "--depth", "1", "--progress", "--no-recurse-submodules",
-        "--", url, dest,
-        env=git_env(), stdin=asyncio.subprocess.DEVNULL,
+        *git.command("clone", "--depth", "1", "--progress", "--no-recurse-submodules",
+                     "--", url, dest),
+        env=git.env(network=True), stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     messages: list[str] = []
     try:
         await _relay(proc, progress, messages)
         code = await proc.wait()
     except asyncio.CancelledError:
-        _kill(proc)
+        git.kill(proc)
         await proc.wait()
         raise
     if code != 0:

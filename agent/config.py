@@ -16,6 +16,9 @@ from typing import Any, Mapping
 DEFAULT_MODEL = "claude-sonnet-4-5"
 DEFAULT_MAX_TURNS = 30
 EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
+# "shell": file tools plus Claude Code's Bash (inside the sandbox); "files": file tools only.
+TOOL_SETS = ("shell", "files")
+DEFAULT_TOOLS = "shell"
 
 # Owner: GitHub's rules (alphanumerics and single dashes, at most 39); repo: its charset.
 REPO_URL_RE = re.compile(
@@ -50,6 +53,7 @@ class Settings:
     max_budget_usd: float | None = None
     effort: str | None = None
     max_thinking_tokens: int | None = None
+    tools: str = DEFAULT_TOOLS
 
     @property
     def clone_dir(self) -> str:
@@ -57,7 +61,8 @@ class Settings:
 
     def engine_settings(self) -> dict[str, Any]:
         """What the first ``status`` line reports: applied vs. accepted-but-ignored knobs."""
-        applied: dict[str, Any] = {"model": self.model, "max_turns": self.max_turns}
+        applied: dict[str, Any] = {"model": self.model, "max_turns": self.max_turns,
+                                   "tools": self.tools}
         for name in ("max_budget_usd", "effort", "max_thinking_tokens"):
             value = getattr(self, name)
             if value is not None:
@@ -129,6 +134,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     effort = _text(env, "EFFORT")
     if effort is not None and effort not in EFFORT_LEVELS:
         raise ConfigError("EFFORT", f"EFFORT must be one of {', '.join(EFFORT_LEVELS)}")
+    tools = (_text(env, "TOOLS") or DEFAULT_TOOLS).strip()
+    if tools not in TOOL_SETS:
+        raise ConfigError("TOOLS", f"TOOLS must be one of {', '.join(TOOL_SETS)}")
     model = (_text(env, "MODEL") or DEFAULT_MODEL).strip()
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:@/\[\]-]{0,199}", model):
         raise ConfigError("MODEL", f"MODEL is not a model name: {model!r}")
@@ -149,4 +157,5 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         max_budget_usd=_float(env, "MAX_BUDGET_USD", minimum=0.0, exclusive_min=True),
         effort=effort,
         max_thinking_tokens=_int(env, "MAX_THINKING_TOKENS", minimum=0, maximum=1_000_000),
+        tools=tools,
     )

@@ -3,12 +3,25 @@
 New files count too: they are marked intent-to-add first, so ``git diff HEAD`` shows them
 as additions without staging their content. Renames are reported as delete + add so every
 path in ``files`` is a plain path of the tree.
+
+The diff is taken through a git directory the wrapper makes for it, after the model is
+done, not through the clone's own ``.git``: the model (with a shell) can write anything
+there, and git runs programs its config names. Fixed ``-c`` options (``agent/git.py``) turn
+off fsmonitor, hooks, the pager and external diff, but a clean/process filter can be
+defined under any ``filter.<name>`` key and selected by a ``.gitattributes`` line in the
+tree, so no fixed list of overrides covers it. A fresh git directory has no config for
+those keys to come from: it holds only ``HEAD`` (the commit the clone checked out, recorded
+before the model ran), its own index, ``info/attributes`` unsetting ``filter`` for every
+path, and an ``alternates`` entry that borrows the clone's objects (read as data, never run).
+The work tree is the clone; git never looks into a ``.git`` entry of the tree it walks.
 """
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
 
-from .clone import run_git
+from . import git
 from .output import clip
 
 MAX_DIFF_BYTES = 256 * 1024
@@ -36,19 +49,42 @@ class Diff:
                 "deletions": self.deletions}
 
 
-async def _git(repo: str, *args: str) -> str:
-    code, out, err = await run_git(*args, cwd=repo)
+async def _git(where: tuple[str, ...], repo: str, *args: str) -> str:
+    code, out, err = await git.run(*where, *args, cwd=repo)
     if code != 0:
-        raise DiffError(f"git {args[0] if args[0] != '-c' else args[2]} failed: "
-                        f"{err.strip() or code}")
+        step = next(a for a in args if not a.startswith("-") and "=" not in a)
+        raise DiffError(f"git {step} failed: {err.strip() or code}")
     return out
 
 
-async def collect(repo: str, limit: int = MAX_DIFF_BYTES) -> Diff:
-    await _git(repo, "add", "--intent-to-add", "--all")
-    # Against HEAD, not the index: ``add --all`` records deletions in the index too.
-    patch = await _git(repo, *_DIFF, "HEAD", "--")
-    numstat = await _git(repo, *_DIFF, "--numstat", "-z", "HEAD", "--")
+def _make_git_dir(git_dir: str, repo: str, base: str) -> None:
+    """A git directory nobody else configured, in the empty ``git_dir``: see the docstring."""
+    for sub in ("refs", "objects/info", "info"):
+        os.makedirs(os.path.join(git_dir, sub))
+    files = {
+        "HEAD": base + "\n",
+        "config": "[core]\n\trepositoryformatversion = 0\n\tbare = false\n",
+        "objects/info/alternates": os.path.join(os.path.abspath(repo), ".git", "objects") + "\n",
+        # Highest-precedence attributes: no path gets a filter, whatever .gitattributes say.
+        "info/attributes": "* -filter\n",
+    }
+    for name, content in files.items():
+        with open(os.path.join(git_dir, name), "w", encoding="utf-8") as f:
+            f.write(content)
+
+
+async def collect(repo: str, base: str, limit: int = MAX_DIFF_BYTES) -> Diff:
+    """The changes in the work tree ``repo`` since commit ``base``."""
+    if not (len(base) in (40, 64) and all(c in "0123456789abcdef" for c in base)):
+        raise DiffError(f"not a commit id: {base!r}")
+    with tempfile.TemporaryDirectory(prefix="aideator-diff-") as git_dir:
+        _make_git_dir(git_dir, repo, base)
+        where = (f"--git-dir={git_dir}", f"--work-tree={repo}")
+        await _git(where, repo, "read-tree", base)
+        await _git(where, repo, "add", "--intent-to-add", "--all")
+        # Against HEAD, not the index: ``add --all`` records deletions in the index too.
+        patch = await _git(where, repo, *_DIFF, "HEAD", "--")
+        numstat = await _git(where, repo, *_DIFF, "--numstat", "-z", "HEAD", "--")
     files: list[str] = []
     additions = deletions = 0
     for record in numstat.split("\0"):

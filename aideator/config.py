@@ -105,6 +105,9 @@ class Settings:
     agent_cpu_limit: str = "1"
     agent_memory_request: str = "512Mi"
     agent_memory_limit: str = "2Gi"
+    # RuntimeClass of the agent pods (e.g. gVisor's "gvisor", Kata's "kata"): a kernel
+    # boundary between the model's commands and the node. Empty: the cluster's default.
+    agent_runtime_class: str = ""
 
 
 ENV_PREFIX = "AIDEATOR_"

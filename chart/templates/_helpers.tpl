@@ -66,9 +66,24 @@ app.kubernetes.io/managed-by: {{ $root.Release.Service }}
 {{- printf "%s:%s" $image.repository (default $root.Chart.AppVersion $image.tag) }}
 {{- end }}
 
-{{/* The Secret holding the Anthropic API key of the agent pods. */}}
+{{/* The Secret (release namespace) holding the model API key the API pods read. */}}
 {{- define "aideator.anthropicSecretName" -}}
-{{- default (printf "%s-anthropic" (include "aideator.fullname" .)) .Values.agents.anthropic.existingSecret }}
+{{- default (printf "%s-anthropic" (include "aideator.fullname" .)) .Values.anthropic.existingSecret }}
+{{- end }}
+
+{{/* The URL agents reach the service's gateway at: the API Service, by its cluster name. */}}
+{{- define "aideator.gatewayUrl" -}}
+{{- printf "http://%s.%s.svc:%v" (include "aideator.fullname" .) .Release.Namespace .Values.api.service.port }}
+{{- end }}
+
+{{/* Pod Security Admission labels: enforce, audit and warn the restricted standard. */}}
+{{- define "aideator.podSecurityLabels" -}}
+pod-security.kubernetes.io/enforce: restricted
+pod-security.kubernetes.io/enforce-version: latest
+pod-security.kubernetes.io/audit: restricted
+pod-security.kubernetes.io/audit-version: latest
+pod-security.kubernetes.io/warn: restricted
+pod-security.kubernetes.io/warn-version: latest
 {{- end }}
 
 {{/* The Secret (name) holding the database URL, or nothing when SQLite is used. */}}

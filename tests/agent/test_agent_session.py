@@ -76,12 +76,13 @@ def test_read_edit_session_streams_events_and_reports_the_diff(world, fake_model
     assert "+Greeting is friendlier." in diff["patch"]
     assert run.last["files_changed"] == 2
 
-    # What the CLI asked the model: our model, only the file tools, our key.
+    # What the CLI asked the model: our model, the file tools and the shell (the default;
+    # nothing else: no web, no subagents), our key.
     asked = fake_model.message_requests()
     assert len(asked) == 4
     assert {r.body["model"] for r in asked} == {"claude-opus-4-1"}
     tools = {t["name"] for t in asked[0].body["tools"]}
-    assert tools == {"Read", "Glob", "Grep", "Edit", "Write"}
+    assert tools == {"Read", "Glob", "Grep", "Edit", "Write", "Bash"}
     assert asked[0].headers["x-api-key"] == API_KEY
     # Nothing but the Messages API was called (no telemetry, no update checks).
     assert {r.path.split("?")[0] for r in fake_model.requests} == {"/v1/messages"}

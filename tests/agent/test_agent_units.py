@@ -5,12 +5,13 @@ import asyncio
 import io
 import json
 import math
+import subprocess
 
 import pytest
 from claude_agent_sdk import (AssistantMessage, ResultMessage, StreamEvent, SystemMessage,
                               TextBlock, ToolResultBlock, ToolUseBlock, UserMessage)
 
-from agent import config, diff, guard, protocol
+from agent import config, diff, git, guard, protocol
 from agent.output import Emitter, Scrubber, clip, secrets_from
 from agent.translate import Translator
 from tests.agent.harness import API_KEY, make_repo
@@ -26,17 +27,19 @@ def test_defaults_and_what_the_engine_applies():
     assert settings.model == config.DEFAULT_MODEL and settings.max_turns == 30
     assert settings.clone_dir == "/tmp/ws/repo" and settings.variation_id == 2
     report = settings.engine_settings()
-    assert report["applied"] == {"model": config.DEFAULT_MODEL, "max_turns": 30}
+    assert report["applied"] == {"model": config.DEFAULT_MODEL, "max_turns": 30,
+                                 "tools": "shell"}
     assert report["not_applied"]["temperature"]["value"] == 0.7
 
 
 def test_every_knob_is_read():
     settings = config.load({**BASE, "MODEL": "claude-opus-4-1", "MAX_TURNS": "5",
                             "MAX_BUDGET_USD": "0.5", "EFFORT": "low",
-                            "MAX_THINKING_TOKENS": "0", "REPO_URL": "https://github.com/a/b.git"})
+                            "MAX_THINKING_TOKENS": "0", "TOOLS": "files",
+                            "REPO_URL": "https://github.com/a/b.git"})
     assert settings.engine_settings()["applied"] == {
         "model": "claude-opus-4-1", "max_turns": 5, "max_budget_usd": 0.5, "effort": "low",
-        "max_thinking_tokens": 0}
+        "max_thinking_tokens": 0, "tools": "files"}
     assert settings.engine_settings()["not_applied"] == {}
 
 
@@ -53,7 +56,7 @@ def test_empty_values_count_as_unset():
     ("TEMPERATURE", "hot"), ("TEMPERATURE", "NaN"), ("TEMPERATURE", "1.5"),
     ("MAX_BUDGET_USD", "0"), ("MAX_BUDGET_USD", "inf"), ("EFFORT", "extreme"),
     ("MAX_THINKING_TOKENS", "-1"), ("MODEL", "claude sonnet"), ("WORKSPACE", "relative/dir"),
-    ("VARIATION_ID", "first"), ("ANTHROPIC_API_KEY", None),
+    ("VARIATION_ID", "first"), ("ANTHROPIC_API_KEY", None), ("TOOLS", "bash"),
 ])
 def test_invalid_settings_name_the_variable(name, value):
     env = {**BASE, name: value}
@@ -158,16 +161,68 @@ def test_guard_confines_paths_to_the_clone(tmp_path):
     assert asyncio.run(hook({"tool_input": {"file_path": "a.txt"}}, "t", None)) == {}
 
 
+def test_guard_keeps_file_tools_out_of_the_git_directory(tmp_path):
+    root = tmp_path / "repo"
+    (root / ".git" / "hooks").mkdir(parents=True)
+    (root / "sub" / ".git").mkdir(parents=True)
+    (root / "cfg").symlink_to(".git/config")
+    (root / "meta").symlink_to(".git")
+    for path in (".git/config", f"{root}/.git/hooks/pre-commit", "cfg", "meta/hooks/x",
+                 "sub/.git/config", ".GIT/config", ".git", "sub/../.git/HEAD"):
+        found = guard.refused(str(root), {"file_path": path})
+        assert found and "git directory" in found[1], path
+    for path in (".gitignore", ".github/workflows/ci.yml", "src/.gitkeep", "git/config"):
+        assert guard.refused(str(root), {"file_path": path}) is None, path
+    # A .git file (worktrees, submodules) points elsewhere: that is the git directory too.
+    linked = tmp_path / "linked"
+    (linked / "store" / "gitdir").mkdir(parents=True)
+    (linked / ".git").write_text("gitdir: store/gitdir\n")
+    found = guard.refused(str(linked), {"file_path": "store/gitdir/config"})
+    assert found and "git directory" in found[1]
+    assert guard.refused(str(linked), {"file_path": "store/notes.txt"}) is None
+
+
+def test_shell_hook_refuses_background_commands():
+    hook = guard.make_shell_hook()
+    assert asyncio.run(hook({"tool_input": {"command": "pytest"}}, "t", None)) == {}
+    denied = asyncio.run(hook({"tool_input": {"command": "serve", "run_in_background": True}},
+                              "t", None))
+    assert denied["hookSpecificOutput"]["permissionDecision"] == "deny"
+
+
+def test_git_runs_without_credentials_or_outside_config():
+    source = {"PATH": "/usr/bin", "HOME": "/home/agent", "ANTHROPIC_API_KEY": API_KEY,
+              "ANTHROPIC_BASE_URL": "http://gw", "CLAUDE_CODE_OAUTH_TOKEN": "tok-123456",
+              "GIT_DIR": "/elsewhere", "GIT_CONFIG_COUNT": "1",
+              "GIT_CONFIG_KEY_0": "http.extraHeader", "GIT_CONFIG_VALUE_0": "Authorization: x",
+              "HTTPS_PROXY": "http://proxy:3128"}
+    local = git.env(source=source)
+    assert local["GIT_CONFIG_NOSYSTEM"] == "1" and local["GIT_CONFIG_GLOBAL"] == "/dev/null"
+    assert {"PATH", "HOME"} <= set(local)
+    assert not any(name.startswith(("ANTHROPIC", "CLAUDE", "GIT_CONFIG_K", "GIT_CONFIG_V",
+                                     "GIT_DIR", "HTTPS")) for name in local)
+    # Only the clone gets the service's git settings (the gateway's header) and the proxy.
+    network = git.env(network=True, source=source)
+    assert network["GIT_CONFIG_VALUE_0"] == "Authorization: x"
+    assert network["HTTPS_PROXY"] == "http://proxy:3128"
+    assert "ANTHROPIC_API_KEY" not in network and "GIT_DIR" not in network
+    args = git.command("diff")
+    assert args[0] == git.GIT and "core.fsmonitor=false" in args
+    assert "core.hooksPath=/dev/null" in args and args[-1] == "diff"
+
+
 def test_diff_covers_new_and_changed_files_and_is_bounded(tmp_path):
     repo = make_repo(tmp_path / "r", {"a.txt": "one\n", "gone.txt": "bye\n"})
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()
     (repo / "a.txt").write_text("two\n")
     (repo / "gone.txt").unlink()
     (repo / "new dir").mkdir()
     (repo / "new dir" / "b.txt").write_text("".join(f"line {i}\n" for i in range(2000)))
-    whole = asyncio.run(diff.collect(str(repo)))
+    whole = asyncio.run(diff.collect(str(repo), head))
     assert sorted(whole.files) == ["a.txt", "gone.txt", "new dir/b.txt"]
     assert (whole.additions, whole.deletions) == (2001, 2)
     assert not whole.truncated and whole.bytes == len(whole.patch.encode())
-    small = asyncio.run(diff.collect(str(repo), limit=1000))
+    small = asyncio.run(diff.collect(str(repo), head, limit=1000))
     assert small.truncated and len(small.patch.encode()) <= 1000
     assert small.patch.endswith("\n") and small.bytes == whole.bytes

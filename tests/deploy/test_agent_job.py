@@ -15,8 +15,10 @@ from aideator.config import Settings, load_settings
 
 from .conftest import KUBE_VERSIONS, PRODUCTION, VALUE_SETS, api_environment, find, render
 
-WITH_KEY = ("--set", "agents.anthropic.apiKey=sk-test", "--set", "agents.namespace=agents")
-CASES = {**VALUE_SETS, "chart-secret": WITH_KEY}
+WITH_KEY = ("--set", "anthropic.apiKey=sk-test", "--set", "agents.namespace=agents")
+SANDBOXED = ("--set", "agents.namespace=agents", "--set", "agents.createNamespace=true",
+             "--set", "agents.runtimeClassName=gvisor")
+CASES = {**VALUE_SETS, "chart-secret": WITH_KEY, "runtime-class": SANDBOXED}
 
 
 def settings_of(objects: list[dict[str, Any]]) -> Settings:
@@ -35,6 +37,7 @@ def job_for(settings: Settings, variation_id: int = 0) -> dict[str, Any]:
         namespace=settings.kube_namespace, secret_name=settings.agent_secret_name,
         secret_key=settings.agent_secret_key, ttl_seconds=settings.job_ttl_seconds,
         deadline_seconds=settings.job_deadline_seconds,
+        runtime_class=settings.agent_runtime_class,
         resources={"requests": {"cpu": settings.agent_cpu_request,
                                 "memory": settings.agent_memory_request},
                    "limits": {"cpu": settings.agent_cpu_limit,
@@ -107,23 +110,70 @@ def test_the_job_fits_the_limit_range_and_the_quota(case: str) -> None:
         assert 5 * quantity(limits[resource]) <= quantity(quota[f"limits.{resource}"]), resource
 
 
-def test_the_job_reads_the_key_from_the_secret_the_chart_creates() -> None:
+def test_the_model_key_secret_is_not_where_the_jobs_run() -> None:
     objects = render(*WITH_KEY)
     secret = find(objects, "Secret")
     job = job_for(settings_of(objects))
-    key_env = job["spec"]["template"]["spec"]["containers"][0]["env"][-1]
-    assert key_env == {"name": "ANTHROPIC_API_KEY", "valueFrom": {"secretKeyRef": {
-        "name": secret["metadata"]["name"], "key": next(iter(secret["data"]))}}}
-    assert secret["metadata"]["namespace"] == job["metadata"]["namespace"]
+    assert secret["metadata"]["namespace"] != job["metadata"]["namespace"]
 
 
-def test_production_jobs_run_in_the_agents_namespace_with_the_existing_secret() -> None:
+def test_production_jobs_run_in_the_agents_namespace() -> None:
     job = job_for(settings_of(render(*PRODUCTION)))
     assert job["metadata"]["namespace"] == "aideator-agents"
-    ref = job["spec"]["template"]["spec"]["containers"][0]["env"][-1]["valueFrom"]
-    assert ref == {"secretKeyRef": {"name": "anthropic-secret", "key": "api-key"}}
     assert job["spec"]["template"]["spec"]["containers"][0]["image"] == \
         "registry.example.com/aideator/aideator-agent:2.0.0"
+    assert "runtimeClassName" not in job["spec"]["template"]["spec"]
+
+
+def test_the_runtime_class_value_reaches_the_job() -> None:
+    job = job_for(settings_of(render(*SANDBOXED)))
+    assert job["spec"]["template"]["spec"]["runtimeClassName"] == "gvisor"
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_the_network_policy_lets_the_job_reach_the_gateway_it_is_given(case: str) -> None:
+    """The gateway URL the service gives agents leads to a pod and port the policy allows."""
+    objects = render(*CASES[case])
+    env = api_environment(objects)
+    job = job_for(settings_of(objects))
+    service = find(objects, "Service")
+    host, port = env["AIDEATOR_GATEWAY_URL"].removeprefix("http://").split(":")
+    name, namespace = host.removesuffix(".svc").split(".")
+    assert (name, int(port)) == (service["metadata"]["name"], service["spec"]["ports"][0]["port"])
+    api = find(objects, "Deployment")
+    assert api["metadata"]["namespace"] == namespace
+    assert matches({"matchLabels": service["spec"]["selector"]},
+                   api["spec"]["template"]["metadata"]["labels"])
+    target = {p["name"]: p["containerPort"] for p in
+              api["spec"]["template"]["spec"]["containers"][0]["ports"]}[
+        service["spec"]["ports"][0]["targetPort"]]
+    policy = find(objects, "NetworkPolicy")["spec"]
+    gateway = [rule for rule in policy["egress"]
+               if any("podSelector" in peer and
+                      matches(peer["podSelector"], api["spec"]["template"]["metadata"]["labels"])
+                      for peer in rule["to"])]
+    assert len(gateway) == 1 and gateway[0]["ports"] == [{"port": target, "protocol": "TCP"}]
+    peer = gateway[0]["to"][0]
+    if job["metadata"]["namespace"] != namespace:
+        assert peer["namespaceSelector"] == {
+            "matchLabels": {"kubernetes.io/metadata.name": namespace}}
+    else:
+        assert "namespaceSelector" not in peer
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_the_job_pod_meets_the_restricted_pod_security_standard(case: str) -> None:
+    """What the restricted profile checks, for the pod the service creates."""
+    pod = job_for(settings_of(render(*CASES[case])))["spec"]["template"]["spec"]
+    assert not {"hostNetwork", "hostPID", "hostIPC"} & set(pod)
+    assert all(set(volume) <= {"name", "emptyDir"} for volume in pod["volumes"])
+    for container in pod["containers"]:
+        context = container["securityContext"]
+        assert context["allowPrivilegeEscalation"] is False
+        assert context["capabilities"]["drop"] == ["ALL"] and "add" not in context["capabilities"]
+        assert "privileged" not in context and "ports" not in container
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
 
 
 SUFFIXES = {"m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,

@@ -13,7 +13,11 @@ from .conftest import (DEFAULT, DEV, KUBE_VERSIONS, NAMESPACE, PRODUCTION, VALUE
                        api_environment, find, helm, kinds, render)
 
 EXTRA_ENV = {"AIDEATOR_BIND", "AIDEATOR_WORKER_CONNECTIONS",   # read by gunicorn.conf.py
-             "AIDEATOR_WORKERS"}
+             "AIDEATOR_WORKERS",
+             # the model gateway's upstream, read as Claude Code's own variables are
+             "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
+             # a Settings field of the gateway (issue 16); listed until both branches meet
+             "AIDEATOR_GATEWAY_URL"}
 
 
 @pytest.mark.parametrize("values", list(VALUE_SETS), ids=list(VALUE_SETS))
@@ -31,7 +35,7 @@ def test_default_values_render_the_whole_release() -> None:
 def test_production_values_render_ingress_and_no_inline_secrets() -> None:
     objects = render(*PRODUCTION)
     assert kinds(objects) == sorted([
-        "ConfigMap", "Deployment", "Ingress", "LimitRange", "NetworkPolicy", "Pod",
+        "ConfigMap", "Deployment", "Ingress", "LimitRange", "Namespace", "NetworkPolicy", "Pod",
         "PodDisruptionBudget", "ResourceQuota", "Role", "RoleBinding", "Service",
         "ServiceAccount"])
     assert "Secret" not in kinds(objects)                  # both Secrets are referenced
@@ -49,11 +53,14 @@ def test_every_rendered_object_validates_strictly(values: str, version: str) -> 
 @pytest.mark.parametrize("version", KUBE_VERSIONS)
 def test_optional_objects_validate_strictly(version: str) -> None:
     objects = render("--set", "database.url=postgresql://u:p@db:5432/aideator",
-                     "--set", "agents.anthropic.apiKey=sk-test",
+                     "--set", "anthropic.apiKey=sk-test",
+                     "--set", "anthropic.baseUrl=https://llm-proxy.example.com",
+                     "--set", "agents.namespace=agents", "--set", "agents.createNamespace=true",
+                     "--set", "agents.runtimeClassName=gvisor",
                      "--set", "api.ingress.enabled=true", "--set", "api.ingress.hosts={a.test}",
                      "--set", "api.extraEnv[0].name=AIDEATOR_FANOUT_WINDOW",
                      "--set-string", "api.extraEnv[0].value=100")
-    assert kinds(objects).count("Secret") == 2
+    assert kinds(objects).count("Secret") == 2 and "Namespace" in kinds(objects)
     for obj in objects:
         kubernetes_validate.validate(obj, version, strict=True)
 
@@ -216,22 +223,41 @@ def test_production_reads_the_database_url_from_the_existing_secret() -> None:
     assert pod["imagePullSecrets"] == [{"name": "registry-credentials"}]
 
 
-def test_anthropic_secret_created_from_a_value_in_the_agents_namespace() -> None:
-    objects = render("--set", "agents.anthropic.apiKey=sk-test",
-                     "--set", "agents.namespace=agents")
+def test_the_model_key_is_the_api_pods_and_never_in_the_agents_namespace() -> None:
+    objects = render("--set", "anthropic.apiKey=sk-test", "--set", "agents.namespace=agents")
     secret = find(objects, "Secret")
-    assert secret["metadata"]["namespace"] == "agents"
+    assert secret["metadata"]["namespace"] == NAMESPACE
     assert base64.b64decode(secret["data"]["api-key"]).decode() == "sk-test"
     env = api_environment(objects)
-    assert env["AIDEATOR_AGENT_SECRET_NAME"] == secret["metadata"]["name"]
-    assert env["AIDEATOR_AGENT_SECRET_KEY"] == "api-key"
+    assert env["ANTHROPIC_API_KEY"] == {"secretKeyRef": {
+        "name": secret["metadata"]["name"], "key": "api-key", "optional": True}}
+    assert "ANTHROPIC_BASE_URL" not in env
     assert env["AIDEATOR_KUBE_NAMESPACE"] == "agents"
+    assert not [o for o in objects if o["metadata"].get("namespace") == "agents"
+                and o["kind"] == "Secret"]
+    assert "sk-test" not in str(find(objects, "ConfigMap"))
+    # Changing the key rolls the API pod (the Secret's checksum is on the pod template).
+    other = render("--set", "anthropic.apiKey=sk-other", "--set", "agents.namespace=agents")
+    annotations = [find(o, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+                   for o in (objects, other)]
+    assert annotations[0]["checksum/database"] != annotations[1]["checksum/database"]
 
 
 def test_production_references_the_existing_anthropic_secret() -> None:
     env = api_environment(render(*PRODUCTION))
-    assert env["AIDEATOR_AGENT_SECRET_NAME"] == "anthropic-secret"
+    assert env["ANTHROPIC_API_KEY"]["secretKeyRef"]["name"] == "anthropic-secret"
     assert env["AIDEATOR_KUBE_NAMESPACE"] == "aideator-agents"
+    assert api_environment(render("--set", "anthropic.baseUrl=https://llm.example.com"))[
+        "ANTHROPIC_BASE_URL"] == "https://llm.example.com"
+
+
+def test_agents_reach_the_gateway_at_the_api_service() -> None:
+    objects = render()
+    service = find(objects, "Service")
+    env = api_environment(objects)
+    assert env["AIDEATOR_GATEWAY_URL"] == (
+        f"http://{service['metadata']['name']}.{NAMESPACE}.svc:"
+        f"{service['spec']['ports'][0]['port']}")
 
 
 def test_ingress_is_sse_friendly() -> None:
@@ -260,6 +286,7 @@ def test_agents_namespace_objects_follow_agents_namespace() -> None:
     objects = render(*PRODUCTION)
     for kind in ("Role", "RoleBinding", "NetworkPolicy", "ResourceQuota", "LimitRange"):
         assert find(objects, kind)["metadata"]["namespace"] == "aideator-agents", kind
+    assert find(objects, "Namespace")["metadata"]["name"] == "aideator-agents"
     for kind in ("Deployment", "Service", "ConfigMap", "ServiceAccount", "Ingress"):
         assert find(objects, kind)["metadata"]["namespace"] == NAMESPACE, kind
 
@@ -277,17 +304,80 @@ def test_quota_and_limit_range_are_on_by_default_and_can_be_turned_off() -> None
     assert not {"ResourceQuota", "LimitRange", "NetworkPolicy", "Role", "Pod"} & set(kinds(off))
 
 
-def test_network_policy_denies_ingress_and_allows_only_dns_and_https() -> None:
-    policy = find(render(), "NetworkPolicy")["spec"]
+def _egress_peers(policy: dict) -> list[tuple[tuple, dict]]:
+    """(sorted (protocol, port) pairs, peer) for every destination the policy allows."""
+    out = []
+    for rule in policy["egress"]:
+        assert rule.get("to"), f"an egress rule without 'to' allows every destination: {rule}"
+        assert rule.get("ports"), f"an egress rule without 'ports' allows every port: {rule}"
+        ports = tuple(sorted((p["protocol"], p["port"]) for p in rule["ports"]))
+        out += [(ports, peer) for peer in rule["to"]]
+    return out
+
+
+def test_agents_may_reach_only_the_gateway_and_the_cluster_dns() -> None:
+    objects = render()
+    policy = find(objects, "NetworkPolicy")["spec"]
     assert policy["podSelector"] == {"matchLabels": {"app": "aideator-agent"}}
     assert sorted(policy["policyTypes"]) == ["Egress", "Ingress"]
     assert policy["ingress"] == []
-    ports = sorted((p["protocol"], p["port"]) for rule in policy["egress"]
-                   for p in rule["ports"])
-    assert ports == [("TCP", 53), ("TCP", 443), ("UDP", 53)]
-    https = next(r for r in policy["egress"] if r["ports"][0]["port"] == 443)
-    assert "10.0.0.0/8" in https["to"][0]["ipBlock"]["except"]
-    assert "169.254.0.0/16" in https["to"][0]["ipBlock"]["except"]
+    api = find(objects, "Deployment")["spec"]["template"]
+    api_port = {p["name"]: p["containerPort"] for p in api["spec"]["containers"][0]["ports"]}
+    assert _egress_peers(policy) == [
+        # The API pods (same namespace: no namespaceSelector), on the port the gateway's
+        # Service forwards to.
+        ((("TCP", api_port["http"]),), {"podSelector": {"matchLabels": {
+            k: v for k, v in api["metadata"]["labels"].items()
+            if k.startswith("app.kubernetes.io/")}}}),
+        # The cluster DNS pods, on 53 only.
+        ((("TCP", 53), ("UDP", 53)), {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}),
+    ]
+    # No address block anywhere: nothing outside the cluster, no metadata service.
+    assert "ipBlock" not in str(policy)
+
+
+def test_agents_in_their_own_namespace_reach_the_api_in_the_release_namespace() -> None:
+    policy = find(render(*PRODUCTION), "NetworkPolicy")["spec"]
+    gateway = _egress_peers(policy)[0][1]
+    assert gateway["namespaceSelector"] == {
+        "matchLabels": {"kubernetes.io/metadata.name": NAMESPACE}}
+    assert gateway["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "api"
+    assert len(_egress_peers(policy)) == 2
+
+
+def test_the_agents_namespace_enforces_the_restricted_pod_security_standard() -> None:
+    labels = find(render(*PRODUCTION), "Namespace")["metadata"]["labels"]
+    for mode in ("enforce", "audit", "warn"):
+        assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted"
+    assert "Namespace" not in kinds(render())             # the release namespace: not ours
+    for bad in (("--set", "agents.createNamespace=true"),
+                ("--set", "agents.createNamespace=true", "--set", f"agents.namespace={NAMESPACE}")):
+        failed = helm("template", "aideator", "chart", "--namespace", NAMESPACE, *bad,
+                      check=False)
+        assert failed.returncode != 0 and "agents.createNamespace needs" in failed.stderr
+
+
+def test_the_release_pods_also_pass_the_restricted_standard() -> None:
+    """Agents may share the release namespace; labelling it restricted must not lock the API
+    (or the helm test pod) out."""
+    objects = render()
+    for pod in (find(objects, "Deployment")["spec"]["template"]["spec"],
+                find(objects, "Pod")["spec"]):
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert not {"hostNetwork", "hostPID", "hostIPC"} & set(pod)
+        for container in pod["containers"]:
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False
+            assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_runtime_class_reaches_the_service() -> None:
+    assert api_environment(render())["AIDEATOR_AGENT_RUNTIME_CLASS"] == ""
+    env = api_environment(render("--set", "agents.runtimeClassName=gvisor"))
+    assert load_settings({k: v for k, v in env.items() if isinstance(v, str)}
+                         ).agent_runtime_class == "gvisor"
 
 
 def test_helm_test_hook_calls_health_through_the_service() -> None:

@@ -30,7 +30,11 @@ BAD_VALUES = {
     "not a namespace name": ["--set", "agents.namespace=Agents_NS"],
     "not a database url": ["--set", "database.url=mysql://db/aideator"],
     "boolean as a string": ["--set-string", "api.ingress.enabled=true"],
-    "bad cidr": ["--set", "agents.networkPolicy.httpsCidr=everywhere"],
+    "no dns destination": ["--set", "agents.networkPolicy.dnsTo=null"],
+    "empty dns destinations": ["--set", "agents.networkPolicy.dnsTo={}"],
+    "not a runtime class name": ["--set", "agents.runtimeClassName=gVisor runsc"],
+    "the model key in its old place": ["--set", "agents.anthropic.apiKey=sk-test"],
+    "not a base url": ["--set", "anthropic.baseUrl=llm.example.com"],
     "several replicas on sqlite": ["--set", "api.replicas=3"],
     "grace period shorter than the hand-over": ["--set",
                                                 "api.terminationGracePeriodSeconds=5"],
@@ -110,10 +114,10 @@ def test_every_object_level_forbids_unknown_keys() -> None:
 
 def test_every_value_is_documented() -> None:
     # zero-to-jupyterhub style: every value of values.yaml has a comment right above it.
-    # Inside a Kubernetes structure (resources, security contexts, quota, limits) the comment
-    # on the structure's key covers its fields.
+    # Inside a Kubernetes structure (resources, security contexts, quota, limits, policy
+    # peers) the comment on the structure's key covers its fields.
     native = {"resources", "podSecurityContext", "containerSecurityContext", "hard",
-              "default", "defaultRequest", "max"}
+              "default", "defaultRequest", "max", "dnsTo"}
     lines = (CHART / "values.yaml").read_text().splitlines()
     ancestors: list[tuple[int, str, bool]] = []          # (indent, key, commented)
     undocumented = []

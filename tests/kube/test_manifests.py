@@ -99,6 +99,12 @@ def test_pull_policy_and_pull_secrets_are_optional() -> None:
     assert pod["imagePullSecrets"] == [{"name": "registry-creds"}]
 
 
+def test_runtime_class_is_set_only_when_given() -> None:
+    assert "runtimeClassName" not in manifests.render_job(**SAMPLE)["spec"]["template"]["spec"]
+    job = manifests.render_job(**SAMPLE, runtime_class="gvisor")
+    assert job["spec"]["template"]["spec"]["runtimeClassName"] == "gvisor"
+
+
 def test_workspace_constant_is_the_templates_mount() -> None:
     mounts = manifests.load_template()["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
     assert {"name": "workspace", "mountPath": manifests.WORKSPACE} in mounts
@@ -126,6 +132,7 @@ def test_helpers() -> None:
     {"image": ""},
     {"image": "agent:latest\n  privileged: true"},
     {"image_pull_policy": "Sometimes"},
+    {"runtime_class": "gVisor runsc"},
     {"ttl_seconds": -1},
     {"deadline_seconds": 0},
     {"resources": {"requests": {}, "claims": []}},

@@ -70,7 +70,8 @@ def render_job(*, run_id: str, variation_id: int, env: Mapping[str, str], image:
                namespace: str, secret_name: str, secret_key: str, ttl_seconds: int,
                deadline_seconds: int, resources: Mapping[str, Any],
                image_pull_policy: str | None = None,
-               image_pull_secrets: Sequence[str] = ()) -> dict[str, Any]:
+               image_pull_secrets: Sequence[str] = (),
+               runtime_class: str = "") -> dict[str, Any]:
     """The batch/v1 Job running one variation; raises ValueError on anything the API
     server would reject (names, labels, env names) rather than letting it answer 422."""
     name = job_name(_label_value("run_id", run_id), _variation(variation_id))
@@ -93,6 +94,10 @@ def render_job(*, run_id: str, variation_id: int, env: Mapping[str, str], image:
     job["spec"]["activeDeadlineSeconds"] = deadline_seconds
     pod = job["spec"]["template"]
     pod["metadata"]["labels"] = dict(labels)
+    if runtime_class:
+        # gVisor/Kata: the sandbox gets its own kernel. Absent means the cluster default.
+        pod["spec"]["runtimeClassName"] = _check(_DNS1123_SUBDOMAIN, "runtime_class",
+                                                 runtime_class, 253)
     if image_pull_secrets:
         pod["spec"]["imagePullSecrets"] = [
             {"name": _check(_DNS1123_SUBDOMAIN, "image_pull_secrets", s, 253)}

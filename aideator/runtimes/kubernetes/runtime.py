@@ -132,6 +132,7 @@ class KubernetesRuntime:
             secret_key=s.agent_secret_key, ttl_seconds=s.job_ttl_seconds,
             deadline_seconds=s.job_deadline_seconds,
             image_pull_policy=s.agent_image_pull_policy,
+            runtime_class=s.agent_runtime_class,
             resources={"requests": {"cpu": s.agent_cpu_request,
                                     "memory": s.agent_memory_request},
                        "limits": {"cpu": s.agent_cpu_limit, "memory": s.agent_memory_limit}})

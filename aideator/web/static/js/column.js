@@ -113,6 +113,7 @@ function describeConfig(config) {
   const parts = [config.model || 'default model'];
   if (config.max_turns) parts.push(`max ${config.max_turns} turns`);
   if (config.effort) parts.push(`effort ${config.effort}`);
+  if (config.tools === 'files') parts.push('file tools only');
   if (config.max_budget_usd) parts.push(`budget $${config.max_budget_usd}`);
   if (config.max_thinking_tokens !== undefined) parts.push(`thinking ${config.max_thinking_tokens}`);
   if (config.temperature !== undefined) parts.push(`temperature ${config.temperature}`);

@@ -17,6 +17,8 @@ const KNOBS = [
   { name: 'max_turns', label: 'Max turns', placeholder: '30', number: true },
   { name: 'max_budget_usd', label: 'Budget (USD)', placeholder: 'no limit', number: true },
   { name: 'effort', label: 'Effort', choices: ['', 'low', 'medium', 'high', 'xhigh', 'max'] },
+  // Empty: the default, shell (file tools plus commands in the sandbox).
+  { name: 'tools', label: 'Tools', choices: ['', 'shell', 'files'] },
 ];
 
 function knobFields(prefix) {
