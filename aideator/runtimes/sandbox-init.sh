@@ -1,0 +1,44 @@
+#!/bin/sh
+# The first process of a variation's sandbox: opens the bridge to the gateway, runs the
+# agent, and ends with its exit status.
+#
+# usage: sandbox-init.sh PORT COMMAND [ARG ...]
+# The sandbox has a network namespace of its own (only its loopback). The service serves
+# the gateway on a Unix socket, mounted at /run/aideator/gateway.sock; socat listens on
+# 127.0.0.1:PORT inside and forwards each connection to it, so the agent reaches the
+# gateway at http://127.0.0.1:PORT and nothing else. The socket is looked up per
+# connection: one the service re-creates after a restart is found.
+#
+# Exit status: COMMAND's (128+N when a signal N ended it, as shells report it). 125 when
+# the bridge could not be opened, with a message on stderr (the variation's output).
+port=$1
+shift
+socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" UNIX-CONNECT:/run/aideator/gateway.sock &
+bridge=$!
+# Wait until socat listens (state 0A in /proc/net/tcp), so the agent's first request
+# is never refused: the kernel's table, not a connection attempt that socat would forward.
+hex=$(printf '%04X' "$port")
+tries=0
+until grep -q "^ *[0-9]*: 0100007F:$hex 00000000:0000 0A" /proc/net/tcp 2>/dev/null; do
+    if ! kill -0 "$bridge" 2>/dev/null || [ "$tries" -ge 500 ]; then
+        echo "aideator sandbox: the gateway bridge (socat on 127.0.0.1:$port) did not start" >&2
+        exit 125
+    fi
+    tries=$((tries + 1))
+    sleep 0.01
+done
+"$@" &
+child=$!
+# The launcher signals this whole process group (the agent gets the signal directly);
+# trapping it here keeps this process, and with it the sandbox, alive until the agent
+# has ended: bwrap tears the sandbox down (SIGKILL to all) once its first process exits.
+trap 'kill -TERM "$child" 2>/dev/null' TERM
+trap 'kill -INT "$child" 2>/dev/null' INT
+trap 'kill -HUP "$child" 2>/dev/null' HUP
+while :; do
+    wait "$child"
+    code=$?
+    kill -0 "$child" 2>/dev/null || break
+done
+kill "$bridge" 2>/dev/null
+exit "$code"
