@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import stat
+import time
 import sys
 import uuid
 from pathlib import Path
@@ -211,5 +212,57 @@ def test_a_sandboxed_agent_is_given_the_bridge_and_no_credential_of_the_service(
         assert SECRET not in json.dumps(report)
         assert report["values"]["GIT_CONFIG_COUNT"] == "2"     # the gateway's, not ours
         assert "ANTHROPIC_BASE_URL" in report["names"]
+    finally:
+        server.stop()
+
+
+TERM_AWARE = """\
+import json, os, signal, sys, time
+def stop(signum, frame):
+    print(json.dumps({"v": 1, "type": "signal", "name": signal.Signals(signum).name}), flush=True)
+    sys.exit(3)
+signal.signal(signal.SIGTERM, stop)
+if "suicide" in os.environ["PROMPT"]:
+    os.kill(os.getpid(), signal.SIGKILL)
+print(json.dumps({"v": 1, "type": "ready"}), flush=True)
+time.sleep(600)
+"""
+
+
+def test_cancel_reaches_the_agent_inside_its_sandbox_with_sigterm(tmp_path):
+    agent = tmp_path / "term_aware.py"
+    agent.write_text(TERM_AWARE)
+    # A grace period far longer than the test: only SIGTERM can end the agent in time.
+    server = Server(tmp_path / "data", agent_command=f"{sys.executable} {agent}",
+                    cancel_grace_seconds="60").start()
+    try:
+        run = server.post("/runs", {"github_url": REPO, "prompt": "x", "variations": 1}).json()
+        for item in iter_events(server.base + run["stream_url"], timeout=30):
+            if isinstance(item, SSEEvent) and item.event == "agent_output" \
+                    and item.data["type"] == "ready":
+                break
+        cancelled = time.monotonic()
+        server.post(f"/runs/{run['run_id']}/cancel", {})
+        events = read_events(server.base + run["stream_url"], timeout=30)
+        assert time.monotonic() - cancelled < 10
+        assert [e.data["content"]["name"] for e in events
+                if e.event == "agent_output" and e.data["type"] == "signal"] == ["SIGTERM"]
+        assert events[-1].data["status"] == "cancelled"
+        exit_json = tmp_path / "data" / "runs" / run["run_id"] / "0" / "exit.json"
+        assert json.loads(exit_json.read_text()) == {"exit_code": 3}
+    finally:
+        server.stop()
+
+
+def test_an_agent_killed_inside_its_sandbox_is_reported_killed_by_its_signal(tmp_path):
+    agent = tmp_path / "term_aware.py"
+    agent.write_text(TERM_AWARE)
+    server = Server(tmp_path / "data", agent_command=f"{sys.executable} {agent}").start()
+    try:
+        run = server.post("/runs", {"github_url": REPO, "prompt": "suicide",
+                                    "variations": 1}).json()
+        events = read_events(server.base + run["stream_url"], timeout=30)
+        assert [e.data["error"] for e in events if e.event == "error"] == [
+            "the agent was killed by SIGKILL"]
     finally:
         server.stop()

@@ -48,14 +48,18 @@ target() {
 }
 # A signal aimed at the launcher alone is passed on (one sent to the whole process group
 # reaches an unsandboxed child directly; passing it again is harmless).
-trap 'kill -TERM -- $(target) 2>/dev/null' TERM
-trap 'kill -INT -- $(target) 2>/dev/null' INT
-trap 'kill -HUP -- $(target) 2>/dev/null' HUP
+trap 'kill -TERM $(target) 2>/dev/null' TERM
+trap 'kill -INT $(target) 2>/dev/null' INT
+trap 'kill -HUP $(target) 2>/dev/null' HUP
 while :; do
     wait "$child"
     code=$?
     # A trapped signal ends the wait early (with 128+N) while the child still runs.
     kill -0 "$child" 2>/dev/null || break
 done
+# The child may have ended while a trap interrupted that wait (whose status is then the
+# signal's, 128+N): ask again, the shell keeps the child's own status.
+wait "$child"
+code=$?
 printf '{"exit_code": %d}\n' "$code" > exit.json.tmp && mv exit.json.tmp exit.json
 exit "$code"

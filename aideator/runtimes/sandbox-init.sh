@@ -29,16 +29,20 @@ until grep -q "^ *[0-9]*: 0100007F:$hex 00000000:0000 0A" /proc/net/tcp 2>/dev/n
 done
 "$@" &
 child=$!
-# The launcher signals this whole process group (the agent gets the signal directly);
-# trapping it here keeps this process, and with it the sandbox, alive until the agent
-# has ended: bwrap tears the sandbox down (SIGKILL to all) once its first process exits.
-trap 'kill -TERM "$child" 2>/dev/null' TERM
-trap 'kill -INT "$child" 2>/dev/null' INT
-trap 'kill -HUP "$child" 2>/dev/null' HUP
+# The launcher signals this whole process group, so the agent gets the signal directly
+# (once: passing it on again would reach an agent already stopping, and Python, say,
+# dies of a second SIGTERM while it finalizes). The trap only keeps this process, and
+# with it the sandbox, alive until the agent has ended: bwrap tears the sandbox down
+# (SIGKILL to all) once its first process exits.
+trap : TERM INT HUP
 while :; do
     wait "$child"
     code=$?
     kill -0 "$child" 2>/dev/null || break
 done
+# The child may have ended while a trap interrupted that wait (whose status is then the
+# signal's, 128+N): ask again, the shell keeps the child's own status.
+wait "$child"
+code=$?
 kill "$bridge" 2>/dev/null
 exit "$code"
