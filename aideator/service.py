@@ -7,6 +7,7 @@ peers that are gone.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from .config import Settings
 from .eventlog import EventLog
@@ -21,6 +22,16 @@ from .runtimes import create_runtime
 log = logging.getLogger(__name__)
 
 
+def _gateway_app(settings: Settings) -> Any:
+    """The gateway-only WSGI app a sandboxed agent reaches through its bridge, or None
+    (the bridge then answers 503) while this build has no gateway."""
+    try:
+        from .gateway import create_app  # the model gateway (issue 16)
+    except ImportError:
+        return None
+    return create_app(settings)
+
+
 class Service:
     def __init__(self, settings: Settings, database_url: str) -> None:
         self.settings = settings
@@ -29,7 +40,7 @@ class Service:
         self.fanout = Fanout(settings.fanout_window)
         self.log = EventLog(self.fanout, settings.flush_interval_seconds, leases=self.leases)
         self.mirror = Mirror(self.fanout, settings.store_poll_seconds)
-        self.runtime = create_runtime(settings)
+        self.runtime = create_runtime(settings, gateway_app=_gateway_app(settings))
         self.orchestrator = Orchestrator(runtime=self.runtime, log=self.log,
                                          fanout=self.fanout, leases=self.leases)
         self.listener = Listener(database_url, on_events=self.fanout.poke,

@@ -47,7 +47,9 @@ class Server:
         self.proc: subprocess.Popen | None = None
         self.log_path = data_dir.parent / f"server-{self.port}.log"
 
-    def start(self, timeout: float = 20) -> "Server":
+    def start(self, timeout: float = 20, *, healthy: bool = True) -> "Server":
+        """Start it and wait until /health says healthy (or, with ``healthy=False``, until
+        it answers at all: a service that cannot run agents still serves)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
@@ -58,7 +60,8 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
             try:
-                if requests.get(self.url("/health"), timeout=5).ok:
+                answer = requests.get(self.url("/health"), timeout=5)
+                if answer.ok or (not healthy and answer.status_code == 503):
                     return self
             except requests.RequestException:   # not listening yet, or busy starting
                 pass

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import psutil
 
-from helpers import wait_for
+from helpers import FAKE_AGENT, wait_for
 from sse_client import read_events
 
 REPO = "https://github.com/octocat/hello-world"
 
 
 def agent_processes(run_id: str) -> list[psutil.Process]:
-    """Every live process (launcher or agent) started for this run."""
+    """Every live process started for this run: launcher, bwrap, the sandbox's init, its
+    gateway bridge, the agent."""
     found = []
     for proc in psutil.process_iter():
         try:
@@ -19,6 +20,11 @@ def agent_processes(run_id: str) -> list[psutil.Process]:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return found
+
+
+def agents(run_id: str) -> list[psutil.Process]:
+    """The run's agents themselves (their command, not a launcher or bwrap naming it)."""
+    return [p for p in agent_processes(run_id) if p.cmdline()[1:2] == [str(FAKE_AGENT)]]
 
 
 def running(server, run_id: str) -> bool:
@@ -31,7 +37,8 @@ def test_cancel_stops_the_processes_and_ends_the_stream(server):
                                 "variations": 2}).json()
     run_id = run["run_id"]
     wait_for(lambda: running(server, run_id))
-    assert len(agent_processes(run_id)) == 4   # a launcher and an agent per variation
+    # The agent of each variation runs (inside its sandbox), among the run's processes.
+    wait_for(lambda: len(agents(run_id)) == 2)
 
     resp = server.post(f"/runs/{run_id}/cancel", {})
     assert resp.status_code == 202 and resp.json() == {"run_id": run_id, "status": "cancelling"}

@@ -132,7 +132,8 @@ def test_health_and_openapi(server):
     health = server.get("/health").json()
     replica = health.pop("replica")
     assert health == {"status": "healthy", "version": "2.0.0", "kubernetes": False,
-                      "runtime": "local", "database": True, "runs_owned": 0, "auth": "off"}
+                      "runtime": "local", "database": True, "runs_owned": 0, "auth": "off",
+                      "sandbox": "bubblewrap"}
     assert replica.split("/")[1] == str(server.worker_pids()[0])
     spec = server.get("/openapi.json").json()
     assert spec["openapi"].startswith("3.")

@@ -39,8 +39,10 @@ def lines_of(path: Path) -> list[dict]:
 def test_a_full_run_logs_json_lines_with_ids_and_no_secret(tmp_path):
     agent = tmp_path / "leaky_agent.py"
     agent.write_text(LEAKY_AGENT)
+    # Unsandboxed (the opt-out), so the agent is given the key and can leak it; a
+    # sandboxed one never holds it (tests/test_sandbox.py).
     server = Server(tmp_path / "data", agent_command=f"{sys.executable} {agent}",
-                    log_level="debug", auth="required", admin_token=ADMIN)
+                    log_level="debug", auth="required", admin_token=ADMIN, sandbox="off")
     server.env["ANTHROPIC_API_KEY"] = SECRET
     server.start()
     try:

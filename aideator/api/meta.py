@@ -27,14 +27,16 @@ def health() -> Any:
     healthy = database and runtime.get("ok", False)
     # Draining (shutting down): readiness fails first, so no new stream lands here.
     status = "draining" if service.draining else "healthy" if healthy else "unhealthy"
-    return jsonify({"status": status,
-                    "version": __version__,
-                    "kubernetes": bool(runtime.get("kubernetes", False)),
-                    "runtime": service.runtime.name, "database": database,
-                    "auth": service.settings.auth,
-                    "replica": service.replica,
-                    "runs_owned": len(service.orchestrator.owned)}), \
-        200 if status == "healthy" else 503
+    body = {"status": status,
+            "version": __version__,
+            "kubernetes": bool(runtime.get("kubernetes", False)),
+            "runtime": service.runtime.name, "database": database,
+            "auth": service.settings.auth,
+            "replica": service.replica,
+            "runs_owned": len(service.orchestrator.owned)}
+    if "sandbox" in runtime:    # the local runtime: how its agents are contained
+        body["sandbox"] = runtime["sandbox"]
+    return jsonify(body), 200 if status == "healthy" else 503
 
 
 @bp.get("/openapi.json")

@@ -3,14 +3,19 @@
 events. Runtimes never touch the database or the event log."""
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from ..config import Settings
 from .base import Runtime
 
 
-def create_runtime(settings: Settings) -> Runtime:
+def create_runtime(settings: Settings, *,
+                   gateway_app: Callable[..., Any] | None = None) -> Runtime:
+    """The configured runtime; ``gateway_app`` is the gateway-only WSGI app the local
+    runtime serves to its sandboxes (see ``bridge``)."""
     if settings.runtime == "local":
         from .local import LocalRuntime
-        return LocalRuntime(settings)
+        return LocalRuntime(settings, gateway_app=gateway_app)
     if settings.runtime == "kubernetes":
         # Imported here: only this runtime needs the kubernetes client.
         from .kubernetes import KubernetesRuntime

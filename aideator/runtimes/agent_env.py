@@ -19,8 +19,13 @@ def _env_value(value: Any) -> str:
 
 
 def agent_environment(*, run_id: str, variation_id: int, repo_url: str, prompt: str,
-                      config: Mapping[str, Any], workspace: str) -> dict[str, str]:
-    """The variables one variation's agent runs with (secrets excluded)."""
+                      config: Mapping[str, Any], workspace: str, gateway_url: str = "",
+                      gateway_token: str = "") -> dict[str, str]:
+    """The variables one variation's agent runs with (secrets excluded).
+
+    With a ``gateway_url`` the agent reaches the model and GitHub through the service's
+    gateway only, with its own ``gateway_token``: Claude Code by its base URL and key,
+    git by a URL rewrite and a header (GIT_CONFIG_* variables, so no file is written)."""
     env = {
         "RUN_ID": run_id,
         "VARIATION_ID": str(variation_id),
@@ -28,6 +33,16 @@ def agent_environment(*, run_id: str, variation_id: int, repo_url: str, prompt: 
         "PROMPT": prompt,
         "WORKSPACE": workspace,
     }
+    if gateway_url:
+        env.update({
+            "ANTHROPIC_BASE_URL": f"{gateway_url}/gateway/anthropic",
+            "ANTHROPIC_API_KEY": gateway_token,
+            "GIT_CONFIG_COUNT": "2",
+            "GIT_CONFIG_KEY_0": f"url.{gateway_url}/gateway/git/.insteadOf",
+            "GIT_CONFIG_VALUE_0": "https://github.com/",
+            "GIT_CONFIG_KEY_1": f"http.{gateway_url}/gateway/git/.extraHeader",
+            "GIT_CONFIG_VALUE_1": f"Authorization: Bearer {gateway_token}",
+        })
     for key, value in sorted(config.items()):
         if value is not None:
             env[key.upper()] = _env_value(value)

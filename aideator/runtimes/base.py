@@ -14,6 +14,8 @@ class VariationSpec:
     repo_url: str
     prompt: str
     config: Mapping[str, Any]
+    # The variation's own gateway credential (issued by the orchestrator; empty: none).
+    gateway_token: str = ""
 
 
 @dataclass(frozen=True)

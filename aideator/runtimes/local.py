@@ -5,6 +5,12 @@ HOME, ``output.log`` (stdout and stderr, written by the process itself so nothin
 lost when the service restarts) and ``exit.json`` (written by the launcher). Output is
 followed by byte offset, which is the cursor.
 
+Each variation runs in a bubblewrap sandbox (``sandbox.py``): launcher (outside) -> bwrap
+-> ``sandbox-init.sh`` -> the agent command, reaching the service's gateway only, through
+the Unix socket this process serves in ``bridge/`` while it watches the variation
+(``bridge.py``). Where no sandbox can be made, variations fail at once saying why, unless
+the user opted out (AIDEATOR_SANDBOX=off: agents run as before, as the service's user).
+
 Several processes (gunicorn workers, replicas on one machine) share the data directory:
 a variation is launched by whoever creates its ``output.log`` first (O_EXCL), and anyone
 else re-attaches to it through ``launcher.pid``, so no agent is ever started twice.
@@ -27,14 +33,19 @@ import agent
 from .. import tracing
 from .agent_env import agent_environment
 from ..config import Settings
+from . import sandbox
 from .base import Exited, Observation, Output, Started, VariationSpec, Waiting
+from .bridge import Bridges, WSGIApp, no_gateway, socket_dir
+from .sandbox_probe import Availability, probe
 from .slots import Slots
 
 log = logging.getLogger(__name__)
 
 LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launcher.sh")
-# Only these of the server's variables reach an agent (plus PATH to find git/python).
+# Only these of the server's variables reach an unsandboxed agent (plus PATH to find
+# git/python); a sandboxed one gets no credential: the gateway holds them.
 PASSTHROUGH_PREFIXES = ("ANTHROPIC_", "CLAUDE_CODE_", "GIT_CONFIG_")
+SANDBOXED_PASSTHROUGH_PREFIXES = ("CLAUDE_CODE_",)
 READ_SIZE = 1 << 18
 MAX_LINE = 1 << 20
 # How often an idle variation's log is checked for more output: soon after output stops
@@ -44,8 +55,9 @@ POLL_MIN, POLL_MAX = 0.005, 0.05
 PID_WAIT_SECONDS = 5.0
 
 
-def passthrough_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in environ.items() if k.startswith(PASSTHROUGH_PREFIXES)}
+def passthrough_environment(environ: Mapping[str, str],
+                            prefixes: tuple[str, ...] = PASSTHROUGH_PREFIXES) -> dict[str, str]:
+    env = {k: v for k, v in environ.items() if k.startswith(prefixes)}
     if "PATH" in environ:
         env["PATH"] = environ["PATH"]
     return env
@@ -123,12 +135,29 @@ def _lines(raw: bytes) -> list[str]:
 class LocalRuntime:
     name = "local"
 
-    def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None, *,
+                 gateway_app: WSGIApp | None = None,
+                 availability: Availability | None = None) -> None:
         self._settings = settings
         self._root = os.path.abspath(os.path.join(settings.data_dir, "runs"))
-        self._passthrough = passthrough_environment(os.environ if environ is None else environ)
+        environ = os.environ if environ is None else environ
+        self._sandbox = availability or probe(settings.sandbox)
+        self._passthrough = passthrough_environment(
+            environ, SANDBOXED_PASSTHROUGH_PREFIXES if self._sandbox.sandboxed
+            else PASSTHROUGH_PREFIXES)
         self._slots = Slots(settings.max_concurrent_variations)
         self._tickets: dict[tuple[str, int], gevent.event.AsyncResult] = {}
+        self._bridges = Bridges(gateway_app or no_gateway)
+        # What the agent command needs readable inside (found once: the command is fixed).
+        self._readable = sandbox.readable(
+            [*sandbox.runtime_paths(settings.agent_command, path_env=environ.get("PATH")),
+             sandbox.agent_package()],
+            hidden=[settings.data_dir])
+        if self._sandbox.state == "off":
+            log.warning("agents run unsandboxed (AIDEATOR_SANDBOX=off): each one can read "
+                        "and write what this service's user can, and reach the network")
+        elif not self._sandbox.sandboxed:
+            log.error("%s", self._sandbox.problem)
 
     # -- paths and process start -------------------------------------------------------
     def _dir(self, run_id: str, index: int) -> str:
@@ -136,14 +165,38 @@ class LocalRuntime:
 
     def _environment(self, spec: VariationSpec, directory: str) -> dict[str, str]:
         env = dict(self._passthrough)
+        # Sandboxed, the gateway is on the sandbox's own loopback (the bridge); unsandboxed
+        # (the opt-out), the agent is given the service's variables as it always was.
+        gateway = (f"http://127.0.0.1:{sandbox.BRIDGE_PORT}" if self._sandbox.sandboxed
+                   else "")
         env.update(agent_environment(run_id=spec.run_id, variation_id=spec.index,
                                      repo_url=spec.repo_url, prompt=spec.prompt,
                                      config=spec.config,
-                                     workspace=os.path.join(directory, "workspace")))
+                                     workspace=os.path.join(directory, "workspace"),
+                                     gateway_url=gateway, gateway_token=spec.gateway_token))
         env["HOME"] = os.path.join(directory, "home")
         # The default command is ``python -m agent``: let it find the agent package.
         env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(agent.__file__)))
         return env
+
+    def _argv(self, directory: str) -> list[str]:
+        """The launcher's command line: the agent command, in its sandbox unless opted out."""
+        if not self._sandbox.sandboxed:
+            return ["/bin/sh", LAUNCHER, directory, *self._settings.agent_command]
+        etc = os.path.join(directory, "etc")
+        os.makedirs(etc, exist_ok=True)
+        home = os.path.join(directory, "home")
+        for name, text in sandbox.etc_files(home).items():
+            with open(os.path.join(etc, name), "w") as f:
+                f.write(text)
+        mounts = sandbox.Mounts(directory=directory,
+                                workspace=os.path.join(directory, "workspace"), home=home,
+                                bridge=socket_dir(directory),
+                                passwd=os.path.join(etc, "passwd"),
+                                group=os.path.join(etc, "group"))
+        return ["/bin/sh", LAUNCHER, "--sandbox", directory,
+                *sandbox.bwrap_argv(self._settings.agent_command, mounts,
+                                    readable_paths=self._readable)]
 
     def _spawn(self, spec: VariationSpec) -> dict[str, Any]:
         """Launch the variation; if it was launched already, its handle."""
@@ -160,7 +213,7 @@ class LocalRuntime:
             # posix_spawn, not fork: forking the whole worker costs ~10 ms a variation.
             # Every other descriptor of the server is close-on-exec (PEP 446).
             pid = os.posix_spawn(
-                "/bin/sh", ["/bin/sh", LAUNCHER, directory, *self._settings.agent_command],
+                "/bin/sh", self._argv(directory),
                 self._environment(spec, directory), setsid=True,
                 file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                               (os.POSIX_SPAWN_DUP2, out, 1), (os.POSIX_SPAWN_DUP2, out, 2)])
@@ -173,6 +226,9 @@ class LocalRuntime:
     def watch(self, spec: VariationSpec, *, handle: Mapping[str, Any] | None,
               cursor: str | None) -> Iterator[Observation]:
         directory = self._dir(spec.run_id, spec.index)
+        if handle is None and not self._sandbox.sandboxed and self._sandbox.state != "off":
+            yield Exited(False, self._sandbox.problem, cause="start_failed")
+            return
         if handle is None:
             ticket = self._slots.acquire()
             self._tickets[(spec.run_id, spec.index)] = ticket
@@ -186,8 +242,12 @@ class LocalRuntime:
                 with tracing.span("local.process.create", **{
                         "aideator.run_id": spec.run_id, "aideator.variation": spec.index,
                         "aideator.job_name": spec.job_name}):
+                    if self._sandbox.sandboxed:
+                        # Listening before the agent starts: its first request finds it.
+                        self._bridges.open(directory)
                     handle = self._spawn(spec)
             except BaseException:
+                self._bridges.close(directory)
                 self._slots.withdraw(ticket)
                 raise
             finally:
@@ -195,11 +255,16 @@ class LocalRuntime:
             yield Started(f"{spec.job_name}-p{handle['pid']}", handle)
         else:
             # Re-attached: counted whatever the limit; if it ended while nobody watched,
-            # what it wrote is still read below.
+            # what it wrote is still read below. A sandboxed one (it has a bridge
+            # directory) gets its gateway back: the old socket died with its server.
             self._slots.take()
+            if os.path.isdir(socket_dir(directory)) and not os.path.exists(
+                    os.path.join(directory, "exit.json")):
+                self._bridges.open(directory)
         try:
             yield from self._follow(directory, handle, int(cursor or 0))
         finally:
+            self._bridges.close(directory)
             self._slots.release()
 
     def _follow(self, directory: str, handle: Mapping[str, Any],
@@ -260,5 +325,7 @@ class LocalRuntime:
         return None
 
     def health(self) -> dict[str, Any]:
-        return {"ok": True, "running": self._slots.used, "queued": self._slots.queued,
-                "limit": self._slots.limit}
+        # Unable to sandbox (and not told not to): it cannot run variations.
+        return {"ok": self._sandbox.state != "unavailable", "running": self._slots.used,
+                "queued": self._slots.queued, "limit": self._slots.limit,
+                "sandbox": self._sandbox.state}
