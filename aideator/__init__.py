@@ -44,9 +44,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # stream borrows one only for each read).
     app.teardown_appcontext(lambda exc: release_connection())
 
-    from . import api, auth, cli, web
+    from . import api, auth, cli, gateway, web
     auth.init_app(app, settings)
     api.init_app(app)
+    gateway.init_app(app, settings)
     web.init_app(app)
     app.cli.add_command(cli.tokens)
     metrics.init_app(app)

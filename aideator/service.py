@@ -11,6 +11,7 @@ import logging
 from .config import Settings
 from .eventlog import EventLog
 from .fanout import Fanout
+from .gateway import credentials
 from .mirror import Mirror
 from .models import is_postgres
 from .notify import Listener
@@ -30,8 +31,9 @@ class Service:
         self.log = EventLog(self.fanout, settings.flush_interval_seconds, leases=self.leases)
         self.mirror = Mirror(self.fanout, settings.store_poll_seconds)
         self.runtime = create_runtime(settings)
-        self.orchestrator = Orchestrator(runtime=self.runtime, log=self.log,
-                                         fanout=self.fanout, leases=self.leases)
+        self.orchestrator = Orchestrator(
+            runtime=self.runtime, log=self.log, fanout=self.fanout, leases=self.leases,
+            issue_token=lambda run_id, index: credentials.issue(run_id, index, settings))
         self.listener = Listener(database_url, on_events=self.fanout.poke,
                                  on_control=self._on_control,
                                  on_reconnect=self._on_reconnect) if is_postgres() else None

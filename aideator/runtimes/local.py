@@ -26,15 +26,17 @@ import agent
 
 from .. import tracing
 from ..agent_env import agent_environment
-from ..config import Settings
+from ..config import Settings, gateway_url
 from .base import Exited, Observation, Output, Started, VariationSpec, Waiting
 from .slots import Slots
 
 log = logging.getLogger(__name__)
 
 LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launcher.sh")
-# Only these of the server's variables reach an agent (plus PATH to find git/python).
-PASSTHROUGH_PREFIXES = ("ANTHROPIC_", "CLAUDE_CODE_", "GIT_CONFIG_")
+# Only these of the server's variables reach an agent (plus PATH to find git/python). Not
+# ANTHROPIC_* nor GIT_CONFIG_*: the model key stays in the service (the gateway's
+# upstream), and the agent's model and git settings point at the gateway.
+PASSTHROUGH_PREFIXES = ("CLAUDE_CODE_",)
 READ_SIZE = 1 << 18
 MAX_LINE = 1 << 20
 # How often an idle variation's log is checked for more output: soon after output stops
@@ -139,7 +141,9 @@ class LocalRuntime:
         env.update(agent_environment(run_id=spec.run_id, variation_id=spec.index,
                                      repo_url=spec.repo_url, prompt=spec.prompt,
                                      config=spec.config,
-                                     workspace=os.path.join(directory, "workspace")))
+                                     workspace=os.path.join(directory, "workspace"),
+                                     gateway_url=gateway_url(self._settings),
+                                     gateway_token=spec.gateway_token))
         env["HOME"] = os.path.join(directory, "home")
         # The default command is ``python -m agent``: let it find the agent package.
         env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(agent.__file__)))

@@ -11,7 +11,7 @@ import pytest
 
 from aideator import manifests
 from aideator.agent_env import agent_environment
-from aideator.config import Settings, load_settings
+from aideator.config import Settings, gateway_url, load_settings
 
 from .conftest import KUBE_VERSIONS, PRODUCTION, VALUE_SETS, api_environment, find, render
 
@@ -28,12 +28,12 @@ def job_for(settings: Settings, variation_id: int = 0) -> dict[str, Any]:
     env = agent_environment(run_id="run-k3x9m2p7q1", variation_id=variation_id,
                             repo_url="https://github.com/octocat/Hello-World",
                             prompt="Refactor main.py", config={"model": settings.default_model},
-                            workspace=manifests.WORKSPACE)
+                            workspace=manifests.WORKSPACE, gateway_url=gateway_url(settings),
+                            gateway_token="gateway-credential")
     return manifests.render_job(
         run_id="run-k3x9m2p7q1", variation_id=variation_id, env=env,
         image=settings.agent_image, image_pull_policy=settings.agent_image_pull_policy,
-        namespace=settings.kube_namespace, secret_name=settings.agent_secret_name,
-        secret_key=settings.agent_secret_key, ttl_seconds=settings.job_ttl_seconds,
+        namespace=settings.kube_namespace, ttl_seconds=settings.job_ttl_seconds,
         deadline_seconds=settings.job_deadline_seconds,
         resources={"requests": {"cpu": settings.agent_cpu_request,
                                 "memory": settings.agent_memory_request},
@@ -107,21 +107,18 @@ def test_the_job_fits_the_limit_range_and_the_quota(case: str) -> None:
         assert 5 * quantity(limits[resource]) <= quantity(quota[f"limits.{resource}"]), resource
 
 
-def test_the_job_reads_the_key_from_the_secret_the_chart_creates() -> None:
+def test_the_job_holds_no_secret_only_the_gateway_and_its_own_credential() -> None:
     objects = render(*WITH_KEY)
-    secret = find(objects, "Secret")
     job = job_for(settings_of(objects))
-    key_env = job["spec"]["template"]["spec"]["containers"][0]["env"][-1]
-    assert key_env == {"name": "ANTHROPIC_API_KEY", "valueFrom": {"secretKeyRef": {
-        "name": secret["metadata"]["name"], "key": next(iter(secret["data"]))}}}
-    assert secret["metadata"]["namespace"] == job["metadata"]["namespace"]
+    env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert not any("valueFrom" in e for e in env.values())
+    assert env["ANTHROPIC_API_KEY"]["value"] == "gateway-credential"
+    assert env["ANTHROPIC_BASE_URL"]["value"].endswith("/gateway/anthropic")
 
 
-def test_production_jobs_run_in_the_agents_namespace_with_the_existing_secret() -> None:
+def test_production_jobs_run_in_the_agents_namespace() -> None:
     job = job_for(settings_of(render(*PRODUCTION)))
     assert job["metadata"]["namespace"] == "aideator-agents"
-    ref = job["spec"]["template"]["spec"]["containers"][0]["env"][-1]["valueFrom"]
-    assert ref == {"secretKeyRef": {"name": "anthropic-secret", "key": "api-key"}}
     assert job["spec"]["template"]["spec"]["containers"][0]["image"] == \
         "registry.example.com/aideator/aideator-agent:2.0.0"
 
