@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 # events, a large repository being packed), so only a long silence ends a read.
 TIMEOUT = urllib3.Timeout(connect=10.0, read=600.0)
 READ_SIZE = 1 << 16
-POOL = urllib3.PoolManager(num_pools=16, maxsize=64, block=False, retries=False,
+# Connections kept open per upstream host for reuse (more may be open at once: block=False).
+POOL = urllib3.PoolManager(num_pools=16, maxsize=256, block=False, retries=False,
                            timeout=TIMEOUT)
 
 
