@@ -189,14 +189,14 @@ def test_the_gateway_refuses_every_credential_but_a_live_variations_own(world):
     run_id = start_run(server)
     token = agent_env(run_id)["ANTHROPIC_API_KEY"]
     seen = len(model.requests)
-    expired = URLSafeSerializer(SECRET_KEY, salt="aideator.gateway").dumps(
-        [run_id, 0, int(time.time()) - 1])
-    other_key = URLSafeSerializer("not-the-service-key", salt="aideator.gateway").dumps(
-        [run_id, 0, int(time.time()) + 3600])
-    no_variation = URLSafeSerializer(SECRET_KEY, salt="aideator.gateway").dumps(
-        [run_id, 7, int(time.time()) + 3600])
+    def signed(key: str, payload: list) -> str:
+        return "aidg_" + URLSafeSerializer(key, salt="aideator.gateway").dumps(payload)
+    expired = signed(SECRET_KEY, [run_id, 0, int(time.time()) - 1])
+    other_key = signed("not-the-service-key", [run_id, 0, int(time.time()) + 3600])
+    no_variation = signed(SECRET_KEY, [run_id, 7, int(time.time()) + 3600])
+    unprefixed = token.removeprefix("aidg_")
     for bad in ("", "sk-ant-guess", token[:-2] + "xx", expired, other_key, no_variation,
-                ADMIN):
+                unprefixed, ADMIN):
         resp = call_model(server, bad)
         assert resp.status_code == 401, bad
         assert resp.json()["error"]["type"] == "authentication_error"

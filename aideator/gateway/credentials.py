@@ -19,6 +19,8 @@ from ..models import VARIATION_ENDED, Run, Variation, connection
 from ..streamlinks import signing_key
 
 _SALT = "aideator.gateway"
+# Marks a credential as ours, so logs can take it out of any line (aideator.logs).
+PREFIX = "aidg_"
 # What an agent's credential looks like (letters of URL-safe base64 and dots), bounded.
 MAX_LENGTH = 512
 
@@ -44,7 +46,7 @@ def _serializer(settings: Settings) -> URLSafeSerializer:
 def issue(run_id: str, variation_index: int, settings: Settings) -> str:
     """A credential for one variation, valid until it ends (or the configured maximum)."""
     expires = int(time.time()) + settings.gateway_token_seconds
-    return _serializer(settings).dumps([run_id, variation_index, expires])
+    return PREFIX + _serializer(settings).dumps([run_id, variation_index, expires])
 
 
 def _budget(config: Mapping[str, Any]) -> float | None:
@@ -58,8 +60,10 @@ def verify(token: str, settings: Settings) -> Grant:
     """The grant of a credential valid now; raises :class:`Refused` with why not."""
     if not token or len(token) > MAX_LENGTH:
         raise Refused("aideator gateway: a variation's credential is required")
+    if not token.startswith(PREFIX):
+        raise Refused("aideator gateway: the credential is invalid")
     try:
-        run_id, index, expires = _serializer(settings).loads(token)
+        run_id, index, expires = _serializer(settings).loads(token[len(PREFIX):])
     except (BadSignature, ValueError, TypeError):
         raise Refused("aideator gateway: the credential is invalid") from None
     if not isinstance(expires, int) or expires < time.time():
