@@ -18,7 +18,7 @@ from itsdangerous import URLSafeSerializer
 
 from helpers import Server, wait_for
 from sse_client import read_events
-from tests.agent.fake_anthropic import FakeAnthropic, reply, text, tool_use
+from tests.agent.fake_anthropic import FakeAnthropic, reply, text
 from tests.fake_github import FakeGitHub
 
 ADMIN = "aid_admin-for-the-gateway-tests-0123456789"
