@@ -114,3 +114,17 @@ def test_usage_adds_up_across_concurrent_writers(database, tmp_path, request):
         assert usage.of_variation(run.id, 1) == usage.EMPTY
     finally:
         close_db()
+
+
+def test_the_gateway_only_app_serves_the_gateway_and_nothing_else():
+    from aideator import gateway
+    from aideator.config import load_settings
+    app = gateway.create_app(load_settings({}))
+    rules = {rule.rule for rule in app.url_map.iter_rules()} - {"/static/<path:filename>"}
+    assert rules and all(rule.startswith("/gateway/") for rule in rules), rules
+    client = app.test_client()
+    refused = client.post("/gateway/anthropic/v1/messages", json={})
+    assert refused.status_code == 401
+    assert refused.json["error"]["type"] == "authentication_error"
+    assert client.get("/api/v1/runs").status_code == 404
+    assert client.post("/gateway/git/a/b/git-receive-pack").status_code == 403
