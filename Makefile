@@ -1,6 +1,7 @@
 # make run   - the service and its web app on http://localhost:8000 (local runtime, SQLite in ./data)
 # make test  - install what the tests need, then run them
-# make bench - figures of the event path, of replicas on PostgreSQL, then of the web app
+# make bench - figures of the event path, of replicas on PostgreSQL, of the web app, then
+#              of the model gateway
 # make demo  - an offline run of three real agents against a fake model (no API key)
 # make lock  - pin the images' dependencies (exact versions, hashes) from the requirements
 PYTHON ?= python3
@@ -44,6 +45,7 @@ bench: $(STAMP) $(BROWSER) $(SANDBOX)
 	$(BIN)/python -m benchmarks.sandbox_start
 	$(BIN)/python -m benchmarks.replicas
 	$(BIN)/python -m benchmarks.web
+	$(BIN)/python -m benchmarks.gateway
 
 demo: $(STAMP)
 	$(BIN)/python scripts/offline_demo.py

@@ -78,6 +78,9 @@ def _duration(ms: int) -> str:
 
 
 LIMIT_SUBTYPES = {"error_max_turns", "error_max_budget_usd"}
+# How the service's model gateway words a call it refused because the variation's budget
+# is spent (aideator/gateway/anthropic.py): a limit reached, not a model failure.
+GATEWAY_BUDGET = "aideator gateway: budget exhausted"
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,9 @@ async def run(settings: Settings, emitter: Emitter) -> Outcome:
 
 def _outcome(translator: Translator, failure: ClaudeSDKError | None) -> Outcome:
     result, model = translator.result, translator.model_failure
+    if model is not None and GATEWAY_BUDGET in model.message:
+        return Outcome(False, "limit_reached", model.message,
+                       {"reason": "max_budget_usd", "status": model.status})
     if model is not None:
         return Outcome(False, "model_error", model.message,
                        {"reason": model.reason, "status": model.status})

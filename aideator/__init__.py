@@ -46,8 +46,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # stream borrows one only for each read).
     app.teardown_appcontext(lambda exc: release_connection())
 
-    from . import api, cli, web
+    from . import api, cli, gateway, web
     api.init_app(app, settings)
+    gateway.init_app(app, settings)
     web.init_app(app)
     app.cli.add_command(cli.tokens)
     metrics.init_app(app)

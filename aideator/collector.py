@@ -11,7 +11,7 @@ import gevent.event
 
 from agent import protocol
 
-from . import cluster_warnings, events, logs, metrics, tracing
+from . import cluster_warnings, events, logs, metrics, tracing, usage
 from .eventlog import EventLog
 from .models import utcnow
 from .runtimes.base import (Exited, Notice, Output, Runtime, Started, VariationSpec,
@@ -67,8 +67,12 @@ def collect(*, runtime: Runtime, log: EventLog, spec: VariationSpec, resume: Res
     status = resume.status
     awaiting_output = resume.cursor is None
     warnings = cluster_warnings.Warnings(resume.warnings)
+    # The gateway stores usage (on whichever replica served the call); only this owner
+    # writes events, so it tells the stream, when output arrives, what changed.
+    metered = usage.Watch(run_id, index)
     for obs in runtime.watch(spec, handle=resume.handle, cursor=resume.cursor):
         if isinstance(obs, Output):
+            _tell_usage(log, spec, status, metered)
             if awaiting_output and obs.lines:
                 awaiting_output = False
                 _first_output(runtime.name, spec, resume.submitted_at)
@@ -113,9 +117,26 @@ def collect(*, runtime: Runtime, log: EventLog, spec: VariationSpec, resume: Res
             elif update:
                 log.update(run_id, variation=index, variation_update=update)
         elif isinstance(obs, Exited):
+            _tell_usage(log, spec, status, metered, now=True)
             return _finish(log, spec, obs, cancelled.is_set(), last_error)
+    _tell_usage(log, spec, status, metered, now=True)
     return _finish(log, spec, Exited(False, "the runtime stopped reporting", cause="lost"),
                    cancelled.is_set(), last_error)
+
+
+def _tell_usage(log: EventLog, spec: VariationSpec, status: str, metered: usage.Watch,
+                now: bool = False) -> None:
+    """A status notice with the variation's metered usage, if it changed (at most about
+    once a second, unless ``now``)."""
+    try:
+        changed = metered.changed(now=now)
+    except Exception as exc:  # noqa: BLE001 - the database may be away: tell it later
+        logger.warning("reading the metered usage: %s", exc)
+        return
+    if changed is not None:
+        log.append(spec.run_id, events.variation_status(
+            spec.run_id, spec.index, status, usage.notice(changed), usage=changed),
+            variation=spec.index)
 
 
 def _first_output(runtime: str, spec: VariationSpec, submitted_at: float | None) -> None:

@@ -89,6 +89,21 @@ class Settings:
     limit_runs_per_hour: int = 60
     limit_max_budget_usd: float = 5.0
 
+    # -- Model gateway (aideator/gateway/): agents reach models and git only through it ---
+    # Base URL agents use to reach this service's gateway when no local bridge serves it:
+    # on Kubernetes the API's in-cluster Service URL (e.g. http://aideator.aideator:8000);
+    # empty: http://<AIDEATOR_BIND> (loopback), for the local runtime without a sandbox.
+    gateway_url: str = ""
+    # Where git clones come from: the gateway passes git's smart HTTP (read-only) through
+    # to this host (a mirror, or a fake one in tests).
+    github_url: str = "https://github.com"
+    # A YAML file of model prices (USD per million tokens) for models the built-in table
+    # (aideator/gateway/prices.yaml) does not know, or to override it.
+    prices_file: str = ""
+    # Seconds a variation's gateway credential stays valid at most (it is refused sooner,
+    # as soon as the variation has ended).
+    gateway_token_seconds: int = 86400
+
     # -- Kubernetes runtime (AIDEATOR_RUNTIME=kubernetes) --------------------------------
     # Namespace the agent Jobs run in.
     kube_namespace: str = "default"
@@ -97,7 +112,8 @@ class Settings:
     # Agent container image and its pull policy.
     agent_image: str = "aideator-agent:latest"
     agent_image_pull_policy: str = "IfNotPresent"
-    # Secret (name and key) holding the Anthropic API key for the agent pods.
+    # Secret (name and key) holding the Anthropic API key. Agent pods no longer get it
+    # (the gateway holds it); kept for the chart, which mounts it into the API pod.
     agent_secret_name: str = "anthropic-secret"
     agent_secret_key: str = "api-key"
     # Seconds a finished Job (with its pod and logs) is kept before Kubernetes deletes it.
@@ -164,9 +180,22 @@ def load_settings(environ: Mapping[str, str] | None = None,
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ValueError(f"{ENV_PREFIX}LOG_LEVEL must be debug, info, warning, error or "
                          f"critical, not {settings.log_level!r}")
+    if settings.gateway_token_seconds < 60:
+        raise ValueError(f"{ENV_PREFIX}GATEWAY_TOKEN_SECONDS must be at least 60")
     if settings.db_pool_size < 2:
         raise ValueError(f"{ENV_PREFIX}DB_POOL_SIZE must be at least 2")
     return settings
+
+
+def gateway_url(settings: Settings, environ: Mapping[str, str] | None = None) -> str:
+    """The base URL agents reach the gateway at (see ``Settings.gateway_url``)."""
+    if settings.gateway_url:
+        return settings.gateway_url.rstrip("/")
+    environ = os.environ if environ is None else environ
+    host, _, port = environ.get("AIDEATOR_BIND", "127.0.0.1:8000").rpartition(":")
+    if host in ("0.0.0.0", "", "::", "[::]"):
+        host = "127.0.0.1"
+    return f"http://{host}:{port}"
 
 
 def database_url(settings: Settings) -> str:

@@ -38,6 +38,18 @@ AGENT_TOKENS = Counter("aideator_agent_tokens", "Model tokens the agents used (f
                        "result lines), by model and kind.", ["model", "kind"])
 AGENT_COST = Counter("aideator_agent_cost_usd", "What the agents' model calls cost in US "
                      "dollars (from their result lines), by model.", ["model"])
+GATEWAY_CALLS = Counter(
+    "aideator_gateway_calls",
+    "Requests to the model gateway, by upstream (anthropic, git) and outcome (ok, "
+    "upstream_error, unreachable, unauthorized, refused, refused_budget).",
+    ["upstream", "outcome"])
+GATEWAY_TOKENS = Counter("aideator_gateway_tokens", "Model tokens metered by the gateway, "
+                         "by model and kind.", ["model", "kind"])
+GATEWAY_COST = Counter("aideator_gateway_cost_usd", "What the model calls through the "
+                       "gateway cost in US dollars (priced calls only), by model.",
+                       ["model"])
+GATEWAY_UNPRICED = Counter("aideator_gateway_unpriced_calls", "Model calls through the "
+                           "gateway to a model with no known price, by model.", ["model"])
 FIRST_OUTPUT = Histogram(
     "aideator_first_output_seconds",
     "Seconds from POST /runs to a variation's first output line, by runtime.", ["runtime"],
@@ -111,6 +123,26 @@ def agent_result(model: Any, result: Mapping[str, Any]) -> None:
             amount = _amount(usage.get(kind))
             if amount:
                 AGENT_TOKENS.labels(label, kind.removesuffix("_tokens")).inc(amount)
+
+
+GATEWAY_OUTCOMES = frozenset({"ok", "upstream_error", "unreachable", "unauthorized",
+                              "refused", "refused_budget"})
+
+
+def gateway_call(upstream: str, outcome: str) -> None:
+    GATEWAY_CALLS.labels(upstream, outcome if outcome in GATEWAY_OUTCOMES else "other").inc()
+
+
+def gateway_usage(model: Any, tokens: Mapping[str, int], cost_usd: float | None) -> None:
+    """One model call's metered usage (``cost_usd`` None: the model has no price)."""
+    label = model_label(model)
+    for kind in TOKEN_KINDS:
+        if tokens.get(kind):
+            GATEWAY_TOKENS.labels(label, kind.removesuffix("_tokens")).inc(tokens[kind])
+    if cost_usd is None:
+        GATEWAY_UNPRICED.labels(label).inc()
+    elif cost_usd > 0:
+        GATEWAY_COST.labels(label).inc(cost_usd)
 
 
 # Sends are the hottest path (every chunk to every SSE client): they add up in memory, and

@@ -150,7 +150,29 @@ class ServiceSecret(BaseModel):
     value = TextField()
 
 
-MODELS = (Run, Variation, EventBatch, Selection, ApiToken, ServiceSecret)
+class VariationUsage(BaseModel):
+    """What a variation's model calls through the gateway used and cost (see
+    ``gateway.usage``): one row per variation that made a call, only ever added to
+    (``SET x = x + ?``), so replicas serving its calls at once lose nothing."""
+    run = ForeignKeyField(Run, on_delete="CASCADE", index=False)
+    variation = IntegerField()
+    calls = IntegerField(default=0)
+    input_tokens = IntegerField(default=0)
+    output_tokens = IntegerField(default=0)
+    cache_creation_input_tokens = IntegerField(default=0)
+    cache_read_input_tokens = IntegerField(default=0)
+    cost_usd = DoubleField(default=0.0)
+    # Calls to a model with no known price: metered in tokens, not in dollars.
+    unpriced_calls = IntegerField(default=0)
+    # Calls the gateway refused because the budget was spent, and when it first did.
+    refused_calls = IntegerField(default=0)
+    refused_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("run", "variation"), True),)
+
+
+MODELS = (Run, Variation, EventBatch, Selection, ApiToken, ServiceSecret, VariationUsage)
 
 
 def is_postgres() -> bool:

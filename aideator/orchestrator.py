@@ -33,9 +33,12 @@ log = logging.getLogger(__name__)
 CANCEL_POLL_SECONDS = 0.5
 
 
-def _spec(run: Run, variation: Variation) -> VariationSpec:
+def _spec(run: Run, variation: Variation,
+          issue_token: Callable[[str, int], str] | None) -> VariationSpec:
     return VariationSpec(run_id=run.id, index=variation.index, job_name=variation.job_name,
-                         repo_url=run.github_url, prompt=run.prompt, config=variation.config)
+                         repo_url=run.github_url, prompt=run.prompt, config=variation.config,
+                         gateway_token=issue_token(run.id, variation.index)
+                         if issue_token else "")
 
 
 def _unfinished(variations: Iterable[Variation]) -> list[Variation]:
@@ -57,7 +60,10 @@ class _Owned:
 
 class Orchestrator:
     def __init__(self, *, runtime: Runtime, log: EventLog, fanout: Fanout,
-                 leases: Leases) -> None:
+                 leases: Leases,
+                 issue_token: Callable[[str, int], str] | None = None) -> None:
+        # ``issue_token(run_id, index)``: the variation's gateway credential.
+        self._issue_token = issue_token
         self._runtime = runtime
         self._log = log
         self._fanout = fanout
@@ -239,7 +245,8 @@ class Orchestrator:
         # In copies of this context: their spans and log lines belong to the request that
         # submitted the run.
         collectors = {
-            v.index: gevent.spawn(tracing.carry(self._collect), _spec(run, v),
+            v.index: gevent.spawn(tracing.carry(self._collect),
+                                  _spec(run, v, self._issue_token),
                                   Resume(v.status, v.source, v.handle, v.cursor,
                                          submitted_at, v.warnings),
                                   owned.cancelled)

@@ -7,11 +7,12 @@ peers that are gone.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from .config import Settings
 from .eventlog import EventLog
 from .fanout import Fanout
+from .gateway import create_app as create_gateway_app
+from .gateway import credentials
 from .mirror import Mirror
 from .models import is_postgres
 from .notify import Listener
@@ -22,16 +23,6 @@ from .runtimes import create_runtime
 log = logging.getLogger(__name__)
 
 
-def _gateway_app(settings: Settings) -> Any:
-    """The gateway-only WSGI app a sandboxed agent reaches through its bridge, or None
-    (the bridge then answers 503) while this build has no gateway."""
-    try:
-        from .gateway import create_app  # the model gateway (issue 16)
-    except ImportError:
-        return None
-    return create_app(settings)
-
-
 class Service:
     def __init__(self, settings: Settings, database_url: str) -> None:
         self.settings = settings
@@ -40,9 +31,10 @@ class Service:
         self.fanout = Fanout(settings.fanout_window)
         self.log = EventLog(self.fanout, settings.flush_interval_seconds, leases=self.leases)
         self.mirror = Mirror(self.fanout, settings.store_poll_seconds)
-        self.runtime = create_runtime(settings, gateway_app=_gateway_app(settings))
-        self.orchestrator = Orchestrator(runtime=self.runtime, log=self.log,
-                                         fanout=self.fanout, leases=self.leases)
+        self.runtime = create_runtime(settings, gateway_app=create_gateway_app(settings))
+        self.orchestrator = Orchestrator(
+            runtime=self.runtime, log=self.log, fanout=self.fanout, leases=self.leases,
+            issue_token=lambda run_id, index: credentials.issue(run_id, index, settings))
         self.listener = Listener(database_url, on_events=self.fanout.poke,
                                  on_control=self._on_control,
                                  on_reconnect=self._on_reconnect) if is_postgres() else None

@@ -31,9 +31,13 @@ def _stored_key(database: str) -> str:
         return ServiceSecret.get_by_id(_KEY_NAME).value
 
 
+def signing_key(settings: Settings) -> str:
+    """The key every replica signs with (stream links, gateway credentials: each its salt)."""
+    return settings.secret_key or _stored_key(settings.database_url or settings.data_dir)
+
+
 def _serializer(settings: Settings) -> URLSafeSerializer:
-    key = settings.secret_key or _stored_key(settings.database_url or settings.data_dir)
-    return URLSafeSerializer(key, salt=_SALT)
+    return URLSafeSerializer(signing_key(settings), salt=_SALT)
 
 
 def issue(run_id: str, principal: Principal, settings: Settings) -> tuple[str, float]:

@@ -1,10 +1,11 @@
 """An offline demo of the whole loop, no API key needed: `make demo`.
 
-It builds a tiny repository behind a local github.com mirror, starts a fake Anthropic
+It builds a tiny repository behind a local github.com (git http-backend), starts a fake Anthropic
 model on 127.0.0.1 that plays three different scripted sessions, starts the service
 (gunicorn + gevent, local runtime, the real agent and Claude Code CLI), submits one run
 with three variations, prints their thought processes as they stream, then their diffs,
-and selects a winner.
+and selects a winner. The agents reach the model and the repository only through the
+service's model gateway.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from helpers import Server  # noqa: E402
 from sse_client import SSEEvent, iter_events  # noqa: E402
 from tests.agent.fake_anthropic import FakeAnthropic, reply, text, thinking, tool_use  # noqa: E402,E501
-from tests.agent.harness import make_repo, mirror_env  # noqa: E402
+from tests.fake_github import FakeGitHub  # noqa: E402
 
 STYLES = {
     "claude-demo-careful": ("I should keep the greeting short but friendly.", "hello, friend"),
@@ -64,14 +65,14 @@ def describe(event: SSEEvent) -> str | None:
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="aideator-demo-") as tmp:
-        mirror = Path(tmp) / "mirror"
-        make_repo(mirror / "acme" / "widgets", {"greet.txt": "hello world\n"})
+        github = FakeGitHub(Path(tmp) / "github")
+        github.repo("acme", "widgets", {"greet.txt": "hello world\n"})
         model = FakeAnthropic({name: script(*style) for name, style in STYLES.items()})
-        server = Server(Path(tmp) / "data")
+        server = Server(Path(tmp) / "data", github_url=github.start())
         del server.env["AIDEATOR_AGENT_COMMAND"]      # run the real agent
         server.env.update({"ANTHROPIC_API_KEY": "demo-key-not-real",
                            "ANTHROPIC_BASE_URL": model.start(),
-                           "CLAUDE_CODE_MAX_RETRIES": "1", **mirror_env(mirror)})
+                           "CLAUDE_CODE_MAX_RETRIES": "1"})
         server.start()
         try:
             print(f"service at {server.base}, fake model at {model.base_url}\n")
@@ -92,6 +93,7 @@ def main() -> None:
         finally:
             server.stop()
             model.stop()
+            github.stop()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The real agent (Claude Code through claude-agent-sdk) run by the service, offline: the
-model is a fake Anthropic API on 127.0.0.1 and github.com is a local mirror."""
+model is a fake Anthropic API on 127.0.0.1 and github.com a fake one running git's own
+http-backend, both reached only through the service's model gateway."""
 from __future__ import annotations
 
 import os
@@ -14,7 +15,7 @@ from helpers import Server, wait_for
 from sse_client import read_events
 from tests.agent.fake_anthropic import (FakeAnthropic, cut, fault, reply, stall, text,
                                         thinking, tool_use)
-from tests.agent.harness import make_repo, mirror_env
+from tests.fake_github import FakeGitHub
 
 SECRET = "sk-ant-test-SECRET-service-42"
 NAMES = ("alpha", "beta", "gamma")
@@ -30,21 +31,29 @@ def edit_script(name: str) -> list:
             reply(text(f"{name} is done"))]
 
 
+# One call of this model (12 input tokens) costs $0.12: a budget of $0.2 is spent by two.
+PRICES = "claude-fake-budget: {input: 10000, output: 0, cache_write: 0, cache_read: 0}\n"
+
+
 @pytest.fixture
 def world(tmp_path: Path):
-    """A fake model, a github.com mirror with acme/widgets, and a server wired to both."""
-    mirror = tmp_path / "mirror"
-    make_repo(mirror / "acme" / "widgets", {"greet.txt": "hello world\n"})
+    """A fake model, a fake github.com with acme/widgets, and a server whose gateway
+    forwards to both (the agents get neither's address, only the gateway's)."""
+    github = FakeGitHub(tmp_path / "github")
+    github.repo("acme", "widgets", {"greet.txt": "hello world\n"})
     model = FakeAnthropic({f"claude-fake-{n}": edit_script(n) for n in NAMES})
     base_url = model.start()
-    server = Server(tmp_path / "data")
+    prices = tmp_path / "prices.yaml"
+    prices.write_text(PRICES)
+    server = Server(tmp_path / "data", github_url=github.start(), prices_file=str(prices))
     del server.env["AIDEATOR_AGENT_COMMAND"]          # the real default: python -m agent
     server.env.update({"ANTHROPIC_API_KEY": SECRET, "ANTHROPIC_BASE_URL": base_url,
-                       "CLAUDE_CODE_MAX_RETRIES": "1", **mirror_env(mirror)})
+                       "CLAUDE_CODE_MAX_RETRIES": "1"})
     server.start()
     yield server, model
     server.stop()
     model.stop()
+    github.stop()
 
 
 def agent_lines(events, variation: int) -> list[dict]:
@@ -183,3 +192,36 @@ def test_an_agent_killed_mid_run_fails_alone(world):
         os.killpg(group, signal.SIGKILL)   # the orphaned CLI of the killed agent
     except ProcessLookupError:
         pass
+
+
+def test_the_gateway_stops_a_variation_at_its_budget_and_its_diff_is_kept(world):
+    server, model = world
+    # Edit, then read, then (the third call) more work: refused, the budget being spent.
+    model.scripts["claude-fake-budget"] = [
+        reply(tool_use("Edit", {"file_path": "greet.txt", "old_string": "hello world",
+                                "new_string": "hello budget"})),
+        reply(tool_use("Read", {"file_path": "greet.txt"})),
+        reply(text("all done"))]
+    run = server.post("/runs", {"github_url": "https://github.com/acme/widgets",
+                                "prompt": "Make the greeting warmer",
+                                "variation_configs": [{"model": "claude-fake-budget",
+                                                       "max_budget_usd": 0.2}]}).json()
+    run_id = run["run_id"]
+    events = read_events(server.base + run["stream_url"], timeout=120)
+    assert len(model.message_requests()) == 2          # the third never reached the model
+    last = agent_lines(events, 0)[-1]
+    assert last["type"] == "error" and last["code"] == "limit_reached", last
+    assert last["reason"] == "max_budget_usd"
+    assert "aideator gateway: budget exhausted" in last["message"]
+
+    variation = server.get(f"/runs/{run_id}").json()["variations"][0]
+    usage = variation["usage"]
+    # (the CLI asks again a few times after a refusal: each is refused.)
+    assert usage["calls"] == 2 and usage["refused_calls"] >= 1
+    assert usage["cost_usd"] == pytest.approx(0.24) and usage["max_budget_usd"] == 0.2
+    assert "$0.2400" in variation["error"]
+    diff = server.get(f"/runs/{run_id}/variations/0/diff").json()
+    assert "+hello budget\n" in diff["patch"]
+    told = [e.data["usage"] for e in events if e.event == "status" and "usage" in e.data]
+    assert told[-1]["refused_calls"] >= 1 and told[-1]["cost_usd"] == pytest.approx(0.24)
+    assert_no_secret(server, run_id, events)

@@ -33,6 +33,12 @@ def test_agents_get_the_contract_and_only_the_allowed_server_variables(tmp_path)
             names = set(report["names"])
             assert {"ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
                     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "GIT_CONFIG_COUNT"} <= names
+            # The model and git settings are the gateway's, not the server's own: the
+            # key stays in the service (the gateway's upstream).
+            values = report["values"]
+            assert values["ANTHROPIC_BASE_URL"] == f"{server.base}/gateway/anthropic"
+            assert values["ANTHROPIC_API_KEY"] not in ("", SECRET)
+            assert values["GIT_CONFIG_COUNT"] == "2"
             assert not names & {"DATABASE_PASSWORD", "AWS_SECRET_ACCESS_KEY"}
             assert not [n for n in names if n.startswith("AIDEATOR_")]
             values = report["values"]
@@ -44,7 +50,7 @@ def test_agents_get_the_contract_and_only_the_allowed_server_variables(tmp_path)
             assert values["WORKSPACE"] == str(variation_dir / "workspace")
             assert values["HOME"] == str(variation_dir / "home")
             assert report["cwd"] == str(variation_dir)
-        # The key reached the agents, but no event or response carries it.
+        # The key reached no agent, no event and no response.
         assert SECRET not in "".join(e.raw.decode() for e in events)
         assert SECRET not in server.get(f"/runs/{run['run_id']}").text
     finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from .. import streamlinks
+from .. import streamlinks, usage
 from ..auth import Principal
 from ..config import Settings
 from ..eventlog import event_count
@@ -80,12 +80,15 @@ def outcome(v: Variation) -> dict[str, Any]:
             "diff_url": diff_url(v.run_id, v.index) if v.diff is not None else None}
 
 
-def variation_view(v: Variation) -> dict[str, Any]:
+def variation_view(v: Variation, metered: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``metered``: the variation's usage as the gateway metered it (none yet: zeros)."""
+    budget = (v.config or {}).get("max_budget_usd")
     return {"variation_id": v.index, "job_name": v.job_name, "status": v.status,
             "config": v.config, "pod": v.source, "exit_code": v.exit_code, "error": v.error,
             "started_at": iso(v.started_at), "finished_at": iso(v.finished_at),
             "duration_seconds": _seconds(v.started_at, v.finished_at),
-            "outcome": outcome(v), "warnings": v.warnings or []}
+            "outcome": outcome(v), "warnings": v.warnings or [],
+            "usage": {**(metered or usage.EMPTY), "max_budget_usd": budget}}
 
 
 def diff_view(v: Variation) -> dict[str, Any]:
@@ -94,6 +97,7 @@ def diff_view(v: Variation) -> dict[str, Any]:
 
 def run_detail(run: Run) -> dict[str, Any]:
     variations = run.variations.order_by(Variation.index)
+    metered = usage.of_run(run.id)
     return {"run_id": run.id, "github_url": run.github_url, "prompt": run.prompt,
             "status": run.status, "runtime": run.runtime, "agent_config": run.agent_config,
             "stream_url": stream_url(run.id), "created_at": iso(run.created_at),
@@ -102,7 +106,7 @@ def run_detail(run: Run) -> dict[str, Any]:
             "event_count": event_count(run.id),
             "created_by": principal_ref(run.created_by, run.created_by_name),
             "cancelled_by": principal_ref(run.cancelled_by, run.cancelled_by_name),
-            "variations": [variation_view(v) for v in variations],
+            "variations": [variation_view(v, metered.get(v.index)) for v in variations],
             "selection": selection_view(selection(run), run)}
 
 

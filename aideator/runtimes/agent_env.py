@@ -18,6 +18,22 @@ def _env_value(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+def gateway_environment(gateway_url: str, gateway_token: str) -> dict[str, str]:
+    """How the agent reaches models and git: only through the service's gateway, with its
+    variation's credential (the real model key never reaches it)."""
+    base = gateway_url.rstrip("/")
+    return {
+        "ANTHROPIC_BASE_URL": f"{base}/gateway/anthropic",
+        "ANTHROPIC_API_KEY": gateway_token,
+        # https://github.com/<owner>/<repo> -> the gateway's read-only git pass-through.
+        "GIT_CONFIG_COUNT": "2",
+        "GIT_CONFIG_KEY_0": f"url.{base}/gateway/git/.insteadOf",
+        "GIT_CONFIG_VALUE_0": "https://github.com/",
+        "GIT_CONFIG_KEY_1": f"http.{base}/gateway/git/.extraHeader",
+        "GIT_CONFIG_VALUE_1": f"Authorization: Bearer {gateway_token}",
+    }
+
+
 def agent_environment(*, run_id: str, variation_id: int, repo_url: str, prompt: str,
                       config: Mapping[str, Any], workspace: str, gateway_url: str = "",
                       gateway_token: str = "") -> dict[str, str]:
@@ -46,4 +62,6 @@ def agent_environment(*, run_id: str, variation_id: int, repo_url: str, prompt: 
     for key, value in sorted(config.items()):
         if value is not None:
             env[key.upper()] = _env_value(value)
+    if gateway_url:
+        env.update(gateway_environment(gateway_url, gateway_token))
     return env

@@ -14,8 +14,9 @@ class VariationSpec:
     repo_url: str
     prompt: str
     config: Mapping[str, Any]
-    # The variation's own gateway credential (issued by the orchestrator; empty: none).
-    gateway_token: str = ""
+    # The variation's own gateway credential (aideator.gateway.credentials), issued by the
+    # orchestrator: the agent's model key and git credential.
+    gateway_token: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)

@@ -31,9 +31,9 @@ import psutil
 import agent
 
 from .. import tracing
-from .agent_env import agent_environment
-from ..config import Settings
+from ..config import Settings, gateway_url
 from . import sandbox
+from .agent_env import agent_environment
 from .base import Exited, Observation, Output, Started, VariationSpec, Waiting
 from .bridge import Bridges, WSGIApp, no_gateway, socket_dir
 from .sandbox_probe import Availability, probe
@@ -42,10 +42,10 @@ from .slots import Slots
 log = logging.getLogger(__name__)
 
 LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launcher.sh")
-# Only these of the server's variables reach an unsandboxed agent (plus PATH to find
-# git/python); a sandboxed one gets no credential: the gateway holds them.
-PASSTHROUGH_PREFIXES = ("ANTHROPIC_", "CLAUDE_CODE_", "GIT_CONFIG_")
-SANDBOXED_PASSTHROUGH_PREFIXES = ("CLAUDE_CODE_",)
+# Only these of the server's variables reach an agent (plus PATH to find git/python). Not
+# ANTHROPIC_* nor GIT_CONFIG_*: the model key stays in the service (the gateway's
+# upstream), and the agent's model and git settings point at the gateway.
+PASSTHROUGH_PREFIXES = ("CLAUDE_CODE_",)
 READ_SIZE = 1 << 18
 MAX_LINE = 1 << 20
 # How often an idle variation's log is checked for more output: soon after output stops
@@ -55,9 +55,8 @@ POLL_MIN, POLL_MAX = 0.005, 0.05
 PID_WAIT_SECONDS = 5.0
 
 
-def passthrough_environment(environ: Mapping[str, str],
-                            prefixes: tuple[str, ...] = PASSTHROUGH_PREFIXES) -> dict[str, str]:
-    env = {k: v for k, v in environ.items() if k.startswith(prefixes)}
+def passthrough_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in environ.items() if k.startswith(PASSTHROUGH_PREFIXES)}
     if "PATH" in environ:
         env["PATH"] = environ["PATH"]
     return env
@@ -142,9 +141,7 @@ class LocalRuntime:
         self._root = os.path.abspath(os.path.join(settings.data_dir, "runs"))
         environ = os.environ if environ is None else environ
         self._sandbox = availability or probe(settings.sandbox)
-        self._passthrough = passthrough_environment(
-            environ, SANDBOXED_PASSTHROUGH_PREFIXES if self._sandbox.sandboxed
-            else PASSTHROUGH_PREFIXES)
+        self._passthrough = passthrough_environment(environ)
         self._slots = Slots(settings.max_concurrent_variations)
         self._tickets: dict[tuple[str, int], gevent.event.AsyncResult] = {}
         self._bridges = Bridges(gateway_app or no_gateway)
@@ -166,9 +163,9 @@ class LocalRuntime:
     def _environment(self, spec: VariationSpec, directory: str) -> dict[str, str]:
         env = dict(self._passthrough)
         # Sandboxed, the gateway is on the sandbox's own loopback (the bridge); unsandboxed
-        # (the opt-out), the agent is given the service's variables as it always was.
+        # (the opt-out), at the service's own address.
         gateway = (f"http://127.0.0.1:{sandbox.BRIDGE_PORT}" if self._sandbox.sandboxed
-                   else "")
+                   else gateway_url(self._settings))
         env.update(agent_environment(run_id=spec.run_id, variation_id=spec.index,
                                      repo_url=spec.repo_url, prompt=spec.prompt,
                                      config=spec.config,

@@ -143,6 +143,24 @@ def test_api_failure_messages_become_a_model_error_not_text():
     assert failure and failure.reason == "authentication_failed" and failure.status == 401
 
 
+
+def test_the_gateways_budget_refusal_is_a_limit_reached_with_the_work_kept():
+    from agent.run import _outcome
+    message = ("API Error: 400 aideator gateway: budget exhausted: this variation's model "
+               "calls cost $0.2400, its max_budget_usd is $0.2000")
+    translator, _ = _translate([
+        AssistantMessage([TextBlock(message)], "<synthetic>", error="invalid_request"),
+        ResultMessage("success", 10, 0, True, 3, "s", result=message)])
+    outcome = _outcome(translator, None)
+    assert (outcome.code, outcome.message) == ("limit_reached", message)
+    assert outcome.detail["reason"] == "max_budget_usd" and outcome.has_work
+    # Any other refusal of the model stays a model error.
+    translator, _ = _translate([
+        AssistantMessage([TextBlock("API Error: 400 prompt is too long")], "<synthetic>",
+                         error="invalid_request")])
+    assert _outcome(translator, None).code == "model_error"
+
+
 # -- guard and diff ------------------------------------------------------------------------
 
 def test_guard_confines_paths_to_the_clone(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 
 from aideator.runtimes.kubernetes import manifests
 from aideator.runtimes.agent_env import agent_environment
-from aideator.config import Settings, load_settings
+from aideator.config import Settings, gateway_url, load_settings
 
 from .conftest import KUBE_VERSIONS, PRODUCTION, VALUE_SETS, api_environment, find, render
 
@@ -30,12 +30,12 @@ def job_for(settings: Settings, variation_id: int = 0) -> dict[str, Any]:
     env = agent_environment(run_id="run-k3x9m2p7q1", variation_id=variation_id,
                             repo_url="https://github.com/octocat/Hello-World",
                             prompt="Refactor main.py", config={"model": settings.default_model},
-                            workspace=manifests.WORKSPACE)
+                            workspace=manifests.WORKSPACE, gateway_url=gateway_url(settings),
+                            gateway_token="gateway-credential")
     return manifests.render_job(
         run_id="run-k3x9m2p7q1", variation_id=variation_id, env=env,
         image=settings.agent_image, image_pull_policy=settings.agent_image_pull_policy,
-        namespace=settings.kube_namespace, secret_name=settings.agent_secret_name,
-        secret_key=settings.agent_secret_key, ttl_seconds=settings.job_ttl_seconds,
+        namespace=settings.kube_namespace, ttl_seconds=settings.job_ttl_seconds,
         deadline_seconds=settings.job_deadline_seconds,
         runtime_class=settings.agent_runtime_class,
         resources={"requests": {"cpu": settings.agent_cpu_request,
@@ -110,11 +110,13 @@ def test_the_job_fits_the_limit_range_and_the_quota(case: str) -> None:
         assert 5 * quantity(limits[resource]) <= quantity(quota[f"limits.{resource}"]), resource
 
 
-def test_the_model_key_secret_is_not_where_the_jobs_run() -> None:
+def test_the_job_holds_no_secret_only_the_gateway_and_its_own_credential() -> None:
     objects = render(*WITH_KEY)
-    secret = find(objects, "Secret")
     job = job_for(settings_of(objects))
-    assert secret["metadata"]["namespace"] != job["metadata"]["namespace"]
+    env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert not any("valueFrom" in e for e in env.values())
+    assert env["ANTHROPIC_API_KEY"]["value"] == "gateway-credential"
+    assert env["ANTHROPIC_BASE_URL"]["value"].endswith("/gateway/anthropic")
 
 
 def test_production_jobs_run_in_the_agents_namespace() -> None:

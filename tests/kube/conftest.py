@@ -59,8 +59,7 @@ def render(*, run_id: str = RUN_ID, variation_id: int = 0, prompt: str = "Refact
                             config=config or {}, workspace=manifests.WORKSPACE)
     args: dict[str, Any] = dict(
         run_id=run_id, variation_id=variation_id, env=env, image="aideator-agent:test",
-        namespace=NAMESPACE, secret_name="anthropic-secret", secret_key="api-key",
-        ttl_seconds=3600, deadline_seconds=600,
+        namespace=NAMESPACE, ttl_seconds=3600, deadline_seconds=600,
         resources={"requests": {"cpu": "100m", "memory": "128Mi"},
                    "limits": {"cpu": "1", "memory": "512Mi"}})
     args.update(overrides)

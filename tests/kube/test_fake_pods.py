@@ -66,7 +66,11 @@ def test_unschedulable_by_pod_label(batch, core, fake_kube) -> None:
 
 def test_missing_secret_is_create_container_config_error_until_it_exists(
         batch, core, fake_kube) -> None:
-    job = batch.create_namespaced_job(NAMESPACE, render(secret_name="not-yet")).metadata.name
+    manifest = render()   # (the agent's Job refers to no Secret: one is added here)
+    manifest["spec"]["template"]["spec"]["containers"][0]["env"].append(
+        {"name": "SOME_KEY", "valueFrom": {"secretKeyRef": {"name": "not-yet",
+                                                            "key": "api-key"}}})
+    job = batch.create_namespaced_job(NAMESPACE, manifest).metadata.name
     pod = _pod_where(fake_kube, job,
                      lambda p: _waiting_reason(p) == "CreateContainerConfigError")
     message = pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"]

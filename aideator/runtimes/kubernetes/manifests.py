@@ -25,7 +25,6 @@ __all__ = ["APP_LABEL", "TEMPLATE_PATH", "WORKSPACE", "escape_env_value", "job_n
 TEMPLATE_PATH = Path(__file__).resolve().with_name("job.yaml")
 APP_LABEL = "aideator-agent"
 CONTAINER = "agent"
-API_KEY_ENV = "ANTHROPIC_API_KEY"
 # Where the template mounts the workspace volume: what the runtime passes as WORKSPACE.
 WORKSPACE = "/workspace"
 
@@ -33,7 +32,6 @@ _DNS1123_SUBDOMAIN = re.compile(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
-_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _PULL_POLICIES = {"Always", "IfNotPresent", "Never"}
 
 
@@ -67,7 +65,7 @@ def escape_env_value(value: str) -> str:
 
 
 def render_job(*, run_id: str, variation_id: int, env: Mapping[str, str], image: str,
-               namespace: str, secret_name: str, secret_key: str, ttl_seconds: int,
+               namespace: str, ttl_seconds: int,
                deadline_seconds: int, resources: Mapping[str, Any],
                image_pull_policy: str | None = None,
                image_pull_secrets: Sequence[str] = (),
@@ -76,8 +74,6 @@ def render_job(*, run_id: str, variation_id: int, env: Mapping[str, str], image:
     server would reject (names, labels, env names) rather than letting it answer 422."""
     name = job_name(_label_value("run_id", run_id), _variation(variation_id))
     _check(DNS1123_LABEL, "namespace", namespace, 63)
-    _check(_DNS1123_SUBDOMAIN, "secret_name", secret_name, 253)
-    _check(_SECRET_KEY, "secret_key", secret_key, 253)
     if not isinstance(image, str) or not image or any(c.isspace() for c in image):
         raise ValueError(f"invalid image: {image!r}")
     if image_pull_policy is not None and image_pull_policy not in _PULL_POLICIES:
@@ -108,13 +104,14 @@ def render_job(*, run_id: str, variation_id: int, env: Mapping[str, str], image:
     if image_pull_policy is not None:
         container["imagePullPolicy"] = image_pull_policy
     container["resources"] = copy.deepcopy(dict(resources))
-    container["env"] = _env(container.get("env", []), env, secret_name, secret_key)
+    container["env"] = _env(container.get("env", []), env)
     return job
 
 
-def _env(fixed: list[dict[str, Any]], env: Mapping[str, str], secret_name: str,
-         secret_key: str) -> list[dict[str, Any]]:
-    reserved = {entry["name"] for entry in fixed} | {API_KEY_ENV}
+def _env(fixed: list[dict[str, Any]], env: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The template's entries, then ``env``: the agent's whole contract, its gateway
+    credential included (no Secret: the model key stays with the service's gateway)."""
+    reserved = {entry["name"] for entry in fixed}
     entries = list(fixed)
     for name, value in env.items():
         _check(_ENV_NAME, "env name", name, 1024)
@@ -126,8 +123,6 @@ def _env(fixed: list[dict[str, Any]], env: Mapping[str, str], secret_name: str,
             # A process environment cannot hold NUL: the container would never start.
             raise ValueError(f"env value for {name} contains a NUL character")
         entries.append({"name": name, "value": escape_env_value(value)})
-    entries.append({"name": API_KEY_ENV,
-                    "valueFrom": {"secretKeyRef": {"name": secret_name, "key": secret_key}}})
     return entries
 
 

@@ -18,8 +18,8 @@ from typing import Any, Iterator, Mapping
 import gevent
 
 from ... import tracing
-from ...config import Settings
 from ..agent_env import agent_environment
+from ...config import Settings, gateway_url
 from ..base import Exited, Notice, Observation, VariationSpec, Waiting
 from . import client as kube
 from . import manifests
@@ -125,11 +125,11 @@ class KubernetesRuntime:
         s = self._settings
         env = agent_environment(run_id=spec.run_id, variation_id=spec.index,
                                 repo_url=spec.repo_url, prompt=spec.prompt,
-                                config=spec.config, workspace=manifests.WORKSPACE)
+                                config=spec.config, workspace=manifests.WORKSPACE,
+                                gateway_url=gateway_url(s), gateway_token=spec.gateway_token)
         return manifests.render_job(
             run_id=spec.run_id, variation_id=spec.index, env=env, image=s.agent_image,
-            namespace=self._namespace, secret_name=s.agent_secret_name,
-            secret_key=s.agent_secret_key, ttl_seconds=s.job_ttl_seconds,
+            namespace=self._namespace, ttl_seconds=s.job_ttl_seconds,
             deadline_seconds=s.job_deadline_seconds,
             image_pull_policy=s.agent_image_pull_policy,
             runtime_class=s.agent_runtime_class,

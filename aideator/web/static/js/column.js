@@ -21,6 +21,8 @@ export class Column {
     this.winnerBadge = el('span', { class: 'badge winner', hidden: true, text: 'Winner' });
     this.failure = el('p', { class: 'col-failure', role: 'alert', hidden: true });
     this.stats = el('dl', { class: 'col-stats', hidden: true });
+    // What the service's model gateway metered (live, from the stream's usage notices).
+    this.metered = el('p', { class: 'col-metered', role: 'status', hidden: true });
     this.changes = el('div', { class: 'col-changes', hidden: true });
     this.choose = el('button', {
       type: 'button', class: 'button primary choose', hidden: true,
@@ -37,6 +39,7 @@ export class Column {
     this.failure,
     this.transcript.node,
     this.stats,
+    this.metered,
     this.changes,
     el('div', { class: 'col-actions' }, this.choose));
     this.chip = el('button', {
@@ -71,6 +74,7 @@ export class Column {
     this.setStatus(variation.status);
     if (variation.status === 'failed' && variation.error) this.fail(variation.error);
     const outcome = variation.outcome || {};
+    this.setUsage(variation.usage);
     if (this.ended) {
       const tokens = `${count(outcome.input_tokens)} / ${count(outcome.output_tokens)}`;
       const seconds = variation.duration_seconds
@@ -82,6 +86,19 @@ export class Column {
     }
     this.hasDiff = Boolean(outcome.diff_url);
     this.updateChoose();
+  }
+
+  // The variation's metered model usage (GET /runs/<id> or a status event's ``usage``).
+  setUsage(usage) {
+    if (!usage || !usage.calls && !usage.refused_calls) return;
+    const tokens = usage.input_tokens + usage.output_tokens
+      + usage.cache_creation_input_tokens + usage.cache_read_input_tokens;
+    let text = `Metered: ${cost(usage.cost_usd)} · ${count(usage.calls)} model calls · `
+      + `${count(tokens)} tokens`;
+    if (usage.unpriced_calls) text += ` (${count(usage.unpriced_calls)} unpriced)`;
+    if (usage.refused_calls) text += ' · budget spent: calls refused';
+    this.metered.textContent = text;
+    this.metered.hidden = false;
   }
 
   showDiff(diff) {

@@ -128,6 +128,7 @@ function onEvent(name, data, id) {
       if (column) {
         column.entries.note(data.message || data.status, 'system');
         column.setStatus(data.status);
+        if (data.usage) column.setUsage(data.usage);
       } else {
         setRunStatus(data.status);
         role(head, 'message').textContent = data.message || '';
