@@ -40,8 +40,11 @@ def world(tmp_path_factory):
     model_url = model.start()
     prices = tmp / "prices.yaml"
     prices.write_text(PRICES)
+    # Unsandboxed: agents reach the gateway at the server's own address, as on Kubernetes,
+    # so these tests can use their credentials from outside (tests/test_sandbox.py and
+    # tests/test_agent_service.py go through the sandbox's bridge).
     server = Server(tmp / "data", auth="required", admin_token=ADMIN, secret_key=SECRET_KEY,
-                    github_url=github_url, prices_file=str(prices))
+                    github_url=github_url, prices_file=str(prices), sandbox="off")
     server.env.update({"ANTHROPIC_API_KEY": REAL_KEY, "ANTHROPIC_BASE_URL": model_url})
     server.start()
     yield server, model, github

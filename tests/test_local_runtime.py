@@ -5,6 +5,7 @@ import sys
 
 import psutil
 
+from aideator.runtimes import sandbox
 from helpers import ROOT, Server, wait_for
 from sse_client import read_events
 
@@ -36,7 +37,9 @@ def test_agents_get_the_contract_and_only_the_allowed_server_variables(tmp_path)
             # The model and git settings are the gateway's, not the server's own: the
             # key stays in the service (the gateway's upstream).
             values = report["values"]
-            assert values["ANTHROPIC_BASE_URL"] == f"{server.base}/gateway/anthropic"
+            # Sandboxed: the gateway on the sandbox's own loopback, bridged to the service.
+            assert values["ANTHROPIC_BASE_URL"] == \
+                f"http://127.0.0.1:{sandbox.BRIDGE_PORT}/gateway/anthropic"
             assert values["ANTHROPIC_API_KEY"] not in ("", SECRET)
             assert values["GIT_CONFIG_COUNT"] == "2"
             assert not names & {"DATABASE_PASSWORD", "AWS_SECRET_ACCESS_KEY"}

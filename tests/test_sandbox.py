@@ -15,21 +15,20 @@ import pytest
 
 from helpers import ROOT, Server, wait_for
 from sse_client import SSEEvent, iter_events, read_events
+from tests.fake_github import FakeGitHub
 
 REPO = "https://github.com/octocat/hello-world"
 PROBE = ROOT / "tests" / "fixtures" / "probe_agent.py"
 NEEDLE = "sk-ant-test-SANDBOX-NEEDLE-"
 SECRET = NEEDLE + uuid.uuid4().hex
-# What the probe asks the bridge for, and what must answer. This branch serves no
-# gateway app yet, so the bridge's own answer (503, "aideator gateway: ...") is what
-# proves the request left the sandbox and reached the service; point both at the real
-# gateway once it is served (e.g. a request it refuses without a credential).
-GATEWAY_PATH = "/gateway/"
+# What the probe asks the bridge for without its credential: the gateway's own refusal
+# proves the request left the sandbox and reached the service's gateway.
+GATEWAY_PATH = "/gateway/git/octocat/hello-world/info/refs?service=git-upload-pack"
 
 
 def assert_gateway_answered(result: dict) -> None:
     assert result["url"].startswith("http://127.0.0.1:")
-    assert result.get("status") == 503 and "aideator gateway" in result["body"], result
+    assert result.get("status") == 401 and "credential" in result["body"], result
 
 
 def probe_reports(events: list[SSEEvent], variation: int) -> dict:
@@ -50,8 +49,11 @@ def listener():
 
 def test_a_probe_agent_finds_nothing_of_the_service_and_reaches_only_the_gateway(
         tmp_path, listener):
+    github = FakeGitHub(tmp_path / "github")
+    github.repo("octocat", "hello-world", {"README": "hello\n"})
     data = tmp_path / "data"
-    server = Server(data, agent_command=f"{sys.executable} {PROBE}")
+    server = Server(data, agent_command=f"{sys.executable} {PROBE}",
+                    github_url=github.start())
     server.env["ANTHROPIC_API_KEY"] = SECRET
     server.env["GIT_CONFIG_VALUE_0"] = SECRET
     server.start()
@@ -89,6 +91,7 @@ def test_a_probe_agent_finds_nothing_of_the_service_and_reaches_only_the_gateway
                                         str(listener): "ConnectionRefusedError"}
             assert found["interfaces"] == ["lo"]
             assert_gateway_answered(found["gateway"])
+            assert found["clone"] == {"files": ["README"]}      # through the gateway
             assert found["identity"]["uid"] == 1000
             assert found["identity"]["pid"] < 10           # its own PID namespace
             assert found["write"][f"/tmp/{marker}"] == "ok"   # its own /tmp ...
@@ -98,12 +101,13 @@ def test_a_probe_agent_finds_nothing_of_the_service_and_reaches_only_the_gateway
         assert SECRET not in "".join(e.raw.decode() for e in events)
     finally:
         server.stop()
+        github.stop()
 
 
 GATEWAY_TWICE = """\
 import json, os, time, urllib.request, urllib.error
 def ask():
-    url = os.environ["ANTHROPIC_BASE_URL"].removesuffix("/gateway/anthropic") + "/gateway/"
+    url = os.environ["ANTHROPIC_BASE_URL"].removesuffix("/gateway/anthropic") + "/gateway/git/o/r/info/refs"
     try:
         return urllib.request.urlopen(url, timeout=5).status
     except urllib.error.HTTPError as exc:
@@ -129,7 +133,7 @@ def test_a_restarted_service_serves_a_running_sandbox_its_gateway_again(tmp_path
         for item in iter_events(first.base + run["stream_url"], timeout=30):
             if isinstance(item, SSEEvent) and item.event == "agent_output" \
                     and item.data["type"] == "gateway":
-                assert item.data["content"]["status"] == 503
+                assert item.data["content"]["status"] == 401     # the gateway: no credential
                 break
         first.kill()      # the sandbox runs on; its bridge's socket died with the server
         bridge = data / "runs" / run["run_id"] / "0" / "bridge" / "gateway.sock"
@@ -139,7 +143,7 @@ def test_a_restarted_service_serves_a_running_sandbox_its_gateway_again(tmp_path
         events = read_events(second.base + run["stream_url"], timeout=30)
         statuses = [e.data["content"]["status"] for e in events
                     if e.event == "agent_output" and e.data["type"] == "gateway"]
-        assert statuses == [503, 503]
+        assert statuses == [401, 401]
         assert events[-1].data["status"] == "completed"
         assert not bridge.exists()          # served while watched, gone once it ended
     finally:

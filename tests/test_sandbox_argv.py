@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from aideator.agent_env import agent_environment
+from aideator.runtimes.agent_env import agent_environment
 from aideator.config import load_settings
 from aideator.runtimes import sandbox
 from aideator.runtimes.sandbox import Mounts
