@@ -15,6 +15,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# The local runtime's sandbox (bubblewrap, and socat for its bridge to the gateway). Under
+# a container engine's default seccomp profile user namespaces are refused: the service
+# then says so and starts no agent (the chart runs the Kubernetes runtime, where the pod is
+# the sandbox). Not pinned: Debian's stable versions change only for security fixes.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends bubblewrap socat \
+    && rm -rf /var/lib/apt/lists/*
+
 # Dependencies first, so a code change does not reinstall them: exact versions with hashes
 # from requirements.lock (`make lock` writes it from requirements.txt), so two builds a
 # month apart get the same packages. The service's own requirements only: the agent SDK

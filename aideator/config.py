@@ -112,10 +112,6 @@ class Settings:
     # Agent container image and its pull policy.
     agent_image: str = "aideator-agent:latest"
     agent_image_pull_policy: str = "IfNotPresent"
-    # Secret (name and key) holding the Anthropic API key. Agent pods no longer get it
-    # (the gateway holds it); kept for the chart, which mounts it into the API pod.
-    agent_secret_name: str = "anthropic-secret"
-    agent_secret_key: str = "api-key"
     # Seconds a finished Job (with its pod and logs) is kept before Kubernetes deletes it.
     job_ttl_seconds: int = 3600
     # Seconds a Job may run before Kubernetes stops it (DeadlineExceeded).

@@ -31,6 +31,20 @@ def edit_script(name: str) -> list:
             reply(text(f"{name} is done"))]
 
 
+TEST_GREET = """\
+import unittest
+
+
+class Greeting(unittest.TestCase):
+    def test_greeting(self):
+        with open("greet.txt") as f:
+            self.assertEqual(f.read(), "hello world\\n")
+
+
+unittest.main()
+"""
+
+
 # One call of this model (12 input tokens) costs $0.12: a budget of $0.2 is spent by two.
 PRICES = "claude-fake-budget: {input: 10000, output: 0, cache_write: 0, cache_read: 0}\n"
 
@@ -40,7 +54,7 @@ def world(tmp_path: Path):
     """A fake model, a fake github.com with acme/widgets, and a server whose gateway
     forwards to both (the agents get neither's address, only the gateway's)."""
     github = FakeGitHub(tmp_path / "github")
-    github.repo("acme", "widgets", {"greet.txt": "hello world\n"})
+    github.repo("acme", "widgets", {"greet.txt": "hello world\n", "test_greet.py": TEST_GREET})
     model = FakeAnthropic({f"claude-fake-{n}": edit_script(n) for n in NAMES})
     base_url = model.start()
     prices = tmp_path / "prices.yaml"
@@ -224,4 +238,41 @@ def test_the_gateway_stops_a_variation_at_its_budget_and_its_diff_is_kept(world)
     assert "+hello budget\n" in diff["patch"]
     told = [e.data["usage"] for e in events if e.event == "status" and "usage" in e.data]
     assert told[-1]["refused_calls"] >= 1 and told[-1]["cost_usd"] == pytest.approx(0.24)
+    assert_no_secret(server, run_id, events)
+
+
+
+def test_the_shell_runs_the_repositorys_tests_inside_the_sandbox(world):
+    server, model = world
+    # The command also says where it runs: its PID namespace's first process is bubblewrap,
+    # it has no network but loopback, and it cannot see the service's database.
+    command = ("python3 test_greet.py > out.txt 2>&1; echo tests-exit=$?; "
+               "echo pid1=$(cat /proc/1/comm); "
+               "echo nics=$(sed 1,2d /proc/net/dev | cut -d: -f1 | tr -d ' '); "
+               f"cat {server.data_dir}/aideator.db 2>&1 | head -1")
+    model.scripts["claude-fake-shell"] = [
+        reply(tool_use("Bash", {"command": command, "description": "run the tests"})),
+        reply(text("the tests pass; their output is in out.txt"))]
+    run = server.post("/runs", {"github_url": "https://github.com/acme/widgets",
+                                "prompt": "Run the tests",
+                                "variation_configs": [{"model": "claude-fake-shell"}]}).json()
+    run_id = run["run_id"]
+    events = read_events(server.base + run["stream_url"], timeout=120)
+    assert events[-1].data == {"run_id": run_id, "status": "completed"}, events[-1].data
+    lines = agent_lines(events, 0)
+    (call,) = [line for line in lines if line["type"] == "tool_use"]
+    assert call["name"] == "Bash" and "test_greet.py" in call["input"]["command"]
+    (result,) = [line for line in lines if line["type"] == "tool_result"]
+    assert result["is_error"] is False
+    output = result["content"]
+    assert "tests-exit=0" in output
+    assert "pid1=bwrap" in output                       # inside the sandbox
+    assert "nics=lo\n" in output                       # no network but its own loopback
+    assert "aideator.db: No such file or directory" in output
+    diff = server.get(f"/runs/{run_id}/variations/0/diff").json()
+    assert diff["files"] == ["out.txt"]
+    assert "+OK\n" in diff["patch"]
+    # The model saw the real key (through the gateway); the agent never did.
+    keys = {r.headers.get("x-api-key") for r in model.message_requests()}
+    assert keys == {SECRET}
     assert_no_secret(server, run_id, events)

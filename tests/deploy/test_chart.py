@@ -15,9 +15,7 @@ from .conftest import (DEFAULT, DEV, KUBE_VERSIONS, NAMESPACE, PRODUCTION, VALUE
 EXTRA_ENV = {"AIDEATOR_BIND", "AIDEATOR_WORKER_CONNECTIONS",   # read by gunicorn.conf.py
              "AIDEATOR_WORKERS",
              # the model gateway's upstream, read as Claude Code's own variables are
-             "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
-             # a Settings field of the gateway (issue 16); listed until both branches meet
-             "AIDEATOR_GATEWAY_URL"}
+             "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"}
 
 
 @pytest.mark.parametrize("values", list(VALUE_SETS), ids=list(VALUE_SETS))

@@ -96,7 +96,6 @@ def test_the_api_image_serves_runs_from_what_its_dockerfile_installs(api_image, 
     # As the chart runs it: the Kubernetes runtime, its client from the image's lock.
     with FakeKubeAPI(kubelet_command=[sys.executable, str(FAKE_AGENT)],
                      pod_grace_seconds=0.3) as fake:
-        fake.create_secret("default", "anthropic-secret", {"api-key": "sk-test-key"})
         events = _serve_a_run(api_image, make_server, runtime="kubernetes",
                               kube_config=fake.write_kubeconfig(tmp_path / "kubeconfig"),
                               kube_namespace="default", agent_image="aideator-agent:test")

@@ -35,7 +35,6 @@ def fake(kubelet_command: list[str], permissions_seen: set[tuple[str, str]]
     api = FakeKubeAPI(kubelet_command=kubelet_command, max_watch_seconds=30,
                       pod_grace_seconds=0.3, container_start_delay=0.05)
     api.start()
-    api.create_secret(NAMESPACE, "anthropic-secret", {"api-key": "sk-test-key"})
     yield api
     permissions_seen.update(api.permissions_used())
     api.stop()
