@@ -13,6 +13,9 @@
 # the bridge could not be opened, with a message on stderr (the variation's output).
 port=$1
 shift
+# The agent's PATH may name directories the sandbox does not hold; the system's own come
+# last, so socat and the tools below are found whatever PATH the service was given.
+PATH="${PATH:+$PATH:}/usr/local/bin:/usr/bin:/bin"
 socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" UNIX-CONNECT:/run/aideator/gateway.sock &
 bridge=$!
 # Wait until socat listens (state 0A in /proc/net/tcp), so the agent's first request

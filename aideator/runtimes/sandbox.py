@@ -191,7 +191,8 @@ def bwrap_argv(command: Sequence[str], mounts: Mounts, *, readable_paths: Sequen
 
 
 def probe_argv(bwrap: str = "bwrap") -> list[str]:
-    """A sandbox as a variation gets it (namespaces, system mounts), running ``true``:
-    whether this machine can make one (user namespaces allowed, bwrap not blocked)."""
+    """A sandbox as a variation gets it (namespaces, system mounts), running a shell:
+    whether this machine can make one (user namespaces allowed, bwrap not blocked). The
+    shell by its path: the service's PATH may name directories the sandbox lacks."""
     return [bwrap, *_system_args(), "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-            "--remount-ro", "/", *namespace_args(), "--", "true"]
+            "--remount-ro", "/", *namespace_args(), "--", "/bin/sh", "-c", ":"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .conftest import NAMESPACE, RUN_ID, render
+from .conftest import GATEWAY_TOKEN, GATEWAY_URL, NAMESPACE, RUN_ID, render
 
 NASTY = (
     "Fix it's \"quoted\" `backticks`\n"
@@ -30,7 +30,9 @@ def test_prompt_and_config_values_arrive_byte_identical(batch, core, fake_kube) 
     assert env["PROMPT"] == NASTY
     assert env["NOTE"] == NASTY
     assert env["RUN_ID"] == RUN_ID and env["VARIATION_ID"] == "0"
-    assert env["ANTHROPIC_API_KEY"] == "sk-test-key"  # resolved from the Secret
+    # The gateway and the variation's own credential: no Secret, no model key.
+    assert env["ANTHROPIC_API_KEY"] == GATEWAY_TOKEN
+    assert env["ANTHROPIC_BASE_URL"] == f"{GATEWAY_URL}/gateway/anthropic"
     assert env["WORKSPACE"] == "/workspace" and env["HOME"] == "/home/agent"
 
 
