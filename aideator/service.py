@@ -27,10 +27,10 @@ class Service:
         self.replica = replica_id(settings.replica_name)
         self.leases = Leases(self.replica, settings.lease_seconds)
         self.fanout = Fanout(settings.fanout_window)
-        self.log = EventLog(self.fanout, settings.flush_interval_seconds, leases=self.leases)
+        self.event_log = EventLog(self.fanout, settings.flush_interval_seconds, leases=self.leases)
         self.mirror = Mirror(self.fanout, settings.store_poll_seconds)
         self.runtime = create_runtime(settings)
-        self.orchestrator = Orchestrator(runtime=self.runtime, log=self.log,
+        self.orchestrator = Orchestrator(runtime=self.runtime, event_log=self.event_log,
                                          fanout=self.fanout, leases=self.leases)
         self.listener = Listener(database_url, on_events=self.fanout.poke,
                                  on_control=self._on_control,
