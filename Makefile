@@ -1,5 +1,6 @@
 # make run   - the service and its web app on http://localhost:8000 (local runtime, SQLite in ./data)
 # make test  - install what the tests need, then run them
+# make test-fast - the tests that start no server, database, browser or agent (~30 s)
 # make bench - figures of the event path, of replicas on PostgreSQL, then of the web app
 # make demo  - an offline run of three real agents against a fake model (no API key)
 # make lock  - pin the images' dependencies (exact versions, hashes) from the requirements
@@ -11,7 +12,7 @@ HELM := $(BIN)/helm
 # Headless Chromium and its driver for the web app's tests and benchmark (Debian packages).
 BROWSER := /usr/bin/chromium /usr/bin/chromedriver
 
-.PHONY: run test bench demo lock clean
+.PHONY: run test test-fast bench demo lock clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-deploy.txt agent/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +33,10 @@ $(BROWSER):
 
 test: $(STAMP) $(HELM) $(BROWSER)
 	$(BIN)/python -m pytest
+
+# The integration mark is set in tests/conftest.py.
+test-fast: $(STAMP) $(HELM)
+	$(BIN)/python -m pytest -m "not integration"
 
 bench: $(STAMP) $(BROWSER)
 	$(BIN)/python -m benchmarks.event_path
