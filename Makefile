@@ -1,5 +1,6 @@
 # make run   - the service and its web app on http://localhost:8000 (local runtime, SQLite in ./data)
 # make test  - install what the tests need, then run them
+# make test-fast - the tests that start no server, database, browser or agent (~30 s)
 # make bench - figures of the event path, of replicas on PostgreSQL, of the web app, then
 #              of the model gateway
 # make demo  - an offline run of three real agents against a fake model (no API key)
@@ -14,7 +15,7 @@ BROWSER := /usr/bin/chromium /usr/bin/chromedriver
 # The agents' sandbox on the local runtime: bubblewrap and socat (Debian packages).
 SANDBOX := /usr/bin/bwrap /usr/bin/socat
 
-.PHONY: run test bench demo lock clean
+.PHONY: run test test-fast bench demo lock clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-deploy.txt agent/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +40,10 @@ $(SANDBOX):
 
 test: $(STAMP) $(HELM) $(BROWSER) $(SANDBOX)
 	$(BIN)/python -m pytest
+
+# The integration mark is set in tests/conftest.py.
+test-fast: $(STAMP) $(HELM)
+	$(BIN)/python -m pytest -m "not integration"
 
 bench: $(STAMP) $(BROWSER) $(SANDBOX)
 	$(BIN)/python -m benchmarks.event_path

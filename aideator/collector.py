@@ -17,8 +17,7 @@ from .models import utcnow
 from .runtimes.base import (Exited, Notice, Output, Runtime, Started, VariationSpec,
                             Waiting, WarningEvent)
 
-# (``log`` is the event log here.)
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 # Agent lines that say how the variation went, and the fields of each that are stored.
 OUTCOME_TYPES = frozenset({protocol.RESULT, protocol.DIFF, protocol.ERROR})
@@ -57,7 +56,7 @@ def _error_message(obj: dict[str, Any]) -> str | None:
     return message if isinstance(message, str) else None
 
 
-def collect(*, runtime: Runtime, log: EventLog, spec: VariationSpec, resume: Resume,
+def collect(*, runtime: Runtime, event_log: EventLog, spec: VariationSpec, resume: Resume,
             cancelled: gevent.event.Event) -> str:
     """Run the variation to its end; returns its final status."""
     run_id, index = spec.run_id, spec.index
@@ -72,7 +71,7 @@ def collect(*, runtime: Runtime, log: EventLog, spec: VariationSpec, resume: Res
     metered = usage.Watch(run_id, index)
     for obs in runtime.watch(spec, handle=resume.handle, cursor=resume.cursor):
         if isinstance(obs, Output):
-            _tell_usage(log, spec, status, metered)
+            _tell_usage(event_log, spec, status, metered)
             if awaiting_output and obs.lines:
                 awaiting_output = False
                 _first_output(runtime.name, spec, resume.submitted_at)
@@ -87,54 +86,59 @@ def collect(*, runtime: Runtime, log: EventLog, spec: VariationSpec, resume: Res
                     if kind == protocol.RESULT:
                         metrics.agent_result(spec.config.get("model"), obj)
             # The cursor (and what the lines told) rides with them: stored together or not.
-            log.extend(run_id, events.AGENT_OUTPUT, datas, variation=index,
-                       variation_update=update)
+            event_log.extend(run_id, events.AGENT_OUTPUT, datas, variation=index,
+                             variation_update=update)
         elif isinstance(obs, Started):
             source = obs.source
             encoder = events.OutputEncoder(index, source)
             status = "running"
-            logger.info("variation %d of %s started: %s", index, run_id, source)
-            log.append(run_id, events.variation_status(run_id, index, "running",
-                                                       f"Started {source}", pod=source),
-                       variation=index,
-                       variation_update={"status": "running", "source": source,
-                                         "handle": dict(obs.handle), "started_at": utcnow()})
+            log.info("variation %d of %s started: %s", index, run_id, source)
+            event_log.append(run_id, events.variation_status(run_id, index, "running",
+                                                             f"Started {source}", pod=source),
+                             variation=index,
+                             variation_update={"status": "running", "source": source,
+                                               "handle": dict(obs.handle),
+                                               "started_at": utcnow()})
         elif isinstance(obs, Waiting):
-            log.append(run_id, events.variation_status(run_id, index, "queued", obs.reason),
-                       variation=index,
-                       variation_update={"handle": dict(obs.handle)} if obs.handle else None)
+            event_log.append(run_id,
+                             events.variation_status(run_id, index, "queued", obs.reason),
+                             variation=index,
+                             variation_update={"handle": dict(obs.handle)} if obs.handle
+                             else None)
         elif isinstance(obs, Notice):
-            log.append(run_id, events.variation_status(run_id, index, status, obs.message),
-                       variation=index)
+            event_log.append(run_id,
+                             events.variation_status(run_id, index, status, obs.message),
+                             variation=index)
         elif isinstance(obs, WarningEvent):
             told, changed = warnings.observe(obs)
             update = {"warnings": warnings.entries()} if changed else None
             if told is not None:
-                log.append(run_id, events.variation_status(
+                event_log.append(run_id, events.variation_status(
                     run_id, index, status, cluster_warnings.notice(told),
                     warning={"reason": told["reason"], "object": told["object"]}),
                     variation=index, variation_update=update)
             elif update:
-                log.update(run_id, variation=index, variation_update=update)
+                event_log.update(run_id, variation=index, variation_update=update)
         elif isinstance(obs, Exited):
-            _tell_usage(log, spec, status, metered, now=True)
-            return _finish(log, spec, obs, cancelled.is_set(), last_error)
-    _tell_usage(log, spec, status, metered, now=True)
-    return _finish(log, spec, Exited(False, "the runtime stopped reporting", cause="lost"),
+            _tell_usage(event_log, spec, status, metered, now=True)
+            return _finish(event_log, spec, obs, cancelled.is_set(), last_error)
+    _tell_usage(event_log, spec, status, metered, now=True)
+    return _finish(event_log, spec,
+                   Exited(False, "the runtime stopped reporting", cause="lost"),
                    cancelled.is_set(), last_error)
 
 
-def _tell_usage(log: EventLog, spec: VariationSpec, status: str, metered: usage.Watch,
+def _tell_usage(event_log: EventLog, spec: VariationSpec, status: str, metered: usage.Watch,
                 now: bool = False) -> None:
     """A status notice with the variation's metered usage, if it changed (at most about
     once a second, unless ``now``)."""
     try:
         changed = metered.changed(now=now)
     except Exception as exc:  # noqa: BLE001 - the database may be away: tell it later
-        logger.warning("reading the metered usage: %s", exc)
+        log.warning("reading the metered usage: %s", exc)
         return
     if changed is not None:
-        log.append(spec.run_id, events.variation_status(
+        event_log.append(spec.run_id, events.variation_status(
             spec.run_id, spec.index, status, usage.notice(changed), usage=changed),
             variation=spec.index)
 
@@ -147,7 +151,7 @@ def _first_output(runtime: str, spec: VariationSpec, submitted_at: float | None)
             "aideator.job_name": spec.job_name})
 
 
-def _finish(log: EventLog, spec: VariationSpec, exited: Exited, cancelled: bool,
+def _finish(event_log: EventLog, spec: VariationSpec, exited: Exited, cancelled: bool,
             last_error: str | None) -> str:
     update: dict[str, Any] = {"exit_code": exited.exit_code, "finished_at": utcnow()}
     if exited.ok:
@@ -163,8 +167,8 @@ def _finish(log: EventLog, spec: VariationSpec, exited: Exited, cancelled: bool,
         event = events.variation_error(spec.index, spec.job_name, reason)
         update["error"] = reason
     update["status"] = status
-    log.append(spec.run_id, event, variation=spec.index, variation_update=update)
+    event_log.append(spec.run_id, event, variation=spec.index, variation_update=update)
     metrics.variation_finished(status, exited.cause)
-    logger.info("variation %d of %s %s: %s", spec.index, spec.run_id, status,
-                update.get("error") or exited.reason)
+    log.info("variation %d of %s %s: %s", spec.index, spec.run_id, status,
+             update.get("error") or exited.reason)
     return status

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Iterator, NamedTuple
 
 import gevent
 import gevent.lock
@@ -30,6 +31,57 @@ from .ownership import Leases
 log = logging.getLogger(__name__)
 
 
+class Batch(NamedTuple):
+    """One run's queued events as one stored row: frames ``first`` to ``last``."""
+    run_id: str
+    first: int
+    last: int
+    frames: bytes
+    finished: bool   # the frames end with run_finished
+
+    @property
+    def events(self) -> int:
+        return self.last - self.first + 1
+
+
+@dataclass
+class _Pending:
+    """What of one run waits for the next commit: its events (chunks of SSE frames) and
+    the state changes they announce."""
+    chunks: list[bytes] = field(default_factory=list)
+    first: int = 0            # seq of the first queued event (while chunks is not empty)
+    last: int = 0
+    queued_at: float = 0.0    # when the first was queued (for the delivery lag)
+    finished: bool = False
+    variation_updates: dict[int | None, dict[str, Any]] = field(default_factory=dict)
+    run_update: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def events(self) -> int:
+        return self.last - self.first + 1 if self.chunks else 0
+
+    def batch(self, run_id: str) -> Batch:
+        return Batch(run_id, self.first, self.last, b"".join(self.chunks), self.finished)
+
+    def after(self, later: _Pending | None) -> _Pending:
+        """This (older, uncommitted) state followed by what was queued ``later``: the
+        later events come after these, the later field values win."""
+        if later is None:
+            return self
+        older_events = bool(self.chunks)
+        return _Pending(
+            chunks=self.chunks + later.chunks,
+            first=self.first if older_events else later.first,
+            last=later.last if later.chunks else self.last,
+            queued_at=self.queued_at if older_events else later.queued_at,
+            finished=self.finished or later.finished,
+            variation_updates={
+                key: {**self.variation_updates.get(key, {}),
+                      **later.variation_updates.get(key, {})}
+                for key in self.variation_updates.keys() | later.variation_updates.keys()},
+            run_update={**self.run_update, **later.run_update})
+
+
 class EventLog:
     def __init__(self, fanout: Fanout, flush_interval: float, batch_size: int = 2000,
                  leases: Leases | None = None) -> None:
@@ -40,16 +92,11 @@ class EventLog:
         self._fenced: set[str] = set()
         self._interval = flush_interval
         self._batch_size = batch_size
+        # The seq of each run's last event, stored or queued.
         self._seq: dict[str, int] = {}
-        # Uncommitted chunks of frames per run, the seq of each run's first event and when
-        # it was queued (for the delivery lag).
-        self._chunks: dict[str, list[bytes]] = {}
-        self._first: dict[str, int] = {}
-        self._queued_at: dict[str, float] = {}
-        self._finished: set[str] = set()
+        # Per run, what waits for the next commit; and how many events that is in all.
+        self._pending: dict[str, _Pending] = {}
         self._queued = 0
-        self._variation_updates: dict[tuple[str, int], dict[str, Any]] = {}
-        self._run_updates: dict[str, dict[str, Any]] = {}
         self._timer: gevent.Greenlet | None = None
         self._last_flush = 0.0
         self._retry_delay = flush_interval
@@ -66,7 +113,8 @@ class EventLog:
         continues from what is stored."""
         self._epochs[run_id] = epoch
         self._fenced.discard(run_id)
-        if run_id not in self._chunks:
+        pending = self._pending.get(run_id)
+        if pending is None or not pending.chunks:
             self._seq.pop(run_id, None)
 
     def disown(self, run_id: str) -> None:
@@ -78,20 +126,13 @@ class EventLog:
 
     def pending(self, run_id: str) -> bool:
         """Whether anything of the run waits to be committed."""
-        return (run_id in self._chunks or run_id in self._run_updates
-                or any(key[0] == run_id for key in self._variation_updates))
+        return run_id in self._pending
 
     def _drop(self, run_id: str) -> None:
-        chunks = self._chunks.pop(run_id, [])
-        first = self._first.pop(run_id, None)
-        self._queued_at.pop(run_id, None)
-        if chunks and first is not None:
-            self._queued = max(self._queued - (self._seq.get(run_id, first) - first + 1), 0)
-        self._finished.discard(run_id)
+        pending = self._pending.pop(run_id, None)
+        if pending is not None:
+            self._queued = max(self._queued - pending.events, 0)
         self._seq.pop(run_id, None)
-        self._run_updates.pop(run_id, None)
-        for key in [k for k in self._variation_updates if k[0] == run_id]:
-            del self._variation_updates[key]
 
     def append(self, run_id: str, event: tuple[str, str], *, variation: int | None = None,
                variation_update: dict[str, Any] | None = None,
@@ -109,18 +150,17 @@ class EventLog:
         if run_id in self._fenced:
             return 0   # another replica owns the run now: this one's words are void
         first = self.last_seq(run_id) + 1
-        chunks = self._chunks.setdefault(run_id, [])
-        if not chunks:
-            self._first[run_id] = first
-            self._queued_at[run_id] = time.monotonic()
-        chunks.append(sse.frames(first, name, datas))
-        self._seq[run_id] = last = first + len(datas) - 1
+        pending = self._pending.setdefault(run_id, _Pending())
+        if not pending.chunks:
+            pending.first, pending.queued_at = first, time.monotonic()
+        pending.chunks.append(sse.frames(first, name, datas))
+        self._seq[run_id] = pending.last = first + len(datas) - 1
         self._queued += len(datas)
         if name == RUN_FINISHED:
-            self._finished.add(run_id)
+            pending.finished = True
         self.update(run_id, variation=variation, variation_update=variation_update,
                     run_update=run_update)
-        return last
+        return pending.last
 
     def update(self, run_id: str, *, variation: int | None = None,
                variation_update: dict[str, Any] | None = None,
@@ -128,10 +168,12 @@ class EventLog:
         """Queue a state change for the next commit."""
         if run_id in self._fenced:
             return
-        if variation_update:
-            self._variation_updates.setdefault((run_id, variation), {}).update(variation_update)
-        if run_update:
-            self._run_updates.setdefault(run_id, {}).update(run_update)
+        if variation_update or run_update:
+            pending = self._pending.setdefault(run_id, _Pending())
+            if variation_update:
+                pending.variation_updates.setdefault(variation, {}).update(variation_update)
+            if run_update:
+                pending.run_update.update(run_update)
         if self._queued >= self._batch_size and self._retry_delay == self._interval:
             self.flush()
         elif self._timer is None:
@@ -171,64 +213,57 @@ class EventLog:
 
     def _flush(self) -> None:
         """Commit everything queued, then publish it. On failure nothing is published."""
-        if not (self._chunks or self._variation_updates or self._run_updates):
+        if not self._pending:
             return
-        batch = [(run_id, self._first[run_id], self._seq[run_id], b"".join(chunks),
-                  run_id in self._finished)
-                 for run_id, chunks in self._chunks.items()]
-        variation_updates, run_updates = self._variation_updates, self._run_updates
-        queued_at = self._queued_at
-        self._chunks, self._first, self._finished, self._queued = {}, {}, set(), 0
-        self._variation_updates, self._run_updates, self._queued_at = {}, {}, {}
+        # Taken out whole: what is queued while the commit runs waits for the next one.
+        taken, self._pending, self._queued = self._pending, {}, 0
+        batches = [pending.batch(run_id) for run_id, pending in taken.items()
+                   if pending.chunks]
         started = time.perf_counter()
         try:
-            fenced = self._commit(batch, variation_updates, run_updates)
+            fenced = self._commit(batches, taken)
         except Exception:
-            self._requeue(batch, variation_updates, run_updates, queued_at)
+            self._requeue(taken)
             raise
         metrics.DB_WRITE.observe(time.perf_counter() - started)
-        stored = sum(last - first + 1 for run_id, first, last, _, _ in batch
-                     if run_id not in fenced)
+        stored = sum(b.events for b in batches if b.run_id not in fenced)
         if stored:
             metrics.EVENTS_STORED.inc(stored)
         for run_id in fenced:
             log.warning("the lease of %s is lost: %s event(s) of this replica dropped",
-                        run_id, sum(last - first + 1 for r, first, last, _, _ in batch
-                                    if r == run_id))
+                        run_id, taken[run_id].events)
             self._fenced.add(run_id)
             self._drop(run_id)
             self._fanout.close(run_id)   # its clients here follow the store from now on
-        for run_id, first, last, chunk, finished in batch:
-            if run_id not in fenced:
-                self._fanout.publish(run_id, first, last, chunk, finished,
-                                     queued_at.get(run_id))
+        for b in batches:
+            if b.run_id not in fenced:
+                self._fanout.publish(b.run_id, b.first, b.last, b.frames, b.finished,
+                                     taken[b.run_id].queued_at)
 
-    def _commit(self, batch: list[tuple[str, int, int, bytes, bool]],
-                variation_updates: dict[tuple[str, int], dict[str, Any]],
-                run_updates: dict[str, dict[str, Any]]) -> set[str]:
+    def _commit(self, batches: list[Batch], taken: dict[str, _Pending]) -> set[str]:
         """Store what the lease allows, in one transaction; returns the runs fenced off."""
         now = time.time()
         with write_transaction():
-            fenced = self._fence({run_id for run_id, *_ in batch}
-                                 | {run_id for run_id, _ in variation_updates}
-                                 | set(run_updates))
-            batch = [row for row in batch if row[0] not in fenced]
-            if batch:
+            fenced = self._fence(set(taken))
+            batches = [b for b in batches if b.run_id not in fenced]
+            if batches:
                 EventBatch.insert_many(
-                    [(run_id, first, last, chunk, finished, now)
-                     for run_id, first, last, chunk, finished in batch],
+                    [(b.run_id, b.first, b.last, b.frames, b.finished, now) for b in batches],
                     fields=[EventBatch.run, EventBatch.first_seq, EventBatch.last_seq,
                             EventBatch.frames, EventBatch.finished, EventBatch.created_at],
                 ).execute()
-            for (run_id, index), fields in variation_updates.items():
-                if run_id not in fenced:
+            kept = [(run_id, pending) for run_id, pending in taken.items()
+                    if run_id not in fenced]
+            # Variations first, then runs: always the same order of row locks.
+            for run_id, pending in kept:
+                for index, fields in pending.variation_updates.items():
                     (Variation.update(**fields)
                      .where((Variation.run == run_id) & (Variation.index == index)).execute())
-            for run_id, fields in run_updates.items():
-                if run_id not in fenced:
-                    Run.update(**fields).where(Run.id == run_id).execute()
+            for run_id, pending in kept:
+                if pending.run_update:
+                    Run.update(**pending.run_update).where(Run.id == run_id).execute()
             # Delivered when (and only if) the transaction commits.
-            notify.announce(sorted({run_id for run_id, *_ in batch}))
+            notify.announce(sorted({b.run_id for b in batches}))
         return fenced
 
     def _fence(self, run_ids: set[str]) -> set[str]:
@@ -239,21 +274,11 @@ class EventLog:
                 if run_id not in self._epochs
                 or not self._leases.fence(run_id, self._epochs[run_id])}
 
-    def _requeue(self, batch: list[tuple[str, int, int, bytes, bool]],
-                 variation_updates: dict[tuple[str, int], dict[str, Any]],
-                 run_updates: dict[str, dict[str, Any]],
-                 queued_at: dict[str, float]) -> None:
-        for run_id, first, last, chunk, finished in batch:
-            self._chunks[run_id] = [chunk, *self._chunks.get(run_id, [])]
-            self._first[run_id] = first
-            self._queued_at[run_id] = queued_at.get(run_id, time.monotonic())
-            self._queued += last - first + 1
-            if finished:
-                self._finished.add(run_id)
-        for key, fields in variation_updates.items():
-            self._variation_updates[key] = {**fields, **self._variation_updates.get(key, {})}
-        for key, fields in run_updates.items():
-            self._run_updates[key] = {**fields, **self._run_updates.get(key, {})}
+    def _requeue(self, taken: dict[str, _Pending]) -> None:
+        """Put back what a failed commit took, before anything queued since."""
+        for run_id, pending in taken.items():
+            self._pending[run_id] = pending.after(self._pending.get(run_id))
+            self._queued += pending.events
 
 
 def stored_frames(run_id: str, after: int, max_batches: int = 8) -> Iterator[

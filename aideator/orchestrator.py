@@ -59,13 +59,13 @@ class _Owned:
 
 
 class Orchestrator:
-    def __init__(self, *, runtime: Runtime, log: EventLog, fanout: Fanout,
+    def __init__(self, *, runtime: Runtime, event_log: EventLog, fanout: Fanout,
                  leases: Leases,
                  issue_token: Callable[[str, int], str] | None = None) -> None:
         # ``issue_token(run_id, index)``: the variation's gateway credential.
         self._issue_token = issue_token
         self._runtime = runtime
-        self._log = log
+        self._event_log = event_log
         self._fanout = fanout
         self._leases = leases
         self._runs: dict[str, _Owned] = {}
@@ -104,7 +104,7 @@ class Orchestrator:
         log.info("run %s submitted: %d variation(s) on the %s runtime", run.id,
                  len(variations), self._runtime.name)
         self._own(run.id, epoch, last_seq=0)
-        self._log.append(run.id, events.run_status(
+        self._event_log.append(run.id, events.run_status(
             run.id, "started", f"Started {len(variations)} variation(s) "
                                f"on the {self._runtime.name} runtime"),
             run_update={"status": "running"})
@@ -126,7 +126,8 @@ class Orchestrator:
         if owned.cancelled.is_set():
             return
         owned.cancelled.set()
-        self._log.append(run.id, events.run_status(run.id, "cancelling", "Cancelling the run"))
+        self._event_log.append(run.id, events.run_status(run.id, "cancelling",
+                                                         "Cancelling the run"))
         self._runtime.cancel(run.id, _handles(_unfinished(run.variations)))
 
     # -- ownership -------------------------------------------------------------------------
@@ -195,7 +196,7 @@ class Orchestrator:
             # The previous owner may have stopped before the runtime stopped them all.
             self._runtime.cancel(run.id, _handles(unfinished))
         before = f" from {previous.split('/')[0]}" if previous else ""
-        self._log.append(run.id, events.run_status(
+        self._event_log.append(run.id, events.run_status(
             run.id, "running", f"Replica {self._leases.name} took the run over{before}: "
                                f"resuming {len(unfinished)} unfinished variation(s)"),
             run_update={"status": "running"})
@@ -206,8 +207,8 @@ class Orchestrator:
 
     def _own(self, run_id: str, epoch: int, last_seq: int | None) -> None:
         self._runs[run_id] = _Owned(epoch)
-        self._log.own(run_id, epoch)
-        self._fanout.open(run_id, self._log.last_seq(run_id) if last_seq is None
+        self._event_log.own(run_id, epoch)
+        self._fanout.open(run_id, self._event_log.last_seq(run_id) if last_seq is None
                           else last_seq)
 
     def _let_go(self, run_id: str) -> None:
@@ -218,7 +219,7 @@ class Orchestrator:
             return
         # The finisher first: killing collectors would otherwise look like their end.
         gevent.killall(owned.greenlets)
-        self._log.disown(run_id)
+        self._event_log.disown(run_id)
         self._fanout.close(run_id)
 
     def hand_over(self) -> list[str]:
@@ -231,7 +232,7 @@ class Orchestrator:
         for owned in self._runs.values():
             gevent.killall(owned.greenlets)
         with connection():
-            self._log.flush()
+            self._event_log.flush()
             for run_id in run_ids:
                 self._let_go(run_id)   # what was read is stored just above
             self._leases.release(run_ids)
@@ -259,17 +260,17 @@ class Orchestrator:
     def _collect(self, spec: VariationSpec, resume: Resume,
                  cancelled: gevent.event.Event) -> str:
         try:
-            return collect(runtime=self._runtime, log=self._log, spec=spec, resume=resume,
-                           cancelled=cancelled)
+            return collect(runtime=self._runtime, event_log=self._event_log, spec=spec,
+                           resume=resume, cancelled=cancelled)
         except Exception as exc:  # noqa: BLE001 - a bug must end as a visible failure
             log.exception("collector for %s failed", spec.job_name)
             metrics.variation_finished("failed", "internal")
             reason = f"internal error while following the variation: {exc}"
-            self._log.append(spec.run_id, events.variation_error(spec.index, spec.job_name,
-                                                                 reason),
-                             variation=spec.index,
-                             variation_update={"status": "failed", "error": reason,
-                                               "finished_at": utcnow()})
+            self._event_log.append(spec.run_id,
+                                   events.variation_error(spec.index, spec.job_name, reason),
+                                   variation=spec.index,
+                                   variation_update={"status": "failed", "error": reason,
+                                                     "finished_at": utcnow()})
             return "failed"
 
     def _finish_when_done(self, run_id: str, collectors: dict[int, gevent.Greenlet],
@@ -282,16 +283,16 @@ class Orchestrator:
             status = "cancelled"
         else:
             status = "completed" if succeeded else "failed"
-        self._log.append(run_id, events.run_status(
+        self._event_log.append(run_id, events.run_status(
             run_id, status, f"{succeeded} of {len(statuses)} variation(s) succeeded"))
-        self._log.append(run_id, events.run_finished(run_id, status),
-                         run_update={"status": status, "finished_at": utcnow()})
+        self._event_log.append(run_id, events.run_finished(run_id, status),
+                               run_update={"status": status, "finished_at": utcnow()})
         metrics.RUNS_FINISHED.labels(status).inc()
         log.info("run %s %s: %d of %d variation(s) succeeded", run_id, status, succeeded,
                  len(statuses))
-        self._log.flush()
-        while self._log.pending(run_id):   # the database refused: its retries go on
+        self._event_log.flush()
+        while self._event_log.pending(run_id):   # the database refused: its retries go on
             gevent.sleep(0.5)
         self._runs.pop(run_id, None)
-        self._log.disown(run_id)
+        self._event_log.disown(run_id)
         self._fanout.close(run_id)

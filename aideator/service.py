@@ -29,11 +29,12 @@ class Service:
         self.replica = replica_id(settings.replica_name)
         self.leases = Leases(self.replica, settings.lease_seconds)
         self.fanout = Fanout(settings.fanout_window)
-        self.log = EventLog(self.fanout, settings.flush_interval_seconds, leases=self.leases)
+        self.event_log = EventLog(self.fanout, settings.flush_interval_seconds, leases=self.leases)
         self.mirror = Mirror(self.fanout, settings.store_poll_seconds)
         self.runtime = create_runtime(settings, gateway_app=create_gateway_app(settings))
         self.orchestrator = Orchestrator(
-            runtime=self.runtime, log=self.log, fanout=self.fanout, leases=self.leases,
+            runtime=self.runtime, event_log=self.event_log, fanout=self.fanout,
+            leases=self.leases,
             issue_token=lambda run_id, index: credentials.issue(run_id, index, settings))
         self.listener = Listener(database_url, on_events=self.fanout.poke,
                                  on_control=self._on_control,

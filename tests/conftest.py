@@ -1,6 +1,8 @@
-"""Shared fixtures: an app on a throw-away SQLite file, and real gunicorn+gevent servers."""
+"""Shared fixtures: an app on a throw-away SQLite file, and real gunicorn+gevent servers;
+and the ``integration`` mark that sets the fast test loop apart (``make test-fast``)."""
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -57,3 +59,39 @@ def make_server(tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def server(make_server: Any) -> Server:
     return make_server()
+
+
+# A test is an integration test when it starts a server (gunicorn, a fake Kubernetes API or
+# model server), a database (PostgreSQL), a browser or a real agent: through one of these
+# fixtures (directly or through another fixture) ...
+INTEGRATION_FIXTURES = frozenset({
+    "make_server", "server", "postgres", "pg_url",      # here
+    "replicas",                                         # tests/replicas
+    "fake_kube", "fake", "kube_server",                 # tests/kube, tests/kube_runtime
+    "chromium", "web_server", "secured",                # tests/web
+    "fake_model", "world",                              # tests/agent, test_agent_service, auth
+    "seeded",                                           # test_validation
+    "api_image", "agent_image",                         # tests/deploy/test_images
+})
+# ... or in its own body.
+INTEGRATION_CALLS = ("Server(", "FakeKubeAPI(", "FakeAnthropic(", "start_chromium(",
+                     "Postgres(")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the integration tests (``pytest -m "not integration"`` runs the others)."""
+    for item in items:
+        if _is_integration(item):
+            item.add_marker(pytest.mark.integration)
+
+
+def _is_integration(item: pytest.Item) -> bool:
+    if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    if item.get_closest_marker("slow") is not None:
+        return True
+    try:
+        source = inspect.getsource(item.function)  # type: ignore[attr-defined]
+    except (AttributeError, OSError, TypeError):
+        return False
+    return any(call in source for call in INTEGRATION_CALLS)

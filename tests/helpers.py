@@ -16,6 +16,9 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_AGENT = ROOT / "tests" / "fixtures" / "fake_agent.py"
 FAKE_AGENT_COMMAND = f"{sys.executable} {FAKE_AGENT}"
+# The repository the tests' runs name: the fixture agent never clones it (the real agent's
+# tests use repositories of their own behind a local mirror).
+REPO = "https://github.com/octocat/hello-world"
 
 
 def free_port() -> int:
@@ -114,6 +117,21 @@ class Server:
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return requests.get(self.url(path), timeout=10, **kwargs)
+
+
+def start_run(server: Server, prompt: str = "lines=2", variations: int = 1, *,
+              token: str | None = None, session: requests.Session | None = None,
+              **body: Any) -> dict[str, Any]:
+    """POST /runs (on ``REPO`` unless ``github_url`` is given), as ``token``'s principal or
+    through ``session``; asserts it was accepted and returns the created run."""
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else None
+    # The response is dropped on return: while it lives, its socket stays open, and an idle
+    # keep-alive connection holds a stopping gunicorn up for its whole graceful timeout.
+    response = (session or requests).post(
+        server.url("/runs"), headers=headers, timeout=10,
+        json={"github_url": REPO, "prompt": prompt, "variations": variations, **body})
+    assert response.status_code == 202, response.text
+    return response.json()
 
 
 def kill_agents(data_dir: Path) -> None:

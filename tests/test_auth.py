@@ -15,11 +15,10 @@ from typing import Any
 import pytest
 import requests
 
-from helpers import ROOT, Server, wait_for
+from helpers import REPO, ROOT, Server, start_run, wait_for
 from sse_client import read_events
 
 ADMIN = "aid_admin-from-the-environment-0123456789"
-REPO = "https://github.com/pallets/flask"
 
 
 def call(server: Server, method: str, path: str, token: str | None = None,
@@ -36,13 +35,6 @@ def new_token(server: Server, name: str, **extra: Any) -> dict[str, Any]:
     return resp.json()
 
 
-def start(server: Server, token: str, prompt: str = "lines=2", **extra: Any) -> dict:
-    resp = call(server, "POST", "/runs", token,
-                {"github_url": REPO, "prompt": prompt, "variations": 1, **extra})
-    assert resp.status_code == 202, resp.text
-    return resp.json()
-
-
 class World:
     """One server with auth required, three principals, and a finished run of alice's."""
 
@@ -53,7 +45,7 @@ class World:
         carol = new_token(self.server, "carol")
         assert call(self.server, "DELETE", f"/tokens/{carol['id']}", ADMIN).status_code == 200
         self.revoked = carol["token"]
-        self.run = start(self.server, self.alice["token"])
+        self.run = start_run(self.server, token=self.alice["token"])
         read_events(self.server.base + self.run["stream_url"], timeout=30)
 
 
@@ -137,7 +129,7 @@ def test_the_owner_and_admins_see_the_run_and_who_did_what(world):
     assert detail["selection"]["selected_by"] == {"id": alice["id"], "name": "alice"}
     assert detail["cancelled_by"] is None
 
-    hanging = start(world.server, world.bob["token"], "lines=1 hang=1")
+    hanging = start_run(world.server, "lines=1 hang=1", token=world.bob["token"])
     resp = call(world.server, "POST", f"/runs/{hanging['run_id']}/cancel", ADMIN)
     assert resp.status_code == 202
     detail = wait_for(lambda: (d := call(world.server, "GET", f"/runs/{hanging['run_id']}",
@@ -174,7 +166,7 @@ def test_the_stream_url_opens_the_stream_with_no_header(world):
 
 def test_a_stream_token_opens_its_own_run_stream_and_nothing_else(world):
     token = world.run["stream_url"].split("?token=")[1]
-    other = start(world.server, world.alice["token"])["run_id"]
+    other = start_run(world.server, token=world.alice["token"])["run_id"]
     resp = requests.get(world.server.url(f"/runs/{other}/stream?token={token}"), timeout=10)
     assert resp.status_code == 401 and "another run" in resp.json()["detail"]
     run_id = world.run["run_id"]
@@ -194,7 +186,7 @@ def test_a_forged_or_revoked_stream_token_is_refused(world):
     resp = requests.get(world.server.url(f"/runs/{run_id}/stream?token={forged}"), timeout=10)
     assert resp.status_code == 401 and resp.json()["error"] == "unauthorized"
     dave = new_token(world.server, "dave")
-    run = start(world.server, dave["token"])
+    run = start_run(world.server, token=dave["token"])
     call(world.server, "DELETE", f"/tokens/{dave['id']}", ADMIN)
     resp = requests.get(world.server.base + run["stream_url"], timeout=10)
     assert resp.status_code == 401 and "revoked" in resp.json()["detail"]
@@ -210,7 +202,7 @@ def test_stream_tokens_are_not_logged(world):
 
 def test_an_expired_stream_token_gets_a_401(make_server):
     server = make_server(auth="required", admin_token=ADMIN, stream_token_seconds="1")
-    run = start(server, ADMIN)
+    run = start_run(server, token=ADMIN)
     wait_for(lambda: requests.get(server.base + run["stream_url"], timeout=10)
              .status_code == 401, timeout=5)
     resp = requests.get(server.base + run["stream_url"], timeout=10)
@@ -228,7 +220,7 @@ def test_limits_refuse_the_run_that_goes_over_and_store_nothing(make_server):
     server = make_server(auth="required", admin_token=ADMIN, limit_max_budget_usd="3")
     erin = new_token(server, "erin", limits={"concurrent_runs": 1, "runs_per_hour": 3,
                                              "max_budget_usd": 2})
-    hanging = start(server, erin["token"], "lines=1 hang=1")
+    hanging = start_run(server, "lines=1 hang=1", token=erin["token"])
     config = call(server, "GET", f"/runs/{hanging['run_id']}", ADMIN).json()
     # No budget asked: the ceiling, which the agent enforces.
     assert config["variations"][0]["config"]["max_budget_usd"] == 2
@@ -249,7 +241,7 @@ def test_limits_refuse_the_run_that_goes_over_and_store_nothing(make_server):
     wait_for(lambda: call(server, "GET", f"/runs/{hanging['run_id']}", ADMIN)
              .json()["status"] == "cancelled")
     for _ in range(2):
-        run = start(server, erin["token"])
+        run = start_run(server, token=erin["token"])
         wait_for(lambda: call(server, "GET", f"/runs/{run['run_id']}", ADMIN)
                  .json()["finished_at"])
     # Three runs this hour: the fourth waits until the first is an hour old.
@@ -263,7 +255,7 @@ def test_limits_refuse_the_run_that_goes_over_and_store_nothing(make_server):
     assert call(server, "POST", "/runs", frank["token"],
                 {"github_url": REPO, "prompt": "x", "agent_config":
                  {"max_budget_usd": 3.5}}).json()["field"] == "agent_config.max_budget_usd"
-    start(server, frank["token"])
+    start_run(server, token=frank["token"])
 
 
 # -- tokens at rest, the CLI, modes ---------------------------------------------------------
@@ -271,7 +263,7 @@ def test_limits_refuse_the_run_that_goes_over_and_store_nothing(make_server):
 def test_tokens_are_stored_only_as_hashes(make_server, tmp_path):
     server = make_server(auth="required", admin_token=ADMIN)
     grace = new_token(server, "grace")
-    start(server, grace["token"])
+    start_run(server, token=grace["token"])
     assert call(server, "GET", "/runs", grace["token"]).status_code == 200
     call(server, "DELETE", f"/tokens/{grace['id']}", ADMIN)
     server.stop()

@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import psutil
 
-from helpers import FAKE_AGENT, wait_for
+from helpers import FAKE_AGENT, start_run, wait_for
 from sse_client import read_events
-
-REPO = "https://github.com/octocat/hello-world"
 
 
 def agent_processes(run_id: str) -> list[psutil.Process]:
@@ -33,8 +31,7 @@ def running(server, run_id: str) -> bool:
 
 
 def test_cancel_stops_the_processes_and_ends_the_stream(server):
-    run = server.post("/runs", {"github_url": REPO, "prompt": "lines=2 hang=1",
-                                "variations": 2}).json()
+    run = start_run(server, "lines=2 hang=1", 2)
     run_id = run["run_id"]
     wait_for(lambda: running(server, run_id))
     # The agent of each variation runs (inside its sandbox), among the run's processes.
@@ -58,8 +55,7 @@ def test_cancel_stops_the_processes_and_ends_the_stream(server):
 
 def test_an_agent_that_ignores_sigterm_is_killed_after_the_grace_period(make_server):
     server = make_server(cancel_grace_seconds="0.5")
-    run = server.post("/runs", {"github_url": REPO, "prompt": "lines=1 hang=1 ignore_term=1",
-                                "variations": 1}).json()
+    run = start_run(server, "lines=1 hang=1 ignore_term=1", 1)
     wait_for(lambda: running(server, run["run_id"]))
     server.post(f"/runs/{run['run_id']}/cancel", {})
     events = read_events(server.base + run["stream_url"], timeout=30)
@@ -69,8 +65,7 @@ def test_an_agent_that_ignores_sigterm_is_killed_after_the_grace_period(make_ser
 
 def test_queued_variations_are_cancelled_without_ever_starting(make_server):
     server = make_server(max_concurrent_variations="1")
-    run = server.post("/runs", {"github_url": REPO, "prompt": "lines=1 hang=1",
-                                "variations": 3}).json()
+    run = start_run(server, "lines=1 hang=1", 3)
     run_id = run["run_id"]
     wait_for(lambda: [j["phase"] for j in server.get(f"/runs/{run_id}/status").json()["jobs"]]
              == ["running", "queued", "queued"])

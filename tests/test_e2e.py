@@ -3,18 +3,14 @@ from __future__ import annotations
 
 import re
 
-from helpers import wait_for
+from helpers import REPO, start_run, wait_for
 from sse_client import read_events
 
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-REPO = "https://github.com/pallets/flask"
 
 
 def test_run_streams_every_variation_and_records_the_winner(server):
-    resp = server.post("/runs", {"github_url": REPO, "prompt": "lines=8 delay=0.01",
-                                 "variations": 3})
-    assert resp.status_code == 202
-    created = resp.json()
+    created = start_run(server, "lines=8 delay=0.01", 3)
     run_id = created["run_id"]
     assert DNS1123.match(run_id) and len(run_id) <= 63
     assert created["stream_url"] == f"/api/v1/runs/{run_id}/stream"
@@ -70,8 +66,7 @@ def test_run_streams_every_variation_and_records_the_winner(server):
 
 
 def test_a_failing_variation_is_an_error_event_and_the_others_carry_on(server):
-    run = server.post("/runs", {"github_url": REPO, "prompt": "lines=3 v1.exit=3",
-                                "variations": 2}).json()
+    run = start_run(server, "lines=3 v1.exit=3", 2)
     events = read_events(server.base + run["stream_url"])
     errors = [e.data for e in events if e.event == "error"]
     assert errors == [{"variation_id": 1, "status": "failed",
@@ -89,8 +84,7 @@ def test_a_failing_variation_is_an_error_event_and_the_others_carry_on(server):
 
 
 def test_a_run_whose_variations_all_fail_is_failed(server):
-    run = server.post("/runs", {"github_url": REPO, "prompt": "lines=1 exit=1",
-                                "variations": 1}).json()
+    run = start_run(server, "lines=1 exit=1", 1)
     events = read_events(server.base + run["stream_url"])
     assert events[-1].data["status"] == "failed"
     assert server.get(f"/runs/{run['run_id']}/status").json()["status"] == "failed"
@@ -112,8 +106,7 @@ def test_per_variation_models_reach_each_agent(server):
 
 
 def test_runs_are_listed_newest_first_in_pages(server):
-    ids = [server.post("/runs", {"github_url": REPO, "prompt": "lines=0",
-                                 "variations": 1}).json()["run_id"] for _ in range(5)]
+    ids = [start_run(server, "lines=0", 1)["run_id"] for _ in range(5)]
     seen, cursor = [], None
     while True:
         page = server.get("/runs", params={"limit": 2, **({"cursor": cursor} if cursor else {})})

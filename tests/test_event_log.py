@@ -29,10 +29,10 @@ def replay(after: int) -> bytes:
 def test_events_get_increasing_ids_and_are_committed_in_batches(store):
     fanout = Fanout(window=100)
     fanout.open(RUN, 0)
-    log = EventLog(fanout, flush_interval=0.01)
+    event_log = EventLog(fanout, flush_interval=0.01)
     for i in range(250):
-        log.extend(RUN, "agent_output", [f'{{"n":{i}}}'], variation=0,
-                   variation_update={"cursor": str(i)})
+        event_log.extend(RUN, "agent_output", [f'{{"n":{i}}}'], variation=0,
+                         variation_update={"cursor": str(i)})
     assert event_count(RUN) == 0                    # not yet committed ...
     assert fanout.read(RUN, 0) == (b"", 0, False)   # ... so not yet sent
     gevent.sleep(0.05)
@@ -52,11 +52,11 @@ def test_events_get_increasing_ids_and_are_committed_in_batches(store):
 def test_the_last_event_of_a_run_is_marked_in_the_store_and_the_feed(store):
     fanout = Fanout(window=100)
     fanout.open(RUN, 0)
-    log = EventLog(fanout, flush_interval=0.01)
-    log.append(RUN, events.run_status(RUN, "completed", "done"))
-    log.flush()
-    log.append(RUN, events.run_finished(RUN, "completed"))
-    log.flush()
+    event_log = EventLog(fanout, flush_interval=0.01)
+    event_log.append(RUN, events.run_status(RUN, "completed", "done"))
+    event_log.flush()
+    event_log.append(RUN, events.run_finished(RUN, "completed"))
+    event_log.flush()
     assert [finished for _, _, finished in stored_frames(RUN, 0)] == [False, True]
     assert fanout.read(RUN, 1)[2] is True
 
@@ -64,8 +64,8 @@ def test_the_last_event_of_a_run_is_marked_in_the_store_and_the_feed(store):
 def test_a_failed_commit_publishes_nothing_and_is_retried(store, monkeypatch):
     fanout = Fanout(window=100)
     fanout.open(RUN, 0)
-    log = EventLog(fanout, flush_interval=0.01)
-    real_commit, failures = log._commit, []
+    event_log = EventLog(fanout, flush_interval=0.01)
+    real_commit, failures = event_log._commit, []
 
     def flaky_commit(*args):
         if not failures:
@@ -73,16 +73,47 @@ def test_a_failed_commit_publishes_nothing_and_is_retried(store, monkeypatch):
             raise RuntimeError("database is locked")
         return real_commit(*args)
 
-    monkeypatch.setattr(log, "_commit", flaky_commit)
-    log.append(RUN, ("status", "{}"))
+    monkeypatch.setattr(event_log, "_commit", flaky_commit)
+    event_log.append(RUN, ("status", "{}"))
     gevent.sleep(0.015)
     assert failures and fanout.read(RUN, 0) == (b"", 0, False)
-    log.append(RUN, ("status", '{"second":1}'))
+    event_log.append(RUN, ("status", '{"second":1}'))
     gevent.sleep(0.1)
     assert event_count(RUN) == 2
     assert replay(0) == (b'id: 1\nevent: status\ndata: {}\n\n'
                          b'id: 2\nevent: status\ndata: {"second":1}\n\n')
     assert fanout.read(RUN, 0)[:2] == (replay(0), 2)
+
+
+def test_state_queued_during_a_failed_commit_lands_after_it_and_wins(store, monkeypatch):
+    fanout = Fanout(window=100)
+    fanout.open(RUN, 0)
+    event_log = EventLog(fanout, flush_interval=0.01)
+    real_commit, failures = event_log._commit, []
+
+    def flaky_commit(*args):
+        if not failures:
+            failures.append(1)
+            # While this commit is under way (it yields on PostgreSQL), more is queued.
+            event_log.append(RUN, ("status", '{"n":2}'), variation=0,
+                             variation_update={"cursor": "2"},
+                             run_update={"status": "completed"})
+            raise RuntimeError("database is locked")
+        return real_commit(*args)
+
+    monkeypatch.setattr(event_log, "_commit", flaky_commit)
+    event_log.append(RUN, ("status", '{"n":1}'), variation=0,
+                     variation_update={"cursor": "1", "status": "running"},
+                     run_update={"status": "running"})
+    gevent.sleep(0.1)
+    assert failures and event_count(RUN) == 2
+    assert replay(0) == (b'id: 1\nevent: status\ndata: {"n":1}\n\n'
+                         b'id: 2\nevent: status\ndata: {"n":2}\n\n')
+    assert fanout.read(RUN, 0)[:2] == (replay(0), 2)
+    variation = Variation.get()
+    assert (variation.cursor, variation.status) == ("2", "running")
+    assert Run.get().status == "completed"
+    assert not event_log.pending(RUN)
 
 
 def test_every_waiting_client_wakes_on_one_publish():

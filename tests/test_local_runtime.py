@@ -6,10 +6,9 @@ import sys
 import psutil
 
 from aideator.runtimes import sandbox
-from helpers import ROOT, Server, wait_for
+from helpers import REPO, ROOT, Server, start_run, wait_for
 from sse_client import read_events
 
-REPO = "https://github.com/octocat/hello-world"
 SECRET = "sk-ant-test-SECRET-0123456789"
 
 
@@ -23,9 +22,8 @@ def test_agents_get_the_contract_and_only_the_allowed_server_variables(tmp_path)
     server.start()
     try:
         prompt = "Refactor: it's \"quoted\" $(rm -rf /) `id` ; --- {{x}}\nsecond line ü"
-        run = server.post("/runs", {"github_url": REPO + ".git", "prompt": prompt,
-                                    "agent_config": {"temperature": 0.3},
-                                    "variations": 2}).json()
+        run = start_run(server, prompt, 2, github_url=REPO + ".git",
+                        agent_config={"temperature": 0.3})
         events = read_events(server.base + run["stream_url"])
         reports = {e.data["variation_id"]: e.data["content"] for e in events
                    if e.event == "agent_output" and e.data["type"] == "env"}
@@ -61,8 +59,7 @@ def test_agents_get_the_contract_and_only_the_allowed_server_variables(tmp_path)
 
 
 def test_output_is_kept_in_a_log_file_per_variation(server):
-    run = server.post("/runs", {"github_url": REPO, "prompt": "lines=3 stderr=1",
-                                "variations": 2}).json()
+    run = start_run(server, "lines=3 stderr=1", 2)
     read_events(server.base + run["stream_url"])
     for i in range(2):
         log = (server.data_dir / "runs" / run["run_id"] / str(i) / "output.log").read_text()
@@ -71,8 +68,7 @@ def test_output_is_kept_in_a_log_file_per_variation(server):
 
 def test_the_concurrency_limit_queues_variations_in_order(make_server):
     server = make_server(max_concurrent_variations="2")
-    run = server.post("/runs", {"github_url": REPO, "prompt": "lines=10 delay=0.03",
-                                "variations": 5}).json()
+    run = start_run(server, "lines=10 delay=0.03", 5)
     events = read_events(server.base + run["stream_url"])
     running, most, started = set(), 0, []
     for e in events:
@@ -93,7 +89,7 @@ def test_the_concurrency_limit_queues_variations_in_order(make_server):
 
 
 def test_finished_agents_are_reaped_not_left_as_zombies(server):
-    run = server.post("/runs", {"github_url": REPO, "prompt": "lines=2", "variations": 3}).json()
+    run = start_run(server, "lines=2", 3)
     read_events(server.base + run["stream_url"])
     detail = server.get(f"/runs/{run['run_id']}").json()
     for v in detail["variations"]:
@@ -103,7 +99,7 @@ def test_finished_agents_are_reaped_not_left_as_zombies(server):
 
 def test_a_missing_agent_command_is_a_clear_failure(make_server):
     server = make_server(agent_command="/nonexistent/agent --flag")
-    run = server.post("/runs", {"github_url": REPO, "prompt": "x", "variations": 1}).json()
+    run = start_run(server, "x", 1)
     events = read_events(server.base + run["stream_url"])
     output = [e.data["content"] for e in events if e.event == "agent_output"]
     assert len(output) == 1 and "/nonexistent/agent: not found" in output[0]

@@ -13,10 +13,9 @@ import pytest
 import requests
 
 from aideator import logs
-from helpers import ROOT, Server
+from helpers import REPO, ROOT, Server
 from sse_client import read_events
 
-REPO = "https://github.com/octocat/hello-world"
 SECRET = "sk-ant-test-LOGSECRET-4242-abcdef"
 ADMIN = "aid_admin-LOGTOKEN-0123456789abcdef"
 TOKEN = "aid_LOGTOKEN-0123456789abcdefghij"

@@ -8,24 +8,14 @@ import signal
 import socket
 import sqlite3
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import psutil
 import requests
 
-from helpers import Server, wait_for
+from helpers import Server, start_run, wait_for
 from prom import scrape
 from sse_client import read_events
-
-REPO = "https://github.com/octocat/hello-world"
-
-
-def start(server: Server, prompt: str, variations: int = 1,
-          session: requests.Session | None = None, **body: Any) -> dict[str, Any]:
-    response = (session or requests).post(server.url("/runs"), timeout=10, json={
-        "github_url": REPO, "prompt": prompt, "variations": variations, **body})
-    assert response.status_code == 202, response.text
-    return response.json()
 
 
 @contextlib.contextmanager
@@ -65,7 +55,7 @@ def event_count(server: Server, run_id: str) -> int:
 def test_metrics_after_a_completed_a_failed_and_a_cancelled_run(make_server):
     server = make_server(sse_heartbeat_seconds="1")
     # A run that hangs after its output: two clients watch it, then go away.
-    hanging = start(server, "lines=2 hang=1")
+    hanging = start_run(server, "lines=2 hang=1")
     wait_for(lambda: event_count(server, hanging["run_id"]) == 5)
     clients = [watch(server, hanging["run_id"], 5) for _ in range(2)]
     wait_for(lambda: scrape(server.base).value("aideator_sse_clients") == 2)
@@ -73,11 +63,11 @@ def test_metrics_after_a_completed_a_failed_and_a_cancelled_run(make_server):
         client.close()
     wait_for(lambda: scrape(server.base).value("aideator_sse_clients") == 0, timeout=10)
 
-    completed = start(server, "lines=6 delay=0.05 result=1", 2, variation_configs=[
+    completed = start_run(server, "lines=6 delay=0.05 result=1", 2, variation_configs=[
         {"model": "claude-sonnet-4-5"}, {"model": "claude-haiku-4-5"}])
     completed_events = read_events(server.base + completed["stream_url"])
     assert completed_events[-1].data["status"] == "completed"
-    failed = start(server, "lines=2 exit=3", 2)
+    failed = start_run(server, "lines=2 exit=3", 2)
     failed_events = read_events(server.base + failed["stream_url"])
     assert failed_events[-1].data["status"] == "failed"
     assert server.post(f"/runs/{hanging['run_id']}/cancel", {}).status_code == 202
@@ -156,7 +146,7 @@ def test_two_workers_every_scrape_shows_the_sum_and_a_dead_worker_leaves_no_clie
         for worker in sorted(workers):
             with connection_to(server, worker, workers - {worker}) as session:
                 for _ in range(2):
-                    runs.append(start(server, "lines=3 result=1", session=session))
+                    runs.append(start_run(server, "lines=3 result=1", session=session))
                     assert lease_owner_pid(data, runs[-1]["run_id"]) == worker
         for run in runs:
             assert read_events(server.base + run["stream_url"])[-1].data["status"] == \
@@ -171,7 +161,7 @@ def test_two_workers_every_scrape_shows_the_sum_and_a_dead_worker_leaves_no_clie
 
         # Clients of a live run, on both workers; SIGKILL the one holding most of them:
         # its clients leave the gauge (child_exit), its counts stay.
-        hanging = start(server, "lines=1 hang=1")
+        hanging = start_run(server, "lines=1 hang=1")
         wait_for(lambda: event_count(server, hanging["run_id"]) == 4)
         clients = [watch(server, hanging["run_id"], 4) for _ in range(6)]
         wait_for(lambda: scrape(server.base).value("aideator_sse_clients") == 6)

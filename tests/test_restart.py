@@ -5,10 +5,9 @@ import os
 import signal
 from collections import Counter
 
-from helpers import wait_for
+from helpers import start_run, wait_for
 from sse_client import SSEEvent, iter_events, read_events
 
-REPO = "https://github.com/octocat/hello-world"
 LINES = 300
 
 
@@ -32,8 +31,7 @@ def expected_lines(variation: int) -> Counter:
 def test_sigkill_mid_run_then_restart_loses_and_repeats_nothing(make_server, tmp_path):
     data = tmp_path / "data"
     first = make_server(data)
-    run = first.post("/runs", {"github_url": REPO, "prompt": f"lines={LINES} delay=0.01",
-                               "variations": 2}).json()
+    run = start_run(first, f"lines={LINES} delay=0.01", 2)
     seen = 0
     for item in iter_events(first.base + run["stream_url"]):
         seen += isinstance(item, SSEEvent) and item.event == "agent_output"
@@ -56,9 +54,7 @@ def test_sigkill_mid_run_then_restart_loses_and_repeats_nothing(make_server, tmp
 def test_outcomes_reached_while_the_server_was_down_are_recorded(make_server, tmp_path):
     data = tmp_path / "data"
     first = make_server(data)
-    run = first.post("/runs", {"github_url": REPO,
-                               "prompt": "lines=20 delay=0.05 v1.exit=4 v2.hang=1",
-                               "variations": 3}).json()
+    run = start_run(first, "lines=20 delay=0.05 v1.exit=4 v2.hang=1", 3)
     wait_for(lambda: all(j["phase"] == "running" for j in
                          first.get(f"/runs/{run['run_id']}/status").json()["jobs"]))
     detail = first.get(f"/runs/{run['run_id']}").json()

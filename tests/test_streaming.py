@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import requests
 
-from helpers import wait_for
+from helpers import Server, start_run, wait_for
 from sse_client import SSEEvent, iter_events, read_events
 
-REPO = "https://github.com/octocat/hello-world"
 
-
-def start(server, prompt: str, variations: int = 2) -> dict:
-    resp = server.post("/runs", {"github_url": REPO, "prompt": prompt, "variations": variations})
-    assert resp.status_code == 202, resp.text
-    return resp.json()
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    """One server for the module (a start and a stop cost ~2 s): each test reads only the
+    runs it started; a test that needs other settings starts its own (``make_server``)."""
+    shared = Server(tmp_path_factory.mktemp("streaming") / "data").start()
+    yield shared
+    shared.stop()
 
 
 def test_reconnecting_with_last_event_id_gets_exactly_the_events_after_it(server):
-    run = start(server, "lines=40 delay=0.005", variations=3)
+    run = start_run(server, "lines=40 delay=0.005", variations=3)
     url = server.base + run["stream_url"]
     everything = read_events(url)
     for k in (1, 7, len(everything) // 2, len(everything) - 1):
@@ -30,7 +32,7 @@ def test_reconnecting_with_last_event_id_gets_exactly_the_events_after_it(server
 
 
 def test_a_client_that_drops_mid_run_resumes_without_gaps_or_repeats(server):
-    run = start(server, "lines=150 delay=0.01", variations=2)
+    run = start_run(server, "lines=150 delay=0.01", variations=2)
     url = server.base + run["stream_url"]
     first: list[SSEEvent] = []
     for item in iter_events(url):
@@ -45,7 +47,7 @@ def test_a_client_that_drops_mid_run_resumes_without_gaps_or_repeats(server):
 
 
 def test_fifty_concurrent_clients_get_identical_sequences(server):
-    run = start(server, "lines=300 delay=0.002", variations=3)
+    run = start_run(server, "lines=300 delay=0.002", variations=3)
     url = server.base + run["stream_url"]
     results: list[list[bytes] | BaseException] = [None] * 50  # type: ignore[list-item]
 
@@ -67,7 +69,7 @@ def test_fifty_concurrent_clients_get_identical_sequences(server):
 
 
 def test_a_client_joining_after_the_run_finished_gets_everything(server):
-    run = start(server, "lines=20", variations=2)
+    run = start_run(server, "lines=20", variations=2)
     live = read_events(server.base + run["stream_url"])
     wait_for(lambda: server.get(f"/runs/{run['run_id']}/status").json()["status"]
              == "completed")
@@ -80,7 +82,7 @@ def test_a_client_joining_after_the_run_finished_gets_everything(server):
 
 def test_idle_streams_get_heartbeats(make_server):
     server = make_server(sse_heartbeat_seconds="0.3")
-    run = start(server, "lines=1 hang=1", variations=1)
+    run = start_run(server, "lines=1 hang=1", variations=1)
     heartbeats = 0
     for item in iter_events(server.base + run["stream_url"], timeout=30):
         if isinstance(item, bytes):
@@ -97,14 +99,14 @@ def test_unknown_runs_and_bad_positions_are_json_errors_not_hanging_streams(serv
     assert resp.status_code == 404
     assert resp.json()["error"] == "not_found"
     assert requests.get(server.url("/runs/../../etc/stream"), timeout=5).status_code == 404
-    run = start(server, "lines=1", variations=1)
+    run = start_run(server, "lines=1", variations=1)
     bad = requests.get(server.base + run["stream_url"], headers={"Last-Event-ID": "abc"},
                        timeout=5)
     assert bad.status_code == 400 and bad.json()["field"] == "Last-Event-ID"
 
 
 def test_stream_headers_suit_browsers_and_proxies(server):
-    run = start(server, "lines=1", variations=1)
+    run = start_run(server, "lines=1", variations=1)
     with requests.get(server.base + run["stream_url"], stream=True, timeout=10,
                       headers={"Origin": "http://localhost:3000"}) as resp:
         assert resp.headers["Content-Type"].startswith("text/event-stream")

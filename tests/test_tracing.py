@@ -14,9 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from aideator import create_app, tracing
-from helpers import FAKE_AGENT
-
-REPO = "https://github.com/octocat/hello-world"
+from helpers import FAKE_AGENT, REPO
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import sqlite3
 import pytest
 import requests
 
-from helpers import Server, wait_for
+from helpers import REPO, Server, wait_for
 from sse_client import read_events
 
-GOOD = {"github_url": "https://github.com/pallets/flask", "prompt": "lines=2"}
+GOOD = {"github_url": REPO, "prompt": "lines=2"}
 
 BAD_RUNS = [
     # (body, status, field)

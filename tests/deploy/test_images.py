@@ -14,11 +14,10 @@ import sys
 from typing import Any, Callable
 
 import pytest
-import requests
 
 from aideator.runtimes.kubernetes import manifests
 from aideator.runtimes.agent_env import agent_environment
-from helpers import FAKE_AGENT, Server
+from helpers import FAKE_AGENT, Server, start_run
 from kube.fakeapi import FakeKubeAPI
 from sse_client import read_events
 from tests.agent.fake_anthropic import FakeAnthropic, reply, text, thinking, tool_use
@@ -56,17 +55,6 @@ def _installed_from_the_lock_only(image: ImageReplay, lock: str) -> None:
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def _start_run(server: Server) -> dict[str, Any]:
-    # The response is dropped on return: while it lives, its socket stays open, and an idle
-    # keep-alive connection holds a stopping gunicorn up for its whole graceful timeout.
-    response = requests.post(server.url("/runs"), timeout=10,
-                             headers={"Authorization": f"Bearer {ADMIN}"},
-                             json={"github_url": "https://github.com/octocat/Hello-World",
-                                   "prompt": "lines=6", "variations": 2})
-    assert response.status_code == 202, response.text
-    return response.json()
-
-
 def _serve_a_run(image: ImageReplay, make_server: Callable[..., Server],
                  **settings: str) -> list[Any]:
     """Start the image's command, check /health, run two variations to their end."""
@@ -75,7 +63,8 @@ def _serve_a_run(image: ImageReplay, make_server: Callable[..., Server],
     health = server.get("/health").json()
     assert health["status"] == "healthy" and health["database"] is True
     assert health["auth"] == "required"     # the image's own setting
-    events = read_events(server.base + _start_run(server)["stream_url"], timeout=60)
+    run = start_run(server, "lines=6", 2, token=ADMIN)
+    events = read_events(server.base + run["stream_url"], timeout=60)
     completed = sorted(e.data["variation_id"] for e in events if e.event == "job_completed")
     assert completed == [0, 1], [e.data for e in events if e.event in ("error", "status")]
     assert events[-1].data["status"] == "completed"

@@ -9,19 +9,12 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from helpers import FAKE_AGENT, ROOT, Server
+from helpers import FAKE_AGENT, REPO, ROOT, Server, start_run  # noqa: F401 - for the tests
 from kube.fakeapi import FakeKubeAPI
 from sse_client import SSEEvent, read_events
 
 NAMESPACE = "default"
-REPO = "https://github.com/octocat/Hello-World"
 ENV_AGENT = ROOT / "tests" / "fixtures" / "env_agent.py"
-
-
-@pytest.fixture(scope="session")
-def permissions_seen() -> set[tuple[str, str]]:
-    """Every (verb, resource) the service asked of any fake in this session."""
-    return set()
 
 
 @pytest.fixture
@@ -30,13 +23,11 @@ def kubelet_command() -> list[str]:
 
 
 @pytest.fixture
-def fake(kubelet_command: list[str], permissions_seen: set[tuple[str, str]]
-         ) -> Iterator[FakeKubeAPI]:
+def fake(kubelet_command: list[str]) -> Iterator[FakeKubeAPI]:
     api = FakeKubeAPI(kubelet_command=kubelet_command, max_watch_seconds=30,
                       pod_grace_seconds=0.3, container_start_delay=0.05)
     api.start()
     yield api
-    permissions_seen.update(api.permissions_used())
     api.stop()
 
 
@@ -56,13 +47,6 @@ def kube_server(make_server: Callable[..., Server], fake: FakeKubeAPI,
         return make_server(data_dir, **values)
 
     return start
-
-
-def start_run(server: Server, prompt: str, variations: int) -> dict[str, Any]:
-    response = server.post("/runs", {"github_url": REPO, "prompt": prompt,
-                                     "variations": variations})
-    assert response.status_code == 202, response.text
-    return response.json()
 
 
 def run_failing_four_ways(server: Server, fake: FakeKubeAPI) -> tuple[dict[str, Any],

@@ -8,7 +8,7 @@ import pytest
 
 from sse_client import read_events
 
-from .conftest import ENV_AGENT, start_run
+from .conftest import ENV_AGENT, REPO, start_run
 
 NASTY = (
     "Fix it's \"quoted\" 'single' `backticks` $(rm -rf /) $$ $$(RUN_ID) $(RUN_ID) ${HOME} $\n"
@@ -32,7 +32,7 @@ def test_a_prompt_full_of_metacharacters_arrives_byte_identical(kube_server):
     assert len(reports) == 2
     for report in reports:
         assert report["values"]["PROMPT"] == NASTY
-        assert report["values"]["REPO_URL"] == "https://github.com/octocat/Hello-World"
+        assert report["values"]["REPO_URL"] == REPO
         assert report["values"]["RUN_ID"] == run["run_id"]
         assert report["values"]["WORKSPACE"] == "/workspace"
         assert "ANTHROPIC_API_KEY" in report["names"]

@@ -10,10 +10,9 @@ from typing import Any, Callable
 
 import pytest
 
-from helpers import Server, wait_for
+from helpers import Server, start_run, wait_for
 from sse_client import SSEEvent, read_events
 
-REPO = "https://github.com/octocat/hello-world"
 LEASE = 3.0
 
 
@@ -32,13 +31,6 @@ def replica(make_server: Callable[..., Server], tmp_path: Path, name: str,
     values = {"replica_name": name, "lease_seconds": str(LEASE),
               "sse_heartbeat_seconds": "1", **settings}
     return make_server(tmp_path / "data", **values)
-
-
-def start_run(server: Server, prompt: str, variations: int) -> dict[str, Any]:
-    response = server.post("/runs", {"github_url": REPO, "prompt": prompt,
-                                     "variations": variations})
-    assert response.status_code == 202, response.text
-    return response.json()
 
 
 def owner(servers: list[Server]) -> Server:

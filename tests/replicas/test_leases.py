@@ -47,22 +47,22 @@ def test_renewing_keeps_a_lease_past_its_length(store):
 
 def test_a_fenced_owner_stores_nothing_more_and_keeps_out(store):
     leases_a, leases_b = Leases("host-a/1/1.0", 0.2), Leases("host-b/2/2.0", 0.2)
-    log_a = EventLog(Fanout(100), 0.01, leases=leases_a)
-    log_a.own(RUN, leases_a.claim(RUN))
-    log_a.append(RUN, events.run_status(RUN, "running", "from a"))
-    log_a.flush()
+    event_log_a = EventLog(Fanout(100), 0.01, leases=leases_a)
+    event_log_a.own(RUN, leases_a.claim(RUN))
+    event_log_a.append(RUN, events.run_status(RUN, "running", "from a"))
+    event_log_a.flush()
     assert event_count(RUN) == 1
     gevent.sleep(0.3)                              # a is paused past its lease ...
-    log_b = EventLog(Fanout(100), 0.01, leases=leases_b)
-    log_b.own(RUN, leases_b.claim(RUN))            # ... and b takes over
-    log_b.append(RUN, events.run_status(RUN, "running", "from b"))
-    log_b.flush()
-    log_a.append(RUN, events.run_status(RUN, "running", "late words from a"))
-    log_a.flush()                                  # a wakes up: fenced
+    event_log_b = EventLog(Fanout(100), 0.01, leases=leases_b)
+    event_log_b.own(RUN, leases_b.claim(RUN))      # ... and b takes over
+    event_log_b.append(RUN, events.run_status(RUN, "running", "from b"))
+    event_log_b.flush()
+    event_log_a.append(RUN, events.run_status(RUN, "running", "late words from a"))
+    event_log_a.flush()                            # a wakes up: fenced
     assert event_count(RUN) == 2
-    assert not log_a.pending(RUN)
-    assert log_a.append(RUN, events.run_status(RUN, "running", "more from a")) == 0
-    log_a.flush()
+    assert not event_log_a.pending(RUN)
+    assert event_log_a.append(RUN, events.run_status(RUN, "running", "more from a")) == 0
+    event_log_a.flush()
     assert event_count(RUN) == 2
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 import pytest
-from helpers import Server, wait_for
+from helpers import REPO, Server, start_run, wait_for  # noqa: F401 - REPO for the tests
 
 from .browser import missing, script_errors, set_viewport, start_chromium
-
-REPO = "https://github.com/pallets/flask"
 
 
 @pytest.fixture(scope="session")
@@ -59,10 +57,7 @@ class Web:
         return self.base + path
 
     def start_run(self, prompt: str, variations: int = 2, **body: Any) -> str:
-        response = self.server.post("/runs", {"github_url": REPO, "prompt": prompt,
-                                              "variations": variations, **body})
-        assert response.status_code == 202, response.text
-        return response.json()["run_id"]
+        return start_run(self.server, prompt, variations, **body)["run_id"]
 
     def run(self, run_id: str) -> dict[str, Any]:
         return self.server.get(f"/runs/{run_id}").json()
