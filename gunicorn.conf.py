@@ -17,6 +17,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from aideator import logs  # noqa: E402
 from aideator.config import load_settings  # noqa: E402
 
+_settings = load_settings()
+
 
 def _check_open_bind(address: str) -> None:
     """Refuse to serve without access control anywhere but loopback: whoever reaches the
@@ -54,7 +56,7 @@ def on_starting(server):
 # aideator.worker imports nothing heavy (no database driver before gevent patches).
 worker_class = "aideator.worker.DrainingGeventWorker"
 workers = int(os.environ.get("AIDEATOR_WORKERS", "1"))
-worker_connections = int(os.environ.get("AIDEATOR_WORKER_CONNECTIONS", "2000"))
+worker_connections = _settings.worker_connections
 # SSE responses are long: the timeout only guards the worker's heartbeat.
 timeout = 60
 graceful_timeout = 10
@@ -62,7 +64,6 @@ keepalive = 75
 # Every line the server writes goes through aideator.logs (JSON, or text on a terminal):
 # gunicorn's own messages and the access log too. The access log never holds the raw
 # request line: its query may carry a stream token.
-_settings = load_settings()
 loglevel = _settings.log_level
 logconfig_dict = logs.logconfig(_settings.log_format, _settings.log_level)
 accesslog = "-"

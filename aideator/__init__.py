@@ -19,7 +19,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from flask_cors import CORS
 
     from . import logs, metrics, tracing
-    from .config import database_url, load_settings
+    from .config import database_url, load_settings, trusted_hosts
     from .models import init_db, release_connection
 
     settings = load_settings(overrides=test_config)
@@ -31,14 +31,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     url = database_url(settings)
     init_db(url, settings.db_pool_size)
 
-    # Browsers from other origins: all with auth off, none with auth required until
-    # configured. Tokens travel in a header, never as cookies: no credentials mode.
-    origins = settings.cors_origins.strip() or ("*" if settings.auth == "off" else "")
+    # Browsers from other origins: none until configured (the web app is same-origin).
+    # Tokens travel in a header, never as cookies: no credentials mode.
+    origins = settings.cors_origins.strip()
     if origins:
         CORS(app, resources={r"/api/*": {
             "origins": "*" if origins == "*" else [o.strip() for o in origins.split(",")],
             "expose_headers": ["Location", "Retry-After", "WWW-Authenticate",
                                logs.REQUEST_ID_HEADER]}})
+    # A request naming another host is refused (400) before any view runs: with auth off,
+    # a page on another site that rebinds its name to 127.0.0.1 cannot drive the service.
+    app.config["TRUSTED_HOSTS"] = trusted_hosts(settings)
 
     from .service import Service
     app.extensions["aideator"] = Service(settings, url)

@@ -30,8 +30,20 @@ class Settings:
     # PostgreSQL connections each worker process may open at most (a pool).
     db_pool_size: int = 20
     # Origins allowed to call the API from a browser ("*" or a comma-separated list);
-    # empty: every origin with auth off, none with auth required.
+    # empty: none (the web app is served from the service's own origin).
     cors_origins: str = ""
+    # Host names the service answers to besides localhost, 127.0.0.1 and the bound address
+    # (comma-separated; ".example.com" matches its subdomains). Empty: with auth off only
+    # those (so no other site, nor a DNS-rebinding page, can drive it); with auth
+    # required, any name.
+    trusted_hosts: str = ""
+    # Connections one gevent worker serves at once (gunicorn's worker_connections).
+    worker_connections: int = 2000
+    # SSE streams one principal, and one stream link, may hold open in one worker (beyond:
+    # 429). Streams of all callers together stop short of worker_connections, so probes
+    # and API calls always find a connection.
+    max_streams_per_principal: int = 100
+    max_streams_per_link: int = 20
     # Largest request body accepted, in bytes.
     max_body_bytes: int = 64 * 1024
     # Model used when a request names none.
@@ -192,6 +204,20 @@ def gateway_url(settings: Settings, environ: Mapping[str, str] | None = None) ->
     if host in ("0.0.0.0", "", "::", "[::]"):
         host = "127.0.0.1"
     return f"http://{host}:{port}"
+
+
+def trusted_hosts(settings: Settings, environ: Mapping[str, str] | None = None
+                  ) -> list[str] | None:
+    """The host names requests may name (see ``Settings.trusted_hosts``); None: any."""
+    configured = [h.strip() for h in settings.trusted_hosts.split(",") if h.strip()]
+    if not configured and settings.auth != "off":
+        return None
+    environ = os.environ if environ is None else environ
+    host = environ.get("AIDEATOR_BIND", "127.0.0.1:8000").rpartition(":")[0].strip("[]")
+    names = ["localhost", "127.0.0.1"]
+    if host and host not in ("0.0.0.0", "::"):
+        names.append(host)
+    return list(dict.fromkeys(names + configured))
 
 
 def database_url(settings: Settings) -> str:

@@ -12,5 +12,6 @@ PREFIX = "/api/v1"
 def init_app(app: Flask, settings: Settings) -> None:
     access.init_app(app, settings)   # before any other before_request: who is calling
     errors.init_app(app)
+    streams.init_app(app, settings)
     for bp in (meta.bp, runs.bp, streams.bp, tokens.bp):
         app.register_blueprint(bp, url_prefix=PREFIX)

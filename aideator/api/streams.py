@@ -11,9 +11,10 @@ from __future__ import annotations
 import time
 from typing import Any, Iterator
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from .. import auth, metrics, sse
+from ..config import Settings
 from ..eventlog import stored_frames
 from ..fanout import Fanout
 from ..mirror import Mirror
@@ -21,8 +22,10 @@ from ..models import connection
 from . import views
 from .errors import ApiError
 from .runs import get_run
+from .streamquota import StreamQuota
 
 bp = Blueprint("streams", __name__)
+QUOTA = "aideator.stream_quota"
 
 
 # Event ids are database integers: a larger one cannot exist (and would not fit a query).
@@ -91,15 +94,26 @@ def event_stream(fanout: Fanout, mirror: Mirror, run_id: str, after: int,
         mirror.unsubscribe(run_id)
 
 
+def init_app(app: Flask, settings: Settings) -> None:
+    app.extensions[QUOTA] = StreamQuota(per_principal=settings.max_streams_per_principal,
+                                        per_link=settings.max_streams_per_link,
+                                        worker_connections=settings.worker_connections)
+
+
 @bp.get("/runs/<run_id>/stream")
 def stream(run_id: str) -> Any:
     run = get_run(run_id)
     after = _last_event_id()
     svc = current_app.extensions["aideator"]
-    return Response(event_stream(svc.fanout, svc.mirror, run.id, after,
-                                 svc.settings.sse_heartbeat_seconds),
-                    mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    principal = auth.current()
+    release = current_app.extensions[QUOTA].take(principal.id if principal else None, request.args.get("token"))
+    response = Response(event_stream(svc.fanout, svc.mirror, run.id, after,
+                                     svc.settings.sse_heartbeat_seconds),
+                        mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    # Called when the server closes the response, whether or not the stream ever started.
+    response.call_on_close(release)
+    return response
 
 
 @bp.post("/runs/<run_id>/stream-token")

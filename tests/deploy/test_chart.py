@@ -12,7 +12,7 @@ from aideator.config import ENV_PREFIX, Settings, load_settings
 from .conftest import (DEFAULT, DEV, KUBE_VERSIONS, NAMESPACE, PRODUCTION, VALUE_SETS,
                        api_environment, find, helm, kinds, render)
 
-EXTRA_ENV = {"AIDEATOR_BIND", "AIDEATOR_WORKER_CONNECTIONS",   # read by gunicorn.conf.py
+EXTRA_ENV = {"AIDEATOR_BIND",                                  # read by gunicorn.conf.py
              "AIDEATOR_WORKERS",
              # the model gateway's upstream, read as Claude Code's own variables are
              "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"}
