@@ -16,9 +16,24 @@ from gunicorn.workers.ggevent import GeventWorker
 class DrainingGeventWorker(GeventWorker):
     """A gevent worker that, told to stop (SIGTERM: a rolling update, a scale-down), fails
     readiness, hands its runs over to the other replicas at once and ends its streams,
-    instead of leaving them to wait for its leases to expire."""
+    instead of leaving them to wait for its leases to expire.
+
+    It also lets go of idle keep-alive connections at once: gunicorn waits for every open
+    connection before a worker exits, and one waiting for its next request (a browser's,
+    a proxy's) would otherwise hold the stop up for the whole graceful timeout."""
 
     _drain: Any = None
+    _clients: Any = None
+
+    def handle(self, listener: Any, client: Any, addr: Any) -> None:
+        if self._clients is None:
+            import weakref
+            self._clients = weakref.WeakSet()
+        self._clients.add(client)
+        try:
+            super().handle(listener, client, addr)
+        finally:
+            self._clients.discard(client)
 
     def _service(self) -> Any:
         # Told to stop while still booting, the worker has no application yet.
@@ -29,8 +44,19 @@ class DrainingGeventWorker(GeventWorker):
         import gevent
         service = self._service()
         if self.alive and service is not None and self._drain is None:
-            self._drain = gevent.spawn(service.drain)
+            self._drain = gevent.spawn(self._drain_then_let_go, service)
         super().handle_exit(sig, frame)
+
+    def _drain_then_let_go(self, service: Any) -> None:
+        import socket
+        service.drain()   # streams end here
+        # No more requests are read: a connection waiting for one sees its end now (a
+        # response being written still goes out whole).
+        for client in list(self._clients or ()):
+            try:
+                client.shutdown(socket.SHUT_RD)
+            except OSError:
+                pass
 
     def run(self) -> None:
         super().run()

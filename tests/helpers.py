@@ -63,8 +63,11 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
             try:
-                answer = requests.get(self.url("/health"), timeout=5)
-                if answer.ok or (not healthy and answer.status_code == 503):
+                # Closed at once: an idle keep-alive connection would hold a stopping
+                # gunicorn up for its whole graceful timeout.
+                with requests.get(self.url("/health"), timeout=5) as answer:
+                    status = answer.status_code
+                if status == 200 or (not healthy and status == 503):
                     return self
             except requests.RequestException:   # not listening yet, or busy starting
                 pass
