@@ -63,9 +63,10 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
             try:
-                # Closed at once: an idle keep-alive connection would hold a stopping
-                # gunicorn up for its whole graceful timeout.
-                with requests.get(self.url("/health"), timeout=5) as answer:
+                # Not kept alive: an idle connection of the test's would count among the
+                # server's clients (and used to hold a stopping gunicorn up).
+                with requests.get(self.url("/health"), timeout=5,
+                                  headers={"Connection": "close"}) as answer:
                     status = answer.status_code
                 if status == 200 or (not healthy and status == 503):
                     return self
