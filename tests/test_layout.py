@@ -172,3 +172,11 @@ def test_one_version_for_the_package_the_api_contract_and_health(client) -> None
     from aideator.schemas import openapi_document
     assert openapi_document()["info"]["version"] == __version__
     assert client.get("/api/v1/health").get_json()["version"] == __version__
+
+
+def test_the_top_level_manifests_folder_shows_the_template_the_service_reads():
+    # manifests/ is where the project's layout puts the Job template; the service reads the
+    # copy inside its package (installed with it), and this is that same file.
+    from aideator.runtimes.kubernetes import manifests
+    top = ROOT / "manifests" / "job.yaml"
+    assert top.is_symlink() and top.resolve() == manifests.TEMPLATE_PATH
