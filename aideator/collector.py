@@ -120,12 +120,12 @@ def collect(*, runtime: Runtime, event_log: EventLog, spec: VariationSpec, resum
             elif update:
                 event_log.update(run_id, variation=index, variation_update=update)
         elif isinstance(obs, Exited):
-            _tell_usage(event_log, spec, status, metered, now=True)
-            return _finish(event_log, spec, obs, cancelled.is_set(), last_error)
+            exited = obs
+            break
+    else:
+        exited = Exited(False, "the runtime stopped reporting", cause="lost")
     _tell_usage(event_log, spec, status, metered, now=True)
-    return _finish(event_log, spec,
-                   Exited(False, "the runtime stopped reporting", cause="lost"),
-                   cancelled.is_set(), last_error)
+    return _finish(event_log, spec, exited, cancelled.is_set(), last_error)
 
 
 def _tell_usage(event_log: EventLog, spec: VariationSpec, status: str, metered: usage.Watch,

@@ -61,7 +61,9 @@ def test_the_last_event_of_a_run_is_marked_in_the_store_and_the_feed(store):
     assert fanout.read(RUN, 1)[2] is True
 
 
-def test_a_failed_commit_publishes_nothing_and_is_retried(store, monkeypatch):
+def _failing_once(monkeypatch, during=lambda event_log: None):
+    """An event log of a fresh fan-out whose first commit fails (after ``during`` ran, as
+    if queued while that commit was under way); the list of failures so far."""
     fanout = Fanout(window=100)
     fanout.open(RUN, 0)
     event_log = EventLog(fanout, flush_interval=0.01)
@@ -70,10 +72,16 @@ def test_a_failed_commit_publishes_nothing_and_is_retried(store, monkeypatch):
     def flaky_commit(*args):
         if not failures:
             failures.append(1)
+            during(event_log)
             raise RuntimeError("database is locked")
         return real_commit(*args)
 
     monkeypatch.setattr(event_log, "_commit", flaky_commit)
+    return fanout, event_log, failures
+
+
+def test_a_failed_commit_publishes_nothing_and_is_retried(store, monkeypatch):
+    fanout, event_log, failures = _failing_once(monkeypatch)
     event_log.append(RUN, ("status", "{}"))
     gevent.sleep(0.015)
     assert failures and fanout.read(RUN, 0) == (b"", 0, False)
@@ -86,22 +94,10 @@ def test_a_failed_commit_publishes_nothing_and_is_retried(store, monkeypatch):
 
 
 def test_state_queued_during_a_failed_commit_lands_after_it_and_wins(store, monkeypatch):
-    fanout = Fanout(window=100)
-    fanout.open(RUN, 0)
-    event_log = EventLog(fanout, flush_interval=0.01)
-    real_commit, failures = event_log._commit, []
-
-    def flaky_commit(*args):
-        if not failures:
-            failures.append(1)
-            # While this commit is under way (it yields on PostgreSQL), more is queued.
-            event_log.append(RUN, ("status", '{"n":2}'), variation=0,
-                             variation_update={"cursor": "2"},
-                             run_update={"status": "completed"})
-            raise RuntimeError("database is locked")
-        return real_commit(*args)
-
-    monkeypatch.setattr(event_log, "_commit", flaky_commit)
+    # While the commit is under way (it yields on PostgreSQL), more is queued.
+    fanout, event_log, failures = _failing_once(monkeypatch, lambda event_log: event_log.append(
+        RUN, ("status", '{"n":2}'), variation=0, variation_update={"cursor": "2"},
+        run_update={"status": "completed"}))
     event_log.append(RUN, ("status", '{"n":1}'), variation=0,
                      variation_update={"cursor": "1", "status": "running"},
                      run_update={"status": "running"})

@@ -223,7 +223,7 @@ class LocalRuntime:
     def watch(self, spec: VariationSpec, *, handle: Mapping[str, Any] | None,
               cursor: str | None) -> Iterator[Observation]:
         directory = self._dir(spec.run_id, spec.index)
-        if handle is None and not self._sandbox.sandboxed and self._sandbox.state != "off":
+        if handle is None and self._sandbox.state == "unavailable":
             yield Exited(False, self._sandbox.problem, cause="start_failed")
             return
         if handle is None:
