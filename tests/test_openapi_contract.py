@@ -24,7 +24,9 @@ def test_the_contract_is_a_valid_openapi_document():
         validate(yaml.safe_load(f))
 
 
-@pytest.mark.timeout(300)
+# Usually under a minute; once in five full runs here its fuzzing phase took 150 s on a
+# quiet machine (cause not found): the bound is for a hang, not for a slow run.
+@pytest.mark.timeout(540)
 def test_the_service_keeps_to_its_contract_under_fuzzing(make_server, tmp_path):
     # Access control on, as deployed. No hourly limit, so runs keep being made for the
     # stateful phase; the concurrent one stays, so streams of queued runs stay short.
@@ -49,7 +51,7 @@ def test_the_service_keeps_to_its_contract_under_fuzzing(make_server, tmp_path):
              # The github_url and prompt patterns make valid bodies slow to generate.
              "--suppress-health-check", "too_slow",
              "--checks", "all"],
-            cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, timeout=240)
+            cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, timeout=480)
     output = report.read_text()
     assert result.returncode == 0, output[-8000:]
     generated = int(re.search(r"(\d+) generated", output)[1])
