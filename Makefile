@@ -14,6 +14,10 @@ HELM := $(BIN)/helm
 BROWSER := /usr/bin/chromium /usr/bin/chromedriver
 # The agents' sandbox on the local runtime: bubblewrap and socat (Debian packages).
 SANDBOX := /usr/bin/bwrap /usr/bin/socat
+# One pytest worker per core (pytest-xdist), each taking whole test files so that a
+# module's shared server stays in one process. TEST_WORKERS=0 runs in this process.
+TEST_WORKERS ?= auto
+PARALLEL := -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: run test test-fast bench demo lock clean
 
@@ -39,11 +43,11 @@ $(SANDBOX):
 	sh scripts/install-sandbox.sh
 
 test: $(STAMP) $(HELM) $(BROWSER) $(SANDBOX)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PARALLEL)
 
 # The integration mark is set in tests/conftest.py.
 test-fast: $(STAMP) $(HELM)
-	$(BIN)/python -m pytest -m "not integration"
+	$(BIN)/python -m pytest $(PARALLEL) -m "not integration"
 
 bench: $(STAMP) $(BROWSER) $(SANDBOX)
 	$(BIN)/python -m benchmarks.event_path
