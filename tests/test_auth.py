@@ -71,9 +71,12 @@ def endpoints(run_id: str) -> list[tuple[str, str, Any]]:
             ("POST", f"/runs/{run_id}/select", {"winning_variation_id": 0}),
             ("POST", f"/runs/{run_id}/cancel", None),
             ("POST", f"/runs/{run_id}/stream-token", None),
+            ("DELETE", f"/runs/{run_id}", None),
+            # Admins only, from here on.
             ("POST", "/tokens", {"name": "mallory"}),
             ("GET", "/tokens", None),
-            ("DELETE", "/tokens/tok-0123456789", None)]
+            ("DELETE", "/tokens/tok-0123456789", None),
+            ("GET", "/replica", None)]
 
 
 BAD_CREDENTIALS = {
@@ -112,8 +115,8 @@ def test_another_principals_run_does_not_exist_for_them(world):
     assert missing["error"] == "not_found"
 
 
-def test_a_non_admin_cannot_manage_tokens(world):
-    for method, path, body in endpoints(world.run["run_id"])[-3:]:
+def test_a_non_admin_cannot_manage_tokens_nor_see_the_replica(world):
+    for method, path, body in endpoints(world.run["run_id"])[-4:]:
         resp = call(world.server, method, path, world.alice["token"], body)
         assert resp.status_code == 403, (method, path, resp.text)
         assert resp.json()["error"] == "forbidden"
@@ -343,7 +346,7 @@ def test_the_cli_makes_the_first_admin_token_of_a_fresh_install(make_server, tmp
 
 
 def test_the_embedded_default_needs_no_token(server):
-    assert server.get("/health").json()["auth"] == "off"
+    assert server.get("/replica").json()["auth"] == "off"
     run = server.post("/runs", {"github_url": REPO, "prompt": "lines=1"}).json()
     assert "token=" not in run["stream_url"]
     assert read_events(server.base + run["stream_url"], timeout=20)[-1].event == "run_finished"
@@ -359,7 +362,7 @@ def test_auth_off_is_refused_on_a_public_bind_unless_forced(tmp_path):
         server.start()
     server.env["AIDEATOR_INSECURE_ALLOW_NO_AUTH"] = "1"
     try:
-        assert server.start().get("/health").json()["auth"] == "off"
+        assert server.start().get("/replica").json()["auth"] == "off"
     finally:
         server.stop()
 
