@@ -145,11 +145,13 @@ class Redacting:
         from opentelemetry.trace import Status
         events = [Event(e.name, _clean_attributes(e.attributes), e.timestamp)
                   for e in span.events]
+        status = span.status
+        if status.description:   # an exception's message
+            status = Status(status.status_code, redact(status.description))
         self._inner.on_end(ReadableSpan(
             name=redact(span.name), context=span.context, parent=span.parent,
             resource=span.resource, attributes=_clean_attributes(span.attributes),
-            events=events, links=span.links, kind=span.kind, status=Status(span.status.status_code, redact(span.status.description))
-            if span.status.description else span.status,
+            events=events, links=span.links, kind=span.kind, status=status,
             start_time=span.start_time, end_time=span.end_time,
             instrumentation_scope=span.instrumentation_scope))
 
