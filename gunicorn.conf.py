@@ -96,6 +96,21 @@ def child_exit(server, worker):
     multiprocess.mark_process_dead(worker.pid, _metrics_dir)
 
 
+# GET /metrics on a port of its own (aideator/metrics_server.py), served by this master
+# process from every worker's files: never on the public API port.
+_metrics_server = None
+
+
+def when_ready(server):
+    global _metrics_server
+    if _settings.metrics_port:
+        from aideator import metrics_server
+        _metrics_server = metrics_server.start(
+            _settings.metrics_port, metrics_server.host_of(server.cfg.bind[0]), _metrics_dir)
+
+
 def on_exit(server):
+    if _metrics_server is not None:
+        _metrics_server.shutdown()
     if _private_metrics_dir:
         shutil.rmtree(_metrics_dir, ignore_errors=True)

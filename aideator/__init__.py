@@ -18,7 +18,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from flask import Flask
     from flask_cors import CORS
 
-    from . import logs, metrics, tracing
+    from . import logs, tracing
     from .config import database_url, load_settings, trusted_hosts
     from .models import init_db, release_connection
 
@@ -54,7 +54,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     gateway.init_app(app, settings)
     web.init_app(app)
     app.cli.add_command(cli.tokens)
-    metrics.init_app(app)
     tracing.init_app(app)
     logs.init_app(app)   # outermost: every request has its id before anything else runs
     return app

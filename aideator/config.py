@@ -64,6 +64,16 @@ class Settings:
     flush_interval_seconds: float = 0.02
     # Events kept in memory per live run for fan-out (older ones are read from the DB).
     fanout_window: int = 50_000
+    # Days a finished run is kept (its events, diffs, prompt and local workspace); then
+    # every replica's retention pass deletes it (each run once). 0: kept until deleted
+    # (DELETE /api/v1/runs/{id}). Fractions allowed.
+    retention_days: float = 0.0
+    # Seconds between retention passes of each process.
+    retention_check_seconds: float = 300.0
+
+    # Port of GET /metrics (Prometheus), served by gunicorn's master for all its workers on
+    # the API's host (AIDEATOR_BIND), never on the API port itself. 0: no metrics.
+    metrics_port: int = 9464
 
     # -- Logs (aideator/logs.py) -----------------------------------------------------------
     # "json" (one object per line) or "text"; empty: text on a terminal, else json.
@@ -190,6 +200,11 @@ def load_settings(environ: Mapping[str, str] | None = None,
                          f"critical, not {settings.log_level!r}")
     if settings.gateway_token_seconds < 60:
         raise ValueError(f"{ENV_PREFIX}GATEWAY_TOKEN_SECONDS must be at least 60")
+    if settings.retention_days < 0 or settings.retention_check_seconds <= 0:
+        raise ValueError(f"{ENV_PREFIX}RETENTION_DAYS must be 0 (off) or more, and "
+                         f"{ENV_PREFIX}RETENTION_CHECK_SECONDS more than 0")
+    if not 0 <= settings.metrics_port <= 65535:
+        raise ValueError(f"{ENV_PREFIX}METRICS_PORT must be a port (0 to 65535; 0: off)")
     if settings.db_pool_size < 2:
         raise ValueError(f"{ENV_PREFIX}DB_POOL_SIZE must be at least 2")
     return settings

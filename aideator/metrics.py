@@ -1,5 +1,6 @@
 """Every Prometheus metric of the service (each name is defined here and nowhere else),
-the helpers that record them, and ``GET /metrics``.
+and the helpers that record them. ``GET /metrics`` is served on a port of its own by
+gunicorn's master (``aideator.metrics_server``), never by the API.
 
 Labels only take values from small sets: statuses, failure reasons, Kubernetes verbs,
 resources and HTTP codes, and model names (only those that look like one, at most
@@ -7,23 +8,20 @@ resources and HTTP codes, and model names (only those that look like one, at mos
 
 Several gunicorn workers: prometheus_client's multiprocess mode. Each worker writes its
 values to files in ``PROMETHEUS_MULTIPROC_DIR`` (gunicorn.conf.py makes a private one when
-it is unset, and forgets a dead worker's live gauges), and a scrape of any worker sums
-them all. Several replicas: each pod is scraped on its own, and each count is made once,
-by the process that did the work (a run's owner counts its runs, variations and agent
-results; a client's server counts its events), so sums over pods are right.
+it is unset, and forgets a dead worker's live gauges), and the master's listener sums
+them all on each scrape. Several replicas: each pod is scraped on its own, and each count
+is made once, by the process that did the work (a run's owner counts its runs, variations
+and agent results; a client's server counts its events), so sums over pods are right.
 """
 from __future__ import annotations
 
 import bisect
-import os
 import re
 from typing import Any, Mapping
 
 import gevent
-from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter,
-                               Gauge, Histogram, generate_latest, multiprocess)
+from prometheus_client import Counter, Gauge, Histogram
 
-MULTIPROCESS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 RUNS_SUBMITTED = Counter("aideator_runs_submitted", "Runs created (POST /runs).")
 RUNS_FINISHED = Counter("aideator_runs_finished", "Runs that ended, by final status.",
@@ -54,6 +52,9 @@ FIRST_OUTPUT = Histogram(
     "aideator_first_output_seconds",
     "Seconds from POST /runs to a variation's first output line, by runtime.", ["runtime"],
     buckets=(0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1800))
+RUNS_DELETED = Counter("aideator_runs_deleted", "Runs deleted with everything kept about "
+                       "them, by reason (request: DELETE /runs/{id}; retention).",
+                       ["reason"])
 SSE_CLIENTS = Gauge("aideator_sse_clients", "SSE clients connected.",
                     multiprocess_mode="livesum")
 EVENTS_STORED = Counter("aideator_events_stored", "Events committed to the event log.")
@@ -146,7 +147,8 @@ def gateway_usage(model: Any, tokens: Mapping[str, int], cost_usd: float | None)
 
 
 # Sends are the hottest path (every chunk to every SSE client): they add up in memory, and
-# the sums reach the shared values within SENT_FLUSH_SECONDS (and before a scrape here).
+# the sums reach the shared values within SENT_FLUSH_SECONDS (the master
+# reads the files, so a scrape shows them at most that late).
 SENT_FLUSH_SECONDS = 1.0
 _sent: dict[str, int] = {}
 _lag_counts = [0] * len(DELIVERY_LAG._upper_bounds)
@@ -185,21 +187,3 @@ def flush_sent() -> None:
 def kube_request(verb: str, resource: str, code: int, seconds: float) -> None:
     KUBE_REQUESTS.labels(verb, resource, str(code) if code else "none").inc()
     KUBE_LATENCY.labels(verb, resource).observe(seconds)
-
-
-def exposition() -> bytes:
-    """The text format of every metric: of every worker in multiprocess mode."""
-    flush_sent()
-    if MULTIPROCESS_DIR is None:
-        return generate_latest(REGISTRY)
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry, path=MULTIPROCESS_DIR)
-    return generate_latest(registry)
-
-
-def init_app(app: Any) -> None:
-    def metrics_view() -> Any:
-        return app.response_class(exposition(), mimetype=None,
-                                  headers={"Content-Type": CONTENT_TYPE_LATEST,
-                                           "Cache-Control": "no-store"})
-    app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from .config import Settings
+from .deletion import Retention
 from .eventlog import EventLog
 from .fanout import Fanout
 from .gateway import create_app as create_gateway_app
@@ -39,6 +40,8 @@ class Service:
         self.listener = Listener(database_url, on_events=self.fanout.poke,
                                  on_control=self._on_control,
                                  on_reconnect=self._on_reconnect) if is_postgres() else None
+        self.retention = Retention(settings.retention_days,
+                                   settings.retention_check_seconds, self.runtime)
         self.draining = False
 
     def resume(self) -> None:
@@ -47,6 +50,7 @@ class Service:
         if self.listener is not None:
             self.listener.start()
         self.orchestrator.start()
+        self.retention.start()
         log.info("replica %s started", self.replica)
 
     def drain(self) -> None:
@@ -54,6 +58,7 @@ class Service:
         if self.draining:
             return
         self.draining = True
+        self.retention.stop()
         runs = self.orchestrator.hand_over()
         log.info("replica %s handed %d run(s) over", self.replica, len(runs))
         self.fanout.close_all()

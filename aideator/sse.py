@@ -2,8 +2,19 @@
 once and shared as-is by the store, the fan-out and every client."""
 from __future__ import annotations
 
+import json
+
 RETRY = b"retry: 3000\n\n"
 HEARTBEAT = b": heartbeat\n\n"
+# The last frame of a stream that ends for good although its run may not have: it has no
+# ``id:`` (nothing stored), and tells the client not to reconnect.
+STREAM_CLOSED = "stream_closed"
+
+
+def closed(reason: str, detail: str) -> bytes:
+    """The ``stream_closed`` frame: why the stream ended (``revoked``, ``deleted``)."""
+    data = json.dumps({"reason": reason, "detail": detail}, separators=(",", ":"))
+    return f"event: {STREAM_CLOSED}\ndata: {data}\n\n".encode()
 
 
 def frames(first_seq: int, name: str, datas: list[str]) -> bytes:

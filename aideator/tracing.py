@@ -12,6 +12,11 @@ thread is the worker's own).
 
 Spans started in a collector greenlet find their parent because collectors run in a copy
 of the submitting request's context (:func:`carry`).
+
+No secret leaves in a span: every span passes through :class:`Redacting` on its way to the
+exporters, which takes out of its attributes, events and name what ``logs.redact`` takes
+out of a log line (a stream link's ``?token=`` in the request's target and URL, bearer and
+gateway tokens in error messages).
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 from opentelemetry import trace
 
+from .logs import redact
 from .version import __version__
 
 log = logging.getLogger(__name__)
@@ -100,8 +106,60 @@ def install(*processors: Any) -> None:
         attributes["service.name"] = "aideator"
     _provider = TracerProvider(resource=Resource.create(attributes))
     for processor in processors:
-        _provider.add_span_processor(processor)
+        _provider.add_span_processor(Redacting(processor))
     _tracer = _provider.get_tracer("aideator", __version__)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_clean(v) for v in value)
+    return value
+
+
+def _clean_attributes(attributes: Any) -> dict[str, Any]:
+    return {key: _clean(value) for key, value in (attributes or {}).items()}
+
+
+class Redacting:
+    """A span processor in front of another (the exporters'): what it hands on is a copy of
+    each ended span without secrets. The Flask instrumentation records the raw request
+    target, query included, and a request hook cannot undo that (the instrumentation sets
+    its attributes again after the hook), so the scrubbing happens here, once, for every
+    span whoever made it."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        self._inner.on_start(span, parent_context=parent_context)
+
+    def _on_ending(self, span: Any) -> None:   # the SDK's hook before a span ends
+        hook = getattr(self._inner, "_on_ending", None)
+        if hook is not None:
+            hook(span)
+
+    def on_end(self, span: Any) -> None:
+        from opentelemetry.sdk.trace import Event, ReadableSpan
+        from opentelemetry.trace import Status
+        events = [Event(e.name, _clean_attributes(e.attributes), e.timestamp)
+                  for e in span.events]
+        status = span.status
+        if status.description:   # an exception's message
+            status = Status(status.status_code, redact(status.description))
+        self._inner.on_end(ReadableSpan(
+            name=redact(span.name), context=span.context, parent=span.parent,
+            resource=span.resource, attributes=_clean_attributes(span.attributes),
+            events=events, links=span.links, kind=span.kind, status=status,
+            start_time=span.start_time, end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope))
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
 
 
 def uninstall() -> None:

@@ -38,6 +38,9 @@ class Server:
         self.data_dir = data_dir
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        # GET /metrics is on a port of its own (never on the API's).
+        self.metrics_port = free_port()
+        self.metrics_base = f"http://127.0.0.1:{self.metrics_port}"
         self.argv = argv or [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
                              "wsgi:app"]
         self.cwd = cwd
@@ -45,6 +48,7 @@ class Server:
             k: v for k, v in os.environ.items() if not k.startswith("AIDEATOR_")}
         self.env.update({"AIDEATOR_DATA_DIR": str(data_dir),
                          "AIDEATOR_BIND": f"127.0.0.1:{self.port}",
+                         "AIDEATOR_METRICS_PORT": str(self.metrics_port),
                          "AIDEATOR_AGENT_COMMAND": FAKE_AGENT_COMMAND})
         self.env.update({f"AIDEATOR_{k.upper()}": v for k, v in settings.items()})
         self.proc: subprocess.Popen | None = None

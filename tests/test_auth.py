@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +18,10 @@ import pytest
 import requests
 
 from helpers import REPO, ROOT, Server, start_run, wait_for
-from sse_client import read_events
+from sse_client import iter_events, read_events
 
 ADMIN = "aid_admin-from-the-environment-0123456789"
+HEARTBEAT = 1.0
 
 
 def call(server: Server, method: str, path: str, token: str | None = None,
@@ -39,7 +42,9 @@ class World:
     """One server with auth required, three principals, and a finished run of alice's."""
 
     def __init__(self, tmp: Path) -> None:
-        self.server = Server(tmp / "data", auth="required", admin_token=ADMIN).start()
+        # A short heartbeat: open streams re-check their principal at that pace.
+        self.server = Server(tmp / "data", auth="required", admin_token=ADMIN,
+                             sse_heartbeat_seconds=str(HEARTBEAT)).start()
         self.alice = new_token(self.server, "alice")
         self.bob = new_token(self.server, "bob")
         carol = new_token(self.server, "carol")
@@ -66,9 +71,12 @@ def endpoints(run_id: str) -> list[tuple[str, str, Any]]:
             ("POST", f"/runs/{run_id}/select", {"winning_variation_id": 0}),
             ("POST", f"/runs/{run_id}/cancel", None),
             ("POST", f"/runs/{run_id}/stream-token", None),
+            ("DELETE", f"/runs/{run_id}", None),
+            # Admins only, from here on.
             ("POST", "/tokens", {"name": "mallory"}),
             ("GET", "/tokens", None),
-            ("DELETE", "/tokens/tok-0123456789", None)]
+            ("DELETE", "/tokens/tok-0123456789", None),
+            ("GET", "/replica", None)]
 
 
 BAD_CREDENTIALS = {
@@ -107,8 +115,8 @@ def test_another_principals_run_does_not_exist_for_them(world):
     assert missing["error"] == "not_found"
 
 
-def test_a_non_admin_cannot_manage_tokens(world):
-    for method, path, body in endpoints(world.run["run_id"])[-3:]:
+def test_a_non_admin_cannot_manage_tokens_nor_see_the_replica(world):
+    for method, path, body in endpoints(world.run["run_id"])[-4:]:
         resp = call(world.server, method, path, world.alice["token"], body)
         assert resp.status_code == 403, (method, path, resp.text)
         assert resp.json()["error"] == "forbidden"
@@ -190,6 +198,46 @@ def test_a_forged_or_revoked_stream_token_is_refused(world):
     call(world.server, "DELETE", f"/tokens/{dave['id']}", ADMIN)
     resp = requests.get(world.server.base + run["stream_url"], timeout=10)
     assert resp.status_code == 401 and "revoked" in resp.json()["detail"]
+
+
+def test_a_revoked_principals_open_streams_end_within_one_heartbeat(world):
+    """Revoking a token also ends the streams it opened (by link or by header), with a last
+    event that tells the client why, so it does not reconnect."""
+    erin = new_token(world.server, "erin")
+    run = start_run(world.server, "lines=2 hang=1", token=erin["token"])
+    urls = {"link": (world.server.base + run["stream_url"], None),
+            "bearer": (world.server.url(f"/runs/{run['run_id']}/stream"),
+                       {"Authorization": f"Bearer {erin['token']}"})}
+    seen: dict[str, list] = {kind: [] for kind in urls}
+    ended: dict[str, float] = {}
+
+    def follow(kind: str) -> None:
+        url, headers = urls[kind]
+        for item in iter_events(url, headers=headers, timeout=30):
+            seen[kind].append(item)
+        ended[kind] = time.monotonic()
+
+    threads = [threading.Thread(target=follow, args=(kind,), daemon=True) for kind in urls]
+    for thread in threads:
+        thread.start()
+    try:
+        wait_for(lambda: all(any(getattr(e, "event", "") == "agent_output" for e in events)
+                             for events in seen.values()), timeout=20)
+        revoked_at = time.monotonic()
+        assert call(world.server, "DELETE", f"/tokens/{erin['id']}", ADMIN).status_code == 200
+        for thread in threads:
+            thread.join(HEARTBEAT + 5)
+        assert set(ended) == set(urls), "a stream of the revoked principal stayed open"
+        for kind, events in seen.items():
+            assert ended[kind] - revoked_at <= HEARTBEAT + 0.5, kind
+            last = events[-1]
+            assert (last.event, last.id, last.data["reason"]) == \
+                ("stream_closed", None, "revoked"), kind
+        # The run itself goes on.
+        assert call(world.server, "GET", f"/runs/{run['run_id']}", ADMIN).json()[
+            "status"] == "running"
+    finally:
+        call(world.server, "POST", f"/runs/{run['run_id']}/cancel", ADMIN)
 
 
 def test_stream_tokens_are_not_logged(world):
@@ -298,7 +346,7 @@ def test_the_cli_makes_the_first_admin_token_of_a_fresh_install(make_server, tmp
 
 
 def test_the_embedded_default_needs_no_token(server):
-    assert server.get("/health").json()["auth"] == "off"
+    assert server.get("/replica").json()["auth"] == "off"
     run = server.post("/runs", {"github_url": REPO, "prompt": "lines=1"}).json()
     assert "token=" not in run["stream_url"]
     assert read_events(server.base + run["stream_url"], timeout=20)[-1].event == "run_finished"
@@ -314,7 +362,7 @@ def test_auth_off_is_refused_on_a_public_bind_unless_forced(tmp_path):
         server.start()
     server.env["AIDEATOR_INSECURE_ALLOW_NO_AUTH"] = "1"
     try:
-        assert server.start().get("/health").json()["auth"] == "off"
+        assert server.start().get("/replica").json()["auth"] == "off"
     finally:
         server.stop()
 

@@ -154,7 +154,7 @@ def test_a_streamed_model_call_passes_chunk_by_chunk_with_the_real_key_and_is_me
     usage = wait_for(lambda: (u := usage_of(server, run_id))["calls"] == 2 and u)
     assert usage["input_tokens"] == 24 and usage["output_tokens"] == output + 10
 
-    metrics = requests.get(f"{server.base}/metrics", timeout=10).text
+    metrics = requests.get(f"{server.metrics_base}/metrics", timeout=10).text
     assert 'aideator_gateway_calls_total{outcome="ok",upstream="anthropic"}' in metrics
     assert 'aideator_gateway_tokens_total{kind="input",model="claude-fake-priced"}' in metrics
     assert 'aideator_gateway_cost_usd_total{model="claude-fake-priced"}' in metrics
@@ -183,7 +183,7 @@ def test_once_the_budget_is_spent_calls_are_refused_and_the_stream_tells(world):
                          headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30)
     told = [e.data["usage"] for e in events if e.event == "status" and "usage" in e.data]
     assert told and told[-1]["refused_calls"] == 1 and told[-1]["calls"] == 2
-    metrics = requests.get(f"{server.base}/metrics", timeout=10).text
+    metrics = requests.get(f"{server.metrics_base}/metrics", timeout=10).text
     assert 'outcome="refused_budget"' in metrics
 
 

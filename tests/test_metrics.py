@@ -26,7 +26,7 @@ def connection_to(server: Server, worker: int, others: set[int]) -> Iterator[req
         os.kill(pid, signal.SIGSTOP)
     try:
         session = requests.Session()
-        replica = session.get(server.url("/health"), timeout=10).json()["replica"]
+        replica = session.get(server.url("/replica"), timeout=10).json()["replica"]
     finally:
         for pid in others:
             os.kill(pid, signal.SIGCONT)
@@ -58,10 +58,10 @@ def test_metrics_after_a_completed_a_failed_and_a_cancelled_run(make_server):
     hanging = start_run(server, "lines=2 hang=1")
     wait_for(lambda: event_count(server, hanging["run_id"]) == 5)
     clients = [watch(server, hanging["run_id"], 5) for _ in range(2)]
-    wait_for(lambda: scrape(server.base).value("aideator_sse_clients") == 2)
+    wait_for(lambda: scrape(server.metrics_base).value("aideator_sse_clients") == 2)
     for client in clients:
         client.close()
-    wait_for(lambda: scrape(server.base).value("aideator_sse_clients") == 0, timeout=10)
+    wait_for(lambda: scrape(server.metrics_base).value("aideator_sse_clients") == 0, timeout=10)
 
     completed = start_run(server, "lines=6 delay=0.05 result=1", 2, variation_configs=[
         {"model": "claude-sonnet-4-5"}, {"model": "claude-haiku-4-5"}])
@@ -74,7 +74,12 @@ def test_metrics_after_a_completed_a_failed_and_a_cancelled_run(make_server):
     cancelled_events = read_events(server.base + hanging["stream_url"])
     assert cancelled_events[-1].data["status"] == "cancelled"
 
-    m = scrape(server.base)
+    # Sends reach the shared values within a second (metrics.SENT_FLUSH_SECONDS).
+    runs_events = [completed_events, failed_events, cancelled_events]
+    stored = sum(len(events) for events in runs_events)
+    wait_for(lambda: scrape(server.metrics_base).total("aideator_events_sent_total")
+             == stored + 2 * 5, timeout=5)
+    m = scrape(server.metrics_base)
     assert m.value("aideator_runs_submitted_total") == 3
     for status in ("completed", "failed", "cancelled"):
         assert m.value("aideator_runs_finished_total", status=status) == 1
@@ -100,8 +105,6 @@ def test_metrics_after_a_completed_a_failed_and_a_cancelled_run(make_server):
     assert m.value("aideator_first_output_seconds_sum", runtime="local") > 0
     # Every event was stored once; the clients got 2 x 5 of the hanging run, then each
     # run's whole stream once.
-    runs_events = [completed_events, failed_events, cancelled_events]
-    stored = sum(len(events) for events in runs_events)
     assert [e.id for e in cancelled_events][:5] == [1, 2, 3, 4, 5]
     assert m.value("aideator_events_stored_total") == stored
     assert m.total("aideator_events_sent_total") == stored + 2 * 5
@@ -130,6 +133,15 @@ def connections_on(pid: int, port: int) -> int:
     return sum(c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port for c in conns)
 
 
+def test_metrics_have_a_port_of_their_own_and_none_on_the_api_port(server):
+    """The API port is what an Ingress routes to the world: it has no /metrics."""
+    assert requests.get(f"{server.base}/metrics", timeout=10).status_code == 404
+    assert requests.get(server.url("/metrics"), timeout=10).status_code == 404
+    m = scrape(server.metrics_base)
+    assert m.value("aideator_sse_clients") == 0
+    assert "aideator_runs_submitted_total" in m.text
+
+
 def test_two_workers_every_scrape_shows_the_sum_and_a_dead_worker_leaves_no_clients(
         tmp_path):
     data, tmp = tmp_path / "data", tmp_path / "tmp"
@@ -152,7 +164,7 @@ def test_two_workers_every_scrape_shows_the_sum_and_a_dead_worker_leaves_no_clie
             assert read_events(server.base + run["stream_url"])[-1].data["status"] == \
                 "completed"
         for _ in range(6):   # whichever worker answers, it reports both
-            m = scrape(server.base)
+            m = scrape(server.metrics_base)
             assert m.value("aideator_runs_finished_total", status="completed") == len(runs)
             assert m.value("aideator_agent_turns_total", model="claude-sonnet-4-5") == \
                 3 * len(runs)
@@ -164,13 +176,13 @@ def test_two_workers_every_scrape_shows_the_sum_and_a_dead_worker_leaves_no_clie
         hanging = start_run(server, "lines=1 hang=1")
         wait_for(lambda: event_count(server, hanging["run_id"]) == 4)
         clients = [watch(server, hanging["run_id"], 4) for _ in range(6)]
-        wait_for(lambda: scrape(server.base).value("aideator_sse_clients") == 6)
+        wait_for(lambda: scrape(server.metrics_base).value("aideator_sse_clients") == 6)
         held = {pid: connections_on(pid, server.port) for pid in workers}
         victim = max(held, key=held.get)
         assert sum(held.values()) == 6 and held[victim] > 0
         os.kill(victim, signal.SIGKILL)
         wait_for(lambda: len(set(server.worker_pids()) - {victim}) == 2)
-        after = scrape(server.base)
+        after = scrape(server.metrics_base)
         assert after.value("aideator_sse_clients") == 6 - held[victim]
         assert after.value("aideator_runs_finished_total", status="completed") == len(runs)
         for client in clients:

@@ -99,3 +99,40 @@ def test_requests_go_straight_to_flask_when_off(tmp_path):
     # Only the request ids' middleware, then Flask itself: no tracing in the way.
     assert getattr(app.wsgi_app._app, "__func__", None) is Flask.wsgi_app
     assert app.test_client().get("/api/v1/health").status_code == 200
+
+
+def test_no_exported_span_holds_a_stream_link_token(exporter, tmp_path):
+    """A browser's stream link carries its token in the query string, which the request's
+    span would record (its target and URL): every span reaches the exporter without it."""
+    app = create_app({"data_dir": str(tmp_path / "data"), "auth": "required",
+                      "admin_token": "aid_" + "a" * 40,
+                      "agent_command": (sys.executable, str(FAKE_AGENT))})
+    client = app.test_client()
+    bearer = {"Authorization": "Bearer aid_" + "a" * 40}
+    response = client.post("/api/v1/runs", headers=bearer,
+                           json={"github_url": REPO, "prompt": "lines=2", "variations": 1})
+    assert response.status_code == 202
+    run_id, stream_url = response.get_json()["run_id"], response.get_json()["stream_url"]
+    token = stream_url.split("token=", 1)[1]
+    deadline = time.monotonic() + 30
+    while client.get(f"/api/v1/runs/{run_id}", headers=bearer).get_json()["status"] not in (
+            "completed", "failed", "cancelled"):
+        assert time.monotonic() < deadline, "the run did not end"
+        gevent.sleep(0.05)
+    streamed = client.get(stream_url)     # the run has ended: the stream ends too
+    assert streamed.status_code == 200 and b"run_finished" in streamed.data
+    # A token that fails (another run's, or mangled) is not recorded either.
+    assert client.get(f"/api/v1/runs/{run_id}/stream?token={token[:-4]}abcd"
+                      ).status_code == 401
+
+    spans = exporter.get_finished_spans()
+    streams = [s for s in spans if s.attributes.get("http.route") ==
+               "/api/v1/runs/<run_id>/stream"]
+    assert streams
+    # The span still says which request it was, without the secret.
+    assert any("token=[redacted]" in str(v) for s in streams for v in s.attributes.values())
+    for span in spans:
+        recorded = repr((span.name, dict(span.attributes),
+                         [(e.name, dict(e.attributes)) for e in span.events],
+                         span.status.description))
+        assert token not in recorded and token[:20] not in recorded, span.name

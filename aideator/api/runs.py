@@ -1,13 +1,15 @@
-"""Runs: create, list, inspect, check status, select the winner, cancel."""
+"""Runs: create, list, inspect, check status, select the winner, cancel, delete."""
 from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from typing import Any
 
+import gevent
 from flask import Blueprint, current_app, jsonify, request
 
-from .. import auth, limits
+from .. import auth, deletion, limits
 from ..models import RUN_ENDED, Run, Selection, Variation, db, utcnow
 from ..naming import is_run_id
 from ..run_request import variation_configs
@@ -162,3 +164,25 @@ def cancel_run(run_id: str) -> Any:
         raise ApiError(409, "conflict", f"run {run.id} has already finished ({run.status})")
     service().orchestrator.cancel(run, by=auth.actor())
     return jsonify({"run_id": run.id, "status": "cancelling"}), 202
+
+
+@bp.delete("/runs/<run_id>")
+def delete_run(run_id: str) -> Any:
+    """Delete the run and everything kept about it; a live run is cancelled first (its
+    owner, wherever it is, stops its variations), and deleted once it has ended."""
+    run = get_run(run_id)
+    svc = service()
+    if run.status not in RUN_ENDED:
+        if not run.cancel_requested:
+            svc.orchestrator.cancel(run, by=auth.actor())
+        # Its agents get the grace period to stop; a dead owner's lease must expire first.
+        deadline = time.monotonic() + svc.settings.cancel_grace_seconds + \
+            2 * svc.settings.lease_seconds
+        while Run.select(Run.status).where(Run.id == run.id).scalar() not in RUN_ENDED:
+            if time.monotonic() > deadline:
+                raise ApiError(409, "conflict", f"run {run.id} is being cancelled and has "
+                                                f"not stopped yet; retry the delete",
+                               headers={"Retry-After": "5"})
+            gevent.sleep(0.1)
+    deletion.delete_run(run.id, svc.runtime)
+    return "", 204

@@ -9,7 +9,7 @@ reconnect (to another replica) with Last-Event-ID.
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
@@ -19,7 +19,7 @@ from ..eventlog import stored_frames
 from ..fanout import Fanout
 from ..mirror import Mirror
 from ..models import connection
-from . import views
+from . import standing, views
 from .errors import ApiError
 from .runs import get_run
 from .streamquota import StreamQuota
@@ -53,14 +53,32 @@ def _stored(run_id: str, after: int) -> list[tuple[bytes, int, bool]]:
         return list(stored_frames(run_id, after))
 
 
+CLOSED_DETAIL = {
+    standing.REVOKED: "the token this stream was opened with has been revoked; "
+                      "do not reconnect with it",
+    standing.DELETED: "the run has been deleted",
+}
+
+
 def event_stream(fanout: Fanout, mirror: Mirror, run_id: str, after: int,
-                 heartbeat: float) -> Iterator[bytes]:
+                 heartbeat: float,
+                 recheck: Callable[[], str | None] | None = None) -> Iterator[bytes]:
+    """The stream's frames. ``recheck`` is asked every half heartbeat whether the stream
+    may go on (None) or why not: then a ``stream_closed`` frame ends it."""
     yield sse.RETRY
     mirror.subscribe(run_id)
     metrics.SSE_CLIENTS.inc()
     try:
         connected = quiet_since = time.monotonic()
+        period = heartbeat / 2
+        next_check = connected + period
         while not fanout.closing:
+            if recheck is not None and time.monotonic() >= next_check:
+                reason = recheck()
+                if reason is not None:
+                    yield sse.closed(reason, CLOSED_DETAIL[reason])
+                    return
+                next_check = time.monotonic() + period
             window = fanout.read(run_id, after)
             if window is None:   # older than the window: from the store
                 batches = _stored(run_id, after)
@@ -88,13 +106,23 @@ def event_stream(fanout: Fanout, mirror: Mirror, run_id: str, after: int,
             if quiet >= heartbeat:
                 yield sse.HEARTBEAT
                 quiet_since, quiet = time.monotonic(), 0.0
-            fanout.wait(run_id, after, heartbeat - quiet)
+            wait = heartbeat - quiet
+            if recheck is not None:
+                wait = min(wait, max(next_check - time.monotonic(), 0.0))
+            fanout.wait(run_id, after, wait)
     finally:
         metrics.SSE_CLIENTS.dec()
         mirror.unsubscribe(run_id)
 
 
+STANDING = "aideator.stream_standing"
+
+
 def init_app(app: Flask, settings: Settings) -> None:
+    # Answers just younger than a check period: each check of a stream reads them afresh
+    # at least every other time, so a revocation is seen within one heartbeat.
+    app.extensions[STANDING] = standing.Standing(
+        settings, max_age=settings.sse_heartbeat_seconds / 2 * 0.9)
     app.extensions[QUOTA] = StreamQuota(per_principal=settings.max_streams_per_principal,
                                         per_link=settings.max_streams_per_link,
                                         worker_connections=settings.worker_connections)
@@ -106,9 +134,12 @@ def stream(run_id: str) -> Any:
     after = _last_event_id()
     svc = current_app.extensions["aideator"]
     principal = auth.current()
-    release = current_app.extensions[QUOTA].take(principal.id if principal else None, request.args.get("token"))
+    release = current_app.extensions[QUOTA].take(principal.id if principal else None,
+                                                 request.args.get("token"))
+    checks = current_app.extensions[STANDING]
     response = Response(event_stream(svc.fanout, svc.mirror, run.id, after,
-                                     svc.settings.sse_heartbeat_seconds),
+                                     svc.settings.sse_heartbeat_seconds,
+                                     recheck=lambda: checks.check(principal, run.id)),
                         mimetype="text/event-stream",
                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     # Called when the server closes the response, whether or not the stream ever started.

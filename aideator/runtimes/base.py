@@ -91,6 +91,10 @@ class Runtime(Protocol):
     def cancel(self, run_id: str, handles: Mapping[int, Mapping[str, Any] | None]) -> None:
         """Stop these variations of a run (index -> handle, None if never started)."""
 
+    def remove(self, run_id: str) -> None:
+        """The run has been deleted: remove what this runtime keeps of it outside the
+        database (workspaces and logs, Jobs). Its variations have all ended."""
+
     def job_counts(self, run_id: str) -> dict[int, dict[str, int]] | None:
         """Live active/succeeded/failed counts per variation, or None to use the stored
         states (the local runtime's processes are fully described by them)."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import time
 from typing import Any, Iterator, Mapping
@@ -32,6 +33,7 @@ import agent
 
 from .. import tracing
 from ..config import Settings, gateway_url
+from ..naming import is_run_id
 from . import sandbox
 from .agent_env import agent_environment
 from .base import Exited, Observation, Output, Started, VariationSpec, Waiting
@@ -317,6 +319,11 @@ class LocalRuntime:
 
     def _kill_group(self, pgid: int) -> None:
         self._signal_group(pgid, signal.SIGKILL)
+
+    def remove(self, run_id: str) -> None:
+        # The run's directory: every variation's workspace, home, log and status file.
+        if is_run_id(run_id):
+            shutil.rmtree(os.path.join(self._root, run_id), ignore_errors=True)
 
     def job_counts(self, run_id: str) -> None:
         return None

@@ -157,7 +157,9 @@ def test_api_container_is_locked_down() -> None:
         "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
         "capabilities": {"drop": ["ALL"]}}
     assert set(container["resources"]) == {"requests", "limits"}
-    assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+    assert container["ports"] == [
+        {"name": "http", "containerPort": 8000, "protocol": "TCP"},
+        {"name": "metrics", "containerPort": 9464, "protocol": "TCP"}]
 
 
 def test_probes_readiness_on_health_liveness_independent_of_the_cluster() -> None:

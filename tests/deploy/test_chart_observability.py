@@ -22,11 +22,21 @@ def pod_annotations(objects: list[dict]) -> dict[str, str]:
     return find(objects, "Deployment")["spec"]["template"]["metadata"]["annotations"]
 
 
-def test_api_pods_carry_scrape_annotations_for_their_port():
-    annotations = pod_annotations(render("--set", "api.port=8080"))
+def test_api_pods_carry_scrape_annotations_for_their_metrics_port():
+    objects = render("--set", "api.port=8080", "--set", "metrics.port=9200")
+    annotations = pod_annotations(objects)
     assert annotations["prometheus.io/scrape"] == "true"
-    assert annotations["prometheus.io/port"] == "8080"
+    assert annotations["prometheus.io/port"] == "9200"
     assert annotations["prometheus.io/path"] == "/metrics"
+    # Metrics have a port of their own, which the service sets and the Ingress never routes.
+    [container] = find(objects, "Deployment")["spec"]["template"]["spec"]["containers"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"http": 8080, "metrics": 9200}
+    assert find(objects, "ConfigMap")["data"]["AIDEATOR_METRICS_PORT"] == "9200"
+    ingress = find(render("--set", "api.ingress.enabled=true"), "Ingress")
+    backends = [path["backend"]["service"]["port"] for rule in ingress["spec"]["rules"]
+                for path in rule["http"]["paths"]]
+    assert backends and all(port == {"name": "http"} for port in backends)
     assert "prometheus.io/scrape" not in pod_annotations(
         render("--set", "metrics.scrapeAnnotations=false"))
     # The user's pod annotations win.
@@ -53,7 +63,7 @@ def test_service_monitor_scrapes_the_api_service():
     assert selector.items() <= service["metadata"]["labels"].items()
     assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
     [endpoint] = monitor["spec"]["endpoints"]
-    assert endpoint == {"port": "http", "path": "/metrics", "interval": "15s",
+    assert endpoint == {"port": "metrics", "path": "/metrics", "interval": "15s",
                         "scrapeTimeout": "10s"}
     assert endpoint["port"] in [p["name"] for p in service["spec"]["ports"]]
 

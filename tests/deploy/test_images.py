@@ -62,7 +62,10 @@ def _serve_a_run(image: ImageReplay, make_server: Callable[..., Server],
                          env=image.environment(), admin_token=ADMIN, **settings)
     health = server.get("/health").json()
     assert health["status"] == "healthy" and health["database"] is True
-    assert health["auth"] == "required"     # the image's own setting
+    # The image's own setting: /replica is for admins.
+    assert server.get("/replica").status_code == 401
+    assert server.get("/replica", headers={"Authorization": f"Bearer {ADMIN}"}).json()[
+        "auth"] == "required"
     run = start_run(server, "lines=6", 2, token=ADMIN)
     events = read_events(server.base + run["stream_url"], timeout=60)
     completed = sorted(e.data["variation_id"] for e in events if e.event == "job_completed")

@@ -23,7 +23,7 @@ def test_failure_reasons_and_api_requests_are_counted(kube_server, fake):
     assert read_events(server.base + refused["stream_url"], timeout=30)[-1].data[
         "status"] == "failed"
 
-    m = scrape(server.base)
+    m = scrape(server.metrics_base)
     reasons = {s.labels["reason"]: s.value for s in m.samples
                if s.name == "aideator_variations_finished_total"
                and s.labels["outcome"] == "failed"}
@@ -40,7 +40,7 @@ def test_failure_reasons_and_api_requests_are_counted(kube_server, fake):
     def seen_and_counted() -> tuple[Counter, Counter, object]:
         seen = Counter((r.verb, r.resource, str(r.code)) for r in fake.requests
                        if r.code is not None)
-        m = scrape(server.base)
+        m = scrape(server.metrics_base)
         counted = Counter({(s.labels["verb"], s.labels["resource"], s.labels["code"]):
                            s.value for s in m.samples
                            if s.name == "aideator_kube_requests_total"})
@@ -75,7 +75,7 @@ def test_spans_of_a_run_reach_an_otlp_collector_with_their_parents(kube_server, 
         run = start_run(server, "lines=5", 2)
         assert read_events(server.base + run["stream_url"], timeout=30)[-1].data[
             "status"] == "completed"
-        scrape(server.base)
+        scrape(server.metrics_base)
         wait_for(lambda: len(collector.named("variation.first_output")) == 2, timeout=15)
         request = collector.named("POST /api/v1/runs")[0]
         submit = collector.named("run.submit")[0]

@@ -35,8 +35,8 @@ def replica(make_server: Callable[..., Server], tmp_path: Path, name: str,
 
 def owner(servers: list[Server]) -> Server:
     """The replica that collects the one unfinished run."""
-    owning = [s for s in servers if s.get("/health").json()["runs_owned"]]
-    assert len(owning) == 1, [s.get("/health").json() for s in servers]
+    owning = [s for s in servers if s.get("/replica").json()["runs_owned"]]
+    assert len(owning) == 1, [s.get("/replica").json() for s in servers]
     return owning[0]
 
 

@@ -23,13 +23,14 @@ def test_draining_fails_readiness_releases_the_runs_and_ends_streams(app, client
     run_id = created.get_json()["run_id"]
     service = app.extensions["aideator"]
     wait_until(lambda: client.get(f"/api/v1/runs/{run_id}").get_json()["event_count"] >= 13)
-    assert client.get("/api/v1/health").get_json()["runs_owned"] == 1
+    assert client.get("/api/v1/replica").get_json()["runs_owned"] == 1
 
     service.drain()
 
     health = client.get("/api/v1/health")
     assert health.status_code == 503
-    assert (health.get_json()["status"], health.get_json()["runs_owned"]) == ("draining", 0)
+    assert health.get_json()["status"] == "draining"
+    assert client.get("/api/v1/replica").get_json()["runs_owned"] == 0
     run = Run.get_by_id(run_id)
     assert (run.lease_owner, run.status) == (None, "running")   # anyone may take it now
     detail = client.get(f"/api/v1/runs/{run_id}").get_json()

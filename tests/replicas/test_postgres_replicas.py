@@ -108,11 +108,11 @@ def test_split_brain_a_paused_owner_that_wakes_up_stores_nothing(replicas, pg_ur
     wait_for(lambda: b.get(f"/runs/{run_id}").json()["event_count"] > 50)
     a.pause()
     try:
-        wait_for(lambda: b.get("/health").json()["runs_owned"] == 1, timeout=LEASE * 3)
+        wait_for(lambda: b.get("/replica").json()["runs_owned"] == 1, timeout=LEASE * 3)
     finally:
         a.resume()
     # The old owner notices (its next renewal, or its first fenced write) and lets go.
-    wait_for(lambda: a.get("/health").json()["runs_owned"] == 0, timeout=LEASE * 2)
+    wait_for(lambda: a.get("/replica").json()["runs_owned"] == 0, timeout=LEASE * 2)
     events = read_events(a.base + run["stream_url"], timeout=60)
     assert_complete(events, 2, lines)
     assert [e.raw for e in events] == [e.raw for e in
@@ -161,10 +161,10 @@ def test_an_owner_cut_off_from_the_database_is_replaced_and_lets_go_when_back(
     postgres.execute(pg_url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                              "WHERE usename = 'cutoff_a'")
     try:
-        wait_for(lambda: b.get("/health").json()["runs_owned"] == 1, timeout=LEASE * 3)
+        wait_for(lambda: b.get("/replica").json()["runs_owned"] == 1, timeout=LEASE * 3)
     finally:
         postgres.execute(pg_url, "ALTER ROLE cutoff_a LOGIN")
-    wait_for(lambda: a.get("/health").json()["runs_owned"] == 0, timeout=LEASE * 3)
+    wait_for(lambda: a.get("/replica").json()["runs_owned"] == 0, timeout=LEASE * 3)
     events = read_events(b.base + run["stream_url"], timeout=60)
     assert_complete(events, 2, lines)
     assert "lost the lease" in a.log_path.read_text()

@@ -92,6 +92,12 @@ class KubernetesRuntime:
         gevent.spawn(reap_jobs, self._kube, namespace=self._namespace,
                      selector=manifests.label_selector(run_id))
 
+    def remove(self, run_id: str) -> None:
+        # Its Jobs may still be waiting for ttlSecondsAfterFinished: delete them (their
+        # pods, and whatever they own, go with them), as a cancel does.
+        gevent.spawn(reap_jobs, self._kube, namespace=self._namespace,
+                     selector=manifests.label_selector(run_id))
+
     def job_counts(self, run_id: str) -> dict[int, dict[str, int]] | None:
         try:
             jobs = self._kube.list_jobs(namespace=self._namespace,

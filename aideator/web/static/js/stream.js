@@ -6,7 +6,9 @@
 
 import { api } from './api.js';
 
-const EVENTS = ['status', 'agent_output', 'job_completed', 'error', 'run_finished'];
+// stream_closed: the stream ended for good (the token was revoked, the run deleted).
+const EVENTS = ['status', 'agent_output', 'job_completed', 'error', 'run_finished',
+  'stream_closed'];
 
 export function followRun(runId, { onEvent, onConnection }) {
   let source = null;
@@ -53,7 +55,7 @@ export function followRun(runId, { onEvent, onConnection }) {
     if (id && id <= lastId) return;
     if (id) lastId = id;
     onEvent(ev.type, JSON.parse(ev.data), id);
-    if (ev.type === 'run_finished') stop();
+    if (ev.type === 'run_finished' || ev.type === 'stream_closed') stop();
   }
 
   function stop() {
