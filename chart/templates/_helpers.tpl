@@ -121,6 +121,19 @@ pod-security.kubernetes.io/warn-version: latest
 {{- end }}
 {{- end }}
 
+{{/* The Secret (name, key) holding the signing key: the one named in values, else the chart's. */}}
+{{- define "aideator.signingKeySecretName" -}}
+{{- default (printf "%s-signing-key" (include "aideator.fullname" .)) .Values.auth.signingKey.existingSecret.name }}
+{{- end }}
+
+{{- define "aideator.signingKeySecretKey" -}}
+{{- if .Values.auth.signingKey.existingSecret.name }}
+{{- .Values.auth.signingKey.existingSecret.key }}
+{{- else }}
+{{- "secret-key" }}
+{{- end }}
+{{- end }}
+
 {{/* Whether the service keeps its data in SQLite (no database URL of any kind). */}}
 {{- define "aideator.usesSqlite" -}}
 {{- if not (include "aideator.databaseSecretName" .) }}true{{ end }}
