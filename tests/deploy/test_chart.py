@@ -10,7 +10,7 @@ import pytest
 from aideator.config import ENV_PREFIX, Settings, load_settings
 
 from .conftest import (DEFAULT, DEV, KUBE_VERSIONS, NAMESPACE, PRODUCTION, VALUE_SETS,
-                       api_environment, find, helm, kinds, render)
+                       CHART, RELEASE, api_environment, find, helm, kinds, render)
 
 EXTRA_ENV = {"AIDEATOR_BIND",                                  # read by gunicorn.conf.py
              "AIDEATOR_WORKERS",
@@ -416,3 +416,14 @@ def test_dev_values_reload_code_on_a_writable_root() -> None:
     assert container["securityContext"]["readOnlyRootFilesystem"] is False
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert DEFAULT == ()
+
+
+def test_the_agent_image_can_be_pinned_by_digest() -> None:
+    digest = "sha256:" + "ab12" * 16
+    env = api_environment(render("--set", f"agents.image.digest={digest}",
+                                 "--set", "agents.image.tag=moving"))
+    assert env["AIDEATOR_AGENT_IMAGE"] == f"aideator-agent@{digest}"
+    assert api_environment(render())["AIDEATOR_AGENT_IMAGE"] == "aideator-agent:2.0.0"
+    result = helm("template", RELEASE, str(CHART), "--set", "agents.image.digest=latest",
+                  check=False)
+    assert result.returncode != 0 and "schema" in result.stderr.lower()
