@@ -6,7 +6,13 @@
 # Stages: `base` is everything; `dev` (Tilt: target="dev") only hands /app to the app user so
 # Tilt's live_update can sync code into a running container; the last stage, built by a
 # plain `docker build`, is the production image.
-FROM python:3.11-slim AS base
+# The base image by digest: a tag moves under a rebuild, a digest does not. Refresh both
+# Dockerfiles together (`docker buildx imagetools inspect python:3.11-slim` prints the
+# index digest); tests/deploy/test_dockerfiles.py fails on a FROM without a digest.
+# This digest was not read from the registry (no access from where it was written): it is
+# the one two public Dockerfiles pin python:3.11-slim to; confirm it before a release.
+ARG PYTHON_IMAGE=python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
+FROM ${PYTHON_IMAGE} AS base
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -12,6 +12,12 @@ import json
 from typing import Any, Mapping
 
 
+# The variables that carry the user's prompt or the variation's credential (the key, and
+# git's Authorization header): the Kubernetes runtime passes them through a Secret, never in
+# the Job spec that anyone allowed to ``get jobs`` can read and etcd keeps.
+SECRET_VARIABLES = frozenset({"PROMPT", "ANTHROPIC_API_KEY", "GIT_CONFIG_VALUE_1"})
+
+
 def _env_value(value: Any) -> str:
     if isinstance(value, str):
         return value

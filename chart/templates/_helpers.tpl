@@ -59,11 +59,17 @@ app.kubernetes.io/managed-by: {{ $root.Release.Service }}
 {{- end }}
 {{- end }}
 
-{{/* repository:tag, the tag defaulting to the chart's appVersion: include "aideator.image" (list . .Values.api.image) */}}
+{{/* repository:tag, the tag defaulting to the chart's appVersion, or repository@digest when
+the image names a digest (which then wins: a tag can move, a digest cannot):
+include "aideator.image" (list . .Values.api.image) */}}
 {{- define "aideator.image" -}}
 {{- $root := index . 0 -}}
 {{- $image := index . 1 -}}
+{{- if $image.digest }}
+{{- printf "%s@%s" $image.repository $image.digest }}
+{{- else }}
 {{- printf "%s:%s" $image.repository (default $root.Chart.AppVersion $image.tag) }}
+{{- end }}
 {{- end }}
 
 {{/* The Secret (release namespace) holding the model API key the API pods read. */}}
@@ -118,6 +124,19 @@ pod-security.kubernetes.io/warn-version: latest
 {{- .Values.auth.adminToken.existingSecret.key }}
 {{- else }}
 {{- "token" }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret (name, key) holding the signing key: the one named in values, else the chart's. */}}
+{{- define "aideator.signingKeySecretName" -}}
+{{- default (printf "%s-signing-key" (include "aideator.fullname" .)) .Values.auth.signingKey.existingSecret.name }}
+{{- end }}
+
+{{- define "aideator.signingKeySecretKey" -}}
+{{- if .Values.auth.signingKey.existingSecret.name }}
+{{- .Values.auth.signingKey.existingSecret.key }}
+{{- else }}
+{{- "secret-key" }}
 {{- end }}
 {{- end }}
 

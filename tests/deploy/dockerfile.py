@@ -95,15 +95,32 @@ def instructions(text: str) -> list[Instruction]:
     return result
 
 
+def global_args(text: str) -> dict[str, str]:
+    """The ARGs before the first FROM and their defaults: what FROM lines may use."""
+    found: dict[str, str] = {}
+    for ins in instructions(text):
+        if ins.keyword == "FROM":
+            break
+        if ins.keyword == "ARG":
+            name, _, default = ins.args.partition("=")
+            found[name.strip()] = default.strip().strip('"')
+    return found
+
+
 def stages(text: str) -> list[Stage]:
-    """The build stages, each with its instructions (ARG before the first FROM is refused:
-    none of ours uses it)."""
+    """The build stages, each with its instructions; a FROM's ``${ARG}`` is the default of
+    a global ARG (declared before the first FROM, where only ARG may stand)."""
     result: list[Stage] = []
+    args = global_args(text)
     for ins in instructions(text):
         if ins.keyword == "FROM":
             match = re.fullmatch(r"(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", ins.args, re.I)
             assert match, f"line {ins.line}: cannot read FROM {ins.args!r}"
-            result.append(Stage(base=match.group(1), name=match.group(2)))
+            base = re.sub(r"\$\{(\w+)\}|\$(\w+)",
+                          lambda m: args[m.group(1) or m.group(2)], match.group(1))
+            result.append(Stage(base=base, name=match.group(2)))
+        elif not result and ins.keyword == "ARG":
+            continue
         elif not result:
             raise ValueError(f"line {ins.line}: {ins.keyword} before the first FROM")
         else:

@@ -44,7 +44,8 @@ class ReplayError(AssertionError):
 
 def python_for(image: str) -> str:
     """An interpreter of the Python version the base image (``python:3.11-slim``) has."""
-    match = re.fullmatch(r"(?:docker\.io/)?(?:library/)?python:(\d+)\.(\d+)[-.\w]*", image)
+    match = re.fullmatch(r"(?:docker\.io/)?(?:library/)?python:(\d+)\.(\d+)[-.\w]*"
+                         r"(?:@sha256:[0-9a-f]{64})?", image)
     if not match:
         raise ReplayError(f"the replay knows python:X.Y base images only, not {image!r}")
     version = (int(match.group(1)), int(match.group(2)))

@@ -10,7 +10,7 @@ import pytest
 from aideator.config import ENV_PREFIX, Settings, load_settings
 
 from .conftest import (DEFAULT, DEV, KUBE_VERSIONS, NAMESPACE, PRODUCTION, VALUE_SETS,
-                       api_environment, find, helm, kinds, render)
+                       CHART, RELEASE, api_environment, find, helm, kinds, render)
 
 EXTRA_ENV = {"AIDEATOR_BIND",                                  # read by gunicorn.conf.py
              "AIDEATOR_WORKERS",
@@ -27,7 +27,7 @@ def test_helm_lint_strict_is_clean(values: str) -> None:
 def test_default_values_render_the_whole_release() -> None:
     assert kinds(render()) == sorted([
         "ConfigMap", "Deployment", "LimitRange", "NetworkPolicy", "PersistentVolumeClaim",
-        "Pod", "ResourceQuota", "Role", "RoleBinding", "Service", "ServiceAccount"])
+        "Pod", "ResourceQuota", "Role", "RoleBinding", "Secret", "Service", "ServiceAccount"])
 
 
 def test_production_values_render_ingress_and_no_inline_secrets() -> None:
@@ -36,7 +36,7 @@ def test_production_values_render_ingress_and_no_inline_secrets() -> None:
         "ConfigMap", "Deployment", "Ingress", "LimitRange", "Namespace", "NetworkPolicy", "Pod",
         "PodDisruptionBudget", "ResourceQuota", "Role", "RoleBinding", "Service",
         "ServiceAccount"])
-    assert "Secret" not in kinds(objects)                  # both Secrets are referenced
+    assert "Secret" not in kinds(objects)                  # every Secret is referenced
     assert "PersistentVolumeClaim" not in kinds(objects)   # PostgreSQL holds the data
 
 
@@ -58,7 +58,8 @@ def test_optional_objects_validate_strictly(version: str) -> None:
                      "--set", "api.ingress.enabled=true", "--set", "api.ingress.hosts={a.test}",
                      "--set", "api.extraEnv[0].name=AIDEATOR_FANOUT_WINDOW",
                      "--set-string", "api.extraEnv[0].value=100")
-    assert kinds(objects).count("Secret") == 2 and "Namespace" in kinds(objects)
+    # The database URL, the model key and the signing key.
+    assert kinds(objects).count("Secret") == 3 and "Namespace" in kinds(objects)
     for obj in objects:
         kubernetes_validate.validate(obj, version, strict=True)
 
@@ -206,7 +207,7 @@ def test_agent_settings_come_from_values() -> None:
 def test_database_url_value_goes_through_a_secret() -> None:
     url = "postgresql://aideator:s3cret@db:5432/aideator"
     objects = render("--set", f"database.url={url}")
-    secret = find(objects, "Secret")
+    secret = find(objects, "Secret", "aideator-database")
     assert base64.b64decode(secret["data"]["url"]).decode() == url
     env = api_environment(objects)
     assert env["AIDEATOR_DATABASE_URL"] == {
@@ -225,7 +226,7 @@ def test_production_reads_the_database_url_from_the_existing_secret() -> None:
 
 def test_the_model_key_is_the_api_pods_and_never_in_the_agents_namespace() -> None:
     objects = render("--set", "anthropic.apiKey=sk-test", "--set", "agents.namespace=agents")
-    secret = find(objects, "Secret")
+    secret = find(objects, "Secret", "aideator-anthropic")
     assert secret["metadata"]["namespace"] == NAMESPACE
     assert base64.b64decode(secret["data"]["api-key"]).decode() == "sk-test"
     env = api_environment(objects)
@@ -417,3 +418,14 @@ def test_dev_values_reload_code_on_a_writable_root() -> None:
     assert container["securityContext"]["readOnlyRootFilesystem"] is False
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert DEFAULT == ()
+
+
+def test_the_agent_image_can_be_pinned_by_digest() -> None:
+    digest = "sha256:" + "ab12" * 16
+    env = api_environment(render("--set", f"agents.image.digest={digest}",
+                                 "--set", "agents.image.tag=moving"))
+    assert env["AIDEATOR_AGENT_IMAGE"] == f"aideator-agent@{digest}"
+    assert api_environment(render())["AIDEATOR_AGENT_IMAGE"] == "aideator-agent:2.0.0"
+    result = helm("template", RELEASE, str(CHART), "--set", "agents.image.digest=latest",
+                  check=False)
+    assert result.returncode != 0 and "schema" in result.stderr.lower()

@@ -1,4 +1,5 @@
-"""The chart always runs with access control on, its admin token from a Secret."""
+"""The chart always runs with access control on, its admin token and signing key from
+Secrets."""
 from __future__ import annotations
 
 import base64
@@ -29,7 +30,9 @@ def test_production_takes_the_admin_token_from_its_existing_secret() -> None:
     objects = render(*PRODUCTION)
     assert api_environment(objects)["AIDEATOR_ADMIN_TOKEN"] == {
         "secretKeyRef": {"name": "aideator-admin-token", "key": "token"}}
-    assert not any("admin-token" in name for name in secrets(objects))
+    assert api_environment(objects)["AIDEATOR_SECRET_KEY"] == {
+        "secretKeyRef": {"name": "aideator-signing-key", "key": "secret-key"}}
+    assert not secrets(objects)
 
 
 def test_an_admin_token_value_goes_through_a_secret_of_the_chart() -> None:
@@ -55,7 +58,33 @@ def test_dev_values_have_a_local_admin_token_and_notes_tell_how_to_get_one() -> 
     assert "flask --app aideator tokens create" in notes and "Authorization: Bearer" in notes
 
 
-@pytest.mark.parametrize("bad", ["auth.adminToken.value=short",
+def test_the_signing_key_comes_from_a_secret_the_chart_makes_random() -> None:
+    objects = render()
+    secret = secrets(objects)["aideator-signing-key"]
+    key = base64.b64decode(secret["data"]["secret-key"]).decode()
+    assert len(key) == 64 and key.isalnum()
+    assert api_environment(objects)["AIDEATOR_SECRET_KEY"] == {
+        "secretKeyRef": {"name": "aideator-signing-key", "key": "secret-key"}}
+    assert key not in str(find(objects, "ConfigMap")) + str(find(objects, "Deployment"))
+    # A fresh key per install (a render without a cluster has nothing to read back), and
+    # the pods' checksum does not follow it: only the template's lookup keeps it stable.
+    again = helm("template", "other", str(CHART), "--namespace", "aideator").stdout
+    assert key not in again
+    template = (CHART / "templates" / "api" / "secret-signing-key.yaml").read_text()
+    assert 'lookup "v1" "Secret" .Release.Namespace $name' in template
+
+
+def test_an_existing_signing_key_secret_is_used_and_none_is_made() -> None:
+    objects = render("--set", "auth.signingKey.existingSecret.name=my-signing",
+                     "--set", "auth.signingKey.existingSecret.key=k")
+    assert api_environment(objects)["AIDEATOR_SECRET_KEY"] == {
+        "secretKeyRef": {"name": "my-signing", "key": "k"}}
+    assert not any("signing" in name for name in secrets(objects))
+
+
+@pytest.mark.parametrize("bad", ["auth.signingKey.value=a-plain-key-in-values-0123456789",
+                                 "auth.signingKey.existingSecret.name=Not_A_Name",
+                                 "auth.adminToken.value=short",
                                  "auth.streamTokenSeconds=0",
                                  "auth.limits.maxBudgetUsd=-1",
                                  "auth.mode=off"])

@@ -99,3 +99,31 @@ def test_the_api_image_installs_every_package_the_service_imports() -> None:
     missing = {name for name in third_party
                if DISTRIBUTIONS.get(name, name).lower().replace("_", "-") not in requirements}
     assert not missing, f"imported by aideator/ but not in requirements.txt: {missing}"
+
+
+def test_every_base_image_is_pinned_by_digest() -> None:
+    # A tag moves under a rebuild; a digest names one image. Stages built FROM an earlier
+    # stage inherit its pin.
+    digest = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
+    for dockerfile in (API, AGENT):
+        all_stages = stages(dockerfile.read_text())
+        names = {s.name for s in all_stages if s.name}
+        for stage in all_stages:
+            assert stage.base in names or digest.match(stage.base), (
+                f"{dockerfile.relative_to(ROOT)}: FROM {stage.base} is not pinned by digest")
+    # Both images start from the same base, so one refresh updates both.
+    assert stages(API.read_text())[0].base == stages(AGENT.read_text())[0].base
+
+
+def test_apt_packages_are_pinned_or_their_comment_says_why_not() -> None:
+    for dockerfile in (API, AGENT):
+        text = dockerfile.read_text()
+        for ins in parse(text):
+            if ins.keyword != "RUN" or "apt-get install" not in ins.args:
+                continue
+            words = ins.args.split("apt-get install", 1)[1].split("&&")[0].split()
+            packages = [w for w in words if not w.startswith("-")]
+            unpinned = [p for p in packages if "=" not in p]
+            comment = "\n".join(text.splitlines()[max(ins.line - 8, 0):ins.line - 1])
+            assert not unpinned or "Not pinned" in comment, (
+                f"{dockerfile.relative_to(ROOT)}:{ins.line}: {unpinned} unpinned, unexplained")

@@ -157,3 +157,43 @@ def test_user_text_only_lands_in_env_values() -> None:
     assert nasty not in repr(flat)
     assert {"name": "PROMPT", "value": nasty} in env
     assert {"name": "MODEL", "value": nasty} in env
+
+
+def test_secret_variables_are_references_to_the_jobs_secret_and_the_job_waits() -> None:
+    from aideator.runtimes.agent_env import SECRET_VARIABLES
+    job = render(prompt="Refactor main.py", secret_env=SECRET_VARIABLES)
+    name = job["metadata"]["name"]
+    assert job["spec"]["suspend"] is True  # no pod before its Secret exists
+    env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    for variable in ("PROMPT", "ANTHROPIC_API_KEY", "GIT_CONFIG_VALUE_1"):
+        assert env[variable] == {"name": variable, "valueFrom": {"secretKeyRef": {
+            "name": name, "key": variable}}}
+    text = str(job)
+    assert "Refactor main.py" not in text and "aidg_test-credential" not in text
+    assert env["REPO_URL"]["value"] == "https://github.com/octocat/Hello-World"
+
+
+def test_render_secret_is_owned_by_the_created_job() -> None:
+    from .conftest import GATEWAY_TOKEN
+    job = render(secret_env={"PROMPT", "ANTHROPIC_API_KEY"})
+    with pytest.raises(ValueError):  # an uncreated Job has no uid to own anything
+        manifests.render_secret(job=job, env={"PROMPT": "p", "ANTHROPIC_API_KEY": "k"},
+                                secret_env={"PROMPT"})
+    job["metadata"]["uid"] = "0b8c8a4e-1f55-4a5f-9d53-5d3b1c0e7d11"
+    secret = manifests.render_secret(
+        job=job, env={"PROMPT": "cost $(HOME) $$5 ☃", "ANTHROPIC_API_KEY": GATEWAY_TOKEN,
+                      "RUN_ID": "run-k3x9m2p7q1"},
+        secret_env={"PROMPT", "ANTHROPIC_API_KEY"})
+    assert secret == {
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque", "immutable": True,
+        "metadata": {"name": "agent-run-k3x9m2p7q1-0", "namespace": "default",
+                     "labels": {"app": "aideator-agent", "run-id": "run-k3x9m2p7q1",
+                                "variation-id": "0"},
+                     "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job",
+                                          "name": "agent-run-k3x9m2p7q1-0",
+                                          "uid": "0b8c8a4e-1f55-4a5f-9d53-5d3b1c0e7d11"}]},
+        # Not "$"-escaped: the kubelet does not expand values from a Secret.
+        "data": {"ANTHROPIC_API_KEY": "YWlkZ190ZXN0LWNyZWRlbnRpYWw=",
+                 "PROMPT": "Y29zdCAkKEhPTUUpICQkNSDimIM="}}
+    with pytest.raises(ValueError):
+        render(secret_env={"NOT_IN_ENV"})

@@ -1,7 +1,9 @@
 """User text reaches the agent's environment byte-identical through the whole service:
-request → Job env (structurally rendered, ``$`` escaped) → API → kubelet → process."""
+request → the Job's Secret (never the Job spec) → API → kubelet → process."""
 from __future__ import annotations
 
+import base64
+import json
 import sys
 
 import pytest
@@ -23,7 +25,7 @@ def kubelet_command() -> list[str]:
     return [sys.executable, str(ENV_AGENT)]
 
 
-def test_a_prompt_full_of_metacharacters_arrives_byte_identical(kube_server):
+def test_a_prompt_full_of_metacharacters_arrives_byte_identical(kube_server, fake):
     server = kube_server()
     run = start_run(server, NASTY, 2)
     events = read_events(server.base + run["stream_url"], timeout=30)
@@ -39,3 +41,23 @@ def test_a_prompt_full_of_metacharacters_arrives_byte_identical(kube_server):
     assert sorted(r["values"]["VARIATION_ID"] for r in reports) == ["0", "1"]
     detail = server.get(f"/runs/{run['run_id']}").json()
     assert detail["prompt"] == NASTY
+
+    # Issue 20: neither the prompt nor the variation's credential is in a Job spec (what
+    # `get jobs` shows and etcd keeps); they are in each Job's own Secret, owned by it.
+    for name in run["job_names"]:
+        job = fake.get("jobs", "default", name)
+        secret = fake.get("secrets", "default", name)
+        token = base64.b64decode(secret["data"]["ANTHROPIC_API_KEY"]).decode()
+        assert token.startswith("aidg_")
+        assert base64.b64decode(secret["data"]["PROMPT"]).decode() == NASTY
+        spec = json.dumps(job)
+        assert token not in spec and "rm -rf" not in spec and "Authorization" not in spec
+        assert secret["metadata"]["ownerReferences"] == [{
+            "apiVersion": "batch/v1", "kind": "Job", "name": name,
+            "uid": job["metadata"]["uid"]}]
+    # Deleted with its Job, as the TTL controller deletes it (Foreground).
+    for name in run["job_names"]:
+        fake.controller.delete_job("default", name, "Foreground")
+    fake.wait_for(lambda: not any(fake.get(kind, "default", name)
+                                  for kind in ("jobs", "secrets")
+                                  for name in run["job_names"]), timeout=10)

@@ -58,3 +58,26 @@ def test_a_job_gone_while_the_service_was_down_keeps_its_history(kube_server, fa
     assert by_variation(events, "error")[0]["error"] == (
         f"the Job {name} is gone (expired or deleted); its stored history is kept")
     assert events[-1].data["status"] == "failed"
+
+
+def test_a_service_killed_between_a_job_and_its_secret_starts_it_after_restart(
+        kube_server, fake, tmp_path):
+    # The Job exists (suspended, no pod) but its Secret is still on its way when the
+    # service dies: the next service finds the Job, gives it its Secret and resumes it.
+    data = tmp_path / "data"
+    first = kube_server(data)
+    fake.slow("create", "secrets", 3.0, times=2)
+    run = start_run(first, "lines=5", 2)
+    fake.wait_for(lambda: len(fake.list("jobs")) == 2, timeout=15)
+    first.kill()
+    assert all(fake.get("jobs", "default", n)["spec"]["suspend"] for n in run["job_names"])
+    assert not any(fake.pods_of(n) for n in run["job_names"])
+
+    second = kube_server(data)
+    events = read_events(second.base + run["stream_url"], timeout=30)
+    for i in (0, 1):
+        assert_every_line_once(events, i, 5)
+    assert events[-1].data == {"run_id": run["run_id"], "status": "completed"}
+    for name in run["job_names"]:
+        assert fake.get("secrets", "default", name)["metadata"]["ownerReferences"][0][
+            "uid"] == fake.get("jobs", "default", name)["metadata"]["uid"]

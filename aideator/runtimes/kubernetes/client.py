@@ -184,13 +184,14 @@ class Kube:
 
     # -- plumbing ------------------------------------------------------------------------
     def _request(self, method: str, path: str, *, query: dict[str, Any] | None = None,
-                 body: Any = None, timeout: Any = UNARY_TIMEOUT, stream: bool = False) -> Any:
+                 body: Any = None, timeout: Any = UNARY_TIMEOUT, stream: bool = False,
+                 content_type: str = "application/json") -> Any:
         """One call; the parsed JSON answer, or the raw response when ``stream``."""
         api = self._api()
         params = [(k, v) for k, v in (query or {}).items() if v is not None]
         request = api.param_serialize(method=method, resource_path=path, query_params=params,
                                       header_params={"Accept": "application/json, */*",
-                                                     "Content-Type": "application/json"},
+                                                     "Content-Type": content_type},
                                       body=body, auth_settings=["BearerToken"])
         started, status = time.perf_counter(), 0
         try:
@@ -225,6 +226,12 @@ class Kube:
     def get_job(self, *, namespace: str, name: str) -> dict[str, Any]:
         return self._request("GET", self._jobs(namespace, name))
 
+    def resume_job(self, *, namespace: str, name: str) -> dict[str, Any]:
+        """Let a Job created suspended start its pod (a JSON merge patch of spec.suspend)."""
+        return self._request("PATCH", self._jobs(namespace, name),
+                             body={"spec": {"suspend": False}},
+                             content_type="application/merge-patch+json")
+
     def delete_job(self, *, namespace: str, name: str,
                    propagation: str = "Foreground") -> dict[str, Any]:
         # The API's default for a Job is Orphan: its pods would run on. Foreground also
@@ -243,6 +250,13 @@ class Kube:
         """Watch events of Jobs, as :meth:`watch_pods` does for pods."""
         return self._watch(self._jobs(namespace), label_selector, resource_version,
                            timeout_seconds)
+
+    # -- secrets -------------------------------------------------------------------------
+    def create_secret(self, *, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a Secret. The service never reads one back: its answer is not returned
+        (it would hold the values just sent)."""
+        created = self._request("POST", f"/api/v1/namespaces/{namespace}/secrets", body=body)
+        return {"metadata": created.get("metadata") or {}}
 
     # -- pods ----------------------------------------------------------------------------
     def get_pod(self, *, namespace: str, name: str) -> dict[str, Any]:

@@ -4,22 +4,26 @@ dict out.
 Like kubespawner's ``objects.py`` this never calls the API, so it is tested by comparing to
 a literal dict. The template is loaded once and deep-copied; every per-variation field is set
 structurally, never by substituting text into YAML, and user text (PROMPT, REPO_URL, …)
-only ever lands in env *values*.
+only ever lands in env *values*. What must not be readable with ``get jobs`` (the prompt,
+the variation's gateway credential) goes into a Secret of its own (:func:`render_secret`,
+named as the Job and owned by it, so it is deleted with it); the Job reads it with
+``secretKeyRef`` and is created suspended, to be resumed once that Secret exists.
 """
 from __future__ import annotations
 
+import base64
 import copy
 import functools
 import re
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 import yaml
 
 from ...naming import DNS1123_LABEL, job_name
 
 __all__ = ["APP_LABEL", "TEMPLATE_PATH", "WORKSPACE", "escape_env_value", "job_name",
-           "label_selector", "load_template", "render_job"]
+           "label_selector", "load_template", "render_job", "render_secret"]
 
 # Shipped inside the package (setup.cfg package_data), so an installed service finds it.
 TEMPLATE_PATH = Path(__file__).resolve().with_name("job.yaml")
@@ -69,9 +73,13 @@ def render_job(*, run_id: str, variation_id: int, env: Mapping[str, str], image:
                deadline_seconds: int, resources: Mapping[str, Any],
                image_pull_policy: str | None = None,
                image_pull_secrets: Sequence[str] = (),
-               runtime_class: str = "") -> dict[str, Any]:
+               runtime_class: str = "", secret_env: Collection[str] = ()) -> dict[str, Any]:
     """The batch/v1 Job running one variation; raises ValueError on anything the API
-    server would reject (names, labels, env names) rather than letting it answer 422."""
+    server would reject (names, labels, env names) rather than letting it answer 422.
+
+    The variables named in ``secret_env`` are read from the Job's Secret (same name, see
+    :func:`render_secret`) instead of being written into the spec; with any of them the Job
+    is created suspended (no pod can start before its Secret exists)."""
     name = job_name(_label_value("run_id", run_id), _variation(variation_id))
     _check(DNS1123_LABEL, "namespace", namespace, 63)
     if not isinstance(image, str) or not image or any(c.isspace() for c in image):
@@ -88,6 +96,8 @@ def render_job(*, run_id: str, variation_id: int, env: Mapping[str, str], image:
     job["metadata"].update(name=name, namespace=namespace, labels=dict(labels))
     job["spec"]["ttlSecondsAfterFinished"] = ttl_seconds
     job["spec"]["activeDeadlineSeconds"] = deadline_seconds
+    if secret_env:
+        job["spec"]["suspend"] = True
     pod = job["spec"]["template"]
     pod["metadata"]["labels"] = dict(labels)
     if runtime_class:
@@ -104,14 +114,45 @@ def render_job(*, run_id: str, variation_id: int, env: Mapping[str, str], image:
     if image_pull_policy is not None:
         container["imagePullPolicy"] = image_pull_policy
     container["resources"] = copy.deepcopy(dict(resources))
-    container["env"] = _env(container.get("env", []), env)
+    container["env"] = _env(container.get("env", []), env, secret=name,
+                            secret_env=frozenset(secret_env))
     return job
 
 
-def _env(fixed: list[dict[str, Any]], env: Mapping[str, str]) -> list[dict[str, Any]]:
-    """The template's entries, then ``env``: the agent's whole contract, its gateway
-    credential included (no Secret: the model key stays with the service's gateway)."""
+def render_secret(*, job: Mapping[str, Any], env: Mapping[str, str],
+                  secret_env: Collection[str]) -> dict[str, Any]:
+    """The Secret holding ``job``'s ``secret_env`` variables (from ``env``), owned by the
+    Job as created (its uid), so the garbage collector deletes it with the Job.
+
+    No ``blockOwnerDeletion``: setting it needs update rights on ``jobs/finalizers``, and
+    the Job need not wait for it. Immutable: nothing rewrites it, and the kubelet need not
+    watch it."""
+    meta = job["metadata"]
+    if not meta.get("uid"):
+        raise ValueError("the Secret's owner must be the Job as created (with its uid)")
+    missing = [name for name in secret_env if name not in env]
+    if missing:
+        raise ValueError(f"no value for the Secret's {', '.join(sorted(missing))}")
+    return {
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque", "immutable": True,
+        "metadata": {"name": meta["name"], "namespace": meta["namespace"],
+                     "labels": dict(meta.get("labels") or {}),
+                     "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job",
+                                          "name": meta["name"], "uid": meta["uid"]}]},
+        # Secret values are not expanded by the kubelet: no "$" escaping here.
+        "data": {name: base64.b64encode(env[name].encode()).decode()
+                 for name in sorted(secret_env)},
+    }
+
+
+def _env(fixed: list[dict[str, Any]], env: Mapping[str, str], *, secret: str,
+         secret_env: frozenset[str]) -> list[dict[str, Any]]:
+    """The template's entries, then ``env``: the agent's whole contract, the variables of
+    ``secret_env`` as references to the Job's Secret (named ``secret``)."""
     reserved = {entry["name"] for entry in fixed}
+    unknown = secret_env - set(env)
+    if unknown:
+        raise ValueError(f"secret_env names variables not in env: {sorted(unknown)}")
     entries = list(fixed)
     for name, value in env.items():
         _check(_ENV_NAME, "env name", name, 1024)
@@ -122,7 +163,11 @@ def _env(fixed: list[dict[str, Any]], env: Mapping[str, str]) -> list[dict[str, 
         if "\0" in value:
             # A process environment cannot hold NUL: the container would never start.
             raise ValueError(f"env value for {name} contains a NUL character")
-        entries.append({"name": name, "value": escape_env_value(value)})
+        if name in secret_env:
+            entries.append({"name": name, "valueFrom": {"secretKeyRef": {
+                "name": secret, "key": name}}})
+        else:
+            entries.append({"name": name, "value": escape_env_value(value)})
     return entries
 
 

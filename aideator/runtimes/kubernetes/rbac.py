@@ -12,8 +12,13 @@ from typing import Any
 # Verbs are Kubernetes RBAC verbs: a GET of one object is "get", of a collection "list"
 # (or "watch" with ?watch=true); a pod's log is the "pods/log" subresource.
 RULES: tuple[dict[str, tuple[str, ...]], ...] = (
+    # patch: a Job is created suspended and resumed once its Secret exists.
     {"apiGroups": ("batch",), "resources": ("jobs",),
-     "verbs": ("create", "get", "list", "watch", "delete")},
+     "verbs": ("create", "get", "list", "watch", "delete", "patch")},
+    # Each Job's Secret (the prompt and the variation's gateway credential), created owned
+    # by the Job: the garbage collector deletes it with the Job, so no delete is needed,
+    # and the service never reads a Secret (no get, list or watch).
+    {"apiGroups": ("",), "resources": ("secrets",), "verbs": ("create",)},
     # watch: the service follows pod phases (pending, image pull errors, OOM) as they happen.
     {"apiGroups": ("",), "resources": ("pods",), "verbs": ("get", "list", "watch")},
     {"apiGroups": ("",), "resources": ("pods/log",), "verbs": ("get",)},

@@ -8,6 +8,12 @@ stopped after the last, so API traffic grows with runs and variations, never wit
 number of people watching; the namespace's Warning events are watched once for all of
 them (:class:`WarningWatcher`) while any variation is followed. Every call stays within
 ``rbac``.
+
+The prompt and the variation's credential never enter the Job spec: the Job is created
+suspended, then its Secret (owned by the Job, so deleted with it), then the Job is resumed.
+A service that stops between those steps leaves a suspended Job with no pod, which the
+next owner of the run (re-attaching, or re-creating and finding the Job) completes the
+same way; a Secret never exists without its owner, so none is left behind.
 """
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ from typing import Any, Iterator, Mapping
 import gevent
 
 from ... import tracing
-from ..agent_env import agent_environment
+from ..agent_env import SECRET_VARIABLES, agent_environment
 from ...config import Settings, gateway_url
 from ..base import Exited, Notice, Observation, VariationSpec, Waiting
 from . import client as kube
@@ -64,7 +70,7 @@ class KubernetesRuntime:
                     return
             else:
                 handle = {"namespace": self._namespace, **handle}
-                gone = self._check_exists(handle)
+                gone = yield from self._check_exists(spec, handle)
                 if gone is not None:
                     yield gone
                     return
@@ -127,13 +133,20 @@ class KubernetesRuntime:
                 "runs_watched": len(self._runs)}
 
     # -- creating a Job ------------------------------------------------------------------
-    def _render(self, spec: VariationSpec) -> dict[str, Any]:
-        s = self._settings
+    def _environment(self, spec: VariationSpec) -> tuple[dict[str, str], frozenset[str]]:
+        """The agent's environment, and which of its variables go through the Secret."""
         env = agent_environment(run_id=spec.run_id, variation_id=spec.index,
                                 repo_url=spec.repo_url, prompt=spec.prompt,
                                 config=spec.config, workspace=manifests.WORKSPACE,
-                                gateway_url=gateway_url(s), gateway_token=spec.gateway_token)
+                                gateway_url=gateway_url(self._settings),
+                                gateway_token=spec.gateway_token)
+        return env, SECRET_VARIABLES & set(env)
+
+    def _render(self, spec: VariationSpec) -> dict[str, Any]:
+        s = self._settings
+        env, secret_env = self._environment(spec)
         return manifests.render_job(
+            secret_env=secret_env,
             run_id=spec.run_id, variation_id=spec.index, env=env, image=s.agent_image,
             namespace=self._namespace, ttl_seconds=s.job_ttl_seconds,
             deadline_seconds=s.job_deadline_seconds,
@@ -155,16 +168,20 @@ class KubernetesRuntime:
         except ValueError as exc:
             yield Exited(False, f"could not create Job {name}: {exc}", cause="create_failed")
             return None
+        job: dict[str, Any] | None = None
         for attempt in range(1, CREATE_ATTEMPTS + 1):
             try:
                 with tracing.span("kubernetes.job.create", **{
                         "aideator.run_id": spec.run_id, "aideator.variation": spec.index,
                         "k8s.job.name": name, "k8s.namespace.name": self._namespace,
                         "aideator.attempt": attempt}):
-                    self._kube.create_job(namespace=self._namespace, body=body)
+                    job = self._kube.create_job(namespace=self._namespace, body=body)
                 break
             except kube.Conflict:
-                break  # created by an earlier attempt whose answer was lost: ours
+                # Created by an earlier attempt whose answer was lost, or by a previous
+                # owner of the run: ours, and maybe still suspended.
+                job = None
+                break
             except kube.Unavailable as exc:
                 if attempt == CREATE_ATTEMPTS:
                     yield Exited(False, f"could not create Job {name}: {exc}",
@@ -182,20 +199,61 @@ class KubernetesRuntime:
             delete_job(self._kube, namespace=self._namespace, name=name)
             yield Exited(False, "cancelled", cause="cancelled")
             return None
+        failure = yield from self._start(spec, job)
+        if failure is not None:
+            delete_job(self._kube, namespace=self._namespace, name=name)
+            yield failure
+            return None
         yield Waiting(f"Created Job {name}; waiting for its pod", handle=handle)
         return handle
 
-    def _check_exists(self, handle: Mapping[str, Any]) -> Exited | None:
+    def _start(self, spec: VariationSpec, job: dict[str, Any] | None
+               ) -> Iterator[Observation]:
+        """Give a suspended Job its Secret, then resume it; returns an Exited on failure
+        (None once the Job may run). ``job`` None: read it (its uid owns the Secret)."""
+        name = spec.job_name
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            try:
+                if job is None:
+                    job = self._kube.get_job(namespace=self._namespace, name=name)
+                if not (job.get("spec") or {}).get("suspend"):
+                    return None  # resumed already (or made before Jobs were suspended)
+                env, secret_env = self._environment(spec)
+                secret = manifests.render_secret(job=job, env=env, secret_env=secret_env)
+                try:
+                    self._kube.create_secret(namespace=self._namespace, body=secret)
+                except kube.Conflict:
+                    pass  # made by an earlier attempt or owner: the same content, same owner
+                self._kube.resume_job(namespace=self._namespace, name=name)
+                return None
+            except ValueError as exc:
+                return Exited(False, f"could not start Job {name}: {exc}",
+                              cause="create_failed")
+            except kube.Unavailable as exc:
+                if attempt == CREATE_ATTEMPTS:
+                    return Exited(False, f"could not start Job {name}: {exc}",
+                                  cause="create_failed")
+                yield Notice(f"Starting Job {name} failed ({exc}); retrying")
+                gevent.sleep(CREATE_BACKOFF * 2 ** (attempt - 1))
+            except kube.KubeError as exc:
+                return Exited(False, f"could not start Job {name}: {exc}",
+                              cause="create_failed")
+        return None
+
+    def _check_exists(self, spec: VariationSpec, handle: Mapping[str, Any]
+                      ) -> Iterator[Observation]:
         """On re-attach: an Exited when the Job is gone (its TTL passed while we were
-        down); transient API errors are left to the pod watch to report."""
+        down), after starting it if the previous owner stopped before it did; transient
+        API errors are left to the pod watch to report."""
         try:
-            self._kube.get_job(namespace=handle["namespace"], name=handle["job"])
+            job = self._kube.get_job(namespace=handle["namespace"], name=handle["job"])
         except kube.NotFound:
             return Exited(False, f"the Job {handle['job']} is gone (expired or deleted); "
                                  "its stored history is kept", cause="lost")
         except kube.KubeError as exc:
             log.warning("re-attaching to Job %s: %s", handle["job"], exc)
-        return None
+            return None
+        return (yield from self._start(spec, job))
 
     # -- the run's shared pod watch ------------------------------------------------------
     def _acquire(self, run_id: str) -> _Run:

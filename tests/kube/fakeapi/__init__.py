@@ -2,9 +2,9 @@
 
 See :class:`FakeKubeAPI`; the modules behind it each reproduce one part of a cluster:
 ``store`` (etcd + resourceVersions), ``objects`` (admission), ``jobs`` (Job/GC/TTL
-controllers), ``kubelet`` (pods as local processes, and the scheduler), ``events`` (the
-components' event recorders), ``logs``, ``watch``, ``handlers`` (HTTP), ``faults`` (fault
-injection + request recorder).
+controllers), ``gc`` (ownerReferences of other objects), ``kubelet`` (pods as local
+processes, and the scheduler), ``events`` (the components' event recorders), ``logs``,
+``watch``, ``handlers`` (HTTP), ``faults`` (fault injection + request recorder).
 """
 from .faults import Recorded
 from .kubelet import (BEHAVIOUR_ENV, BEHAVIOUR_LABEL, CONTAINER_CREATING, FAILED_MOUNT,

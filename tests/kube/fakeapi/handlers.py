@@ -119,6 +119,9 @@ class Handler(BaseHTTPRequestHandler):
             return 201, api.controller.create_job(ns, _object(body))
         if verb == "create" and resource == "secrets":
             return 201, api.create_secret_object(ns, _object(body))
+        if verb == "patch" and resource == "jobs" and name:
+            return 200, api.controller.patch_job(ns, name, body,
+                                                 self.headers.get("Content-Type") or "")
         if verb == "delete" and name:
             policy = query.get("propagationPolicy") or (body or {}).get("propagationPolicy")
             grace = (body or {}).get("gracePeriodSeconds", _number(query, "gracePeriodSeconds"))

@@ -3,7 +3,9 @@
 It keeps a Job's status (active/ready/succeeded/failed, SuccessCriteriaMet → Complete,
 FailureTarget → Failed with BackoffLimitExceeded or DeadlineExceeded) in line with its
 pods, replaces failed pods within ``backoffLimit``, enforces ``activeDeadlineSeconds``,
-deletes finished Jobs after ``ttlSecondsAfterFinished`` and applies deletion propagation.
+deletes finished Jobs after ``ttlSecondsAfterFinished``, holds the pods of a suspended Job
+(``spec.suspend``; a merge patch resumes it, and the deadline counts from then) and
+applies deletion propagation (to other dependents through ``gc``).
 It records the Job's Events (SuccessfulCreate; a Warning with the failure's reason when the
 Job fails, Completed when it succeeds). Note the API default for deleting a batch/v1 Job
 is *Orphan*: its pods keep running.
@@ -17,13 +19,16 @@ from typing import Any
 
 from . import objects
 from .events import JOB_CONTROLLER, EventRecorder
+from .gc import GarbageCollector
 from .kubelet import Kubelet
 from .logs import LogBook
-from .status import bad_request
+from .status import ApiError, bad_request, invalid
 from .store import Store, now_rfc3339
 
 TERMINAL = ("Succeeded", "Failed")
 POLICIES = ("Orphan", "Background", "Foreground")
+# The patch types the API server takes for a built-in kind (plain JSON is 415).
+PATCH_TYPES = ("application/merge-patch+json", "application/strategic-merge-patch+json")
 
 
 @dataclass
@@ -41,8 +46,9 @@ class _JobState:
 
 class JobController:
     def __init__(self, store: Store, logs: LogBook, *, pod_grace_seconds: float,
-                 events: EventRecorder) -> None:
+                 events: EventRecorder, gc: GarbageCollector) -> None:
         self._store, self._logs = store, logs
+        self._gc = gc
         self._events = events
         self._grace = pod_grace_seconds
         self._jobs: dict[str, _JobState] = {}
@@ -58,13 +64,68 @@ class JobController:
             created = self._store.create("jobs", job)
             uid = created["metadata"]["uid"]
             self._jobs[uid] = _JobState(namespace, created["metadata"]["name"])
-            created = self._store.update("jobs", namespace, created["metadata"]["name"],
-                                         lambda j: j["status"].update(startTime=now_rfc3339()))
+            if not created["spec"].get("suspend"):
+                created = self._store.update("jobs", namespace, created["metadata"]["name"],
+                                             lambda j: j["status"].update(
+                                                 startTime=now_rfc3339()))
             self._sync(uid)
-        deadline = created["spec"].get("activeDeadlineSeconds")
-        if deadline:
-            self._later(deadline, self._deadline_exceeded, uid)
+        if not created["spec"].get("suspend"):
+            self._start_deadline(created)
         return created
+
+    def patch_job(self, namespace: str, name: str, patch: Any,
+                  content_type: str) -> dict[str, Any]:
+        """A merge patch; only what the API server lets change (suspend, labels, ...)."""
+        if content_type.split(";")[0].strip() not in PATCH_TYPES:
+            raise ApiError(415, "UnsupportedMediaType",
+                           f"the body of the request was in an unknown format - accepted "
+                           f"media types include: {', '.join(PATCH_TYPES)}")
+        if not isinstance(patch, dict) or "__invalid__" in patch:
+            raise bad_request("the body of the request was in an unknown format")
+        with self._store.cond:
+            job = self._store.get("jobs", namespace, name)
+            patched = _merge(job, patch)
+            for field in ("template", "selector", "completions", "completionMode"):
+                if patched["spec"].get(field) != job["spec"].get(field):
+                    raise invalid("jobs", name, [(f"spec.{field}", "Invalid value: field "
+                                                  "is immutable")])
+            if patched["metadata"].get("uid") != job["metadata"]["uid"] or \
+                    patched["metadata"].get("name") != name:
+                raise invalid("jobs", name, [("metadata", "Invalid value: field is "
+                                              "immutable")])
+            resumed = job["spec"].get("suspend") and not patched["spec"].get("suspend")
+            suspended = patched["spec"].get("suspend") and not job["spec"].get("suspend")
+
+            def apply(j: dict[str, Any]) -> None:
+                j["metadata"] = patched["metadata"]
+                j["spec"] = patched["spec"]
+                if resumed:
+                    j["status"]["startTime"] = now_rfc3339()
+                    for c in j["status"].get("conditions") or []:
+                        if c["type"] == "Suspended":
+                            c.update(status="False", reason="Resumed",
+                                     message="Job resumed",
+                                     lastTransitionTime=now_rfc3339())
+            if patched != job:
+                if patched["spec"] != job["spec"]:
+                    patched["metadata"]["generation"] = job["metadata"].get("generation", 1) + 1
+                job = self._store.update("jobs", namespace, name, apply)
+            uid = job["metadata"]["uid"]
+            active = [p["metadata"]["name"] for p in self._pods(namespace, uid)
+                      if not _done(p)] if suspended else []
+            self._sync(uid)
+        for pod in active:  # suspending deletes the Job's running pods
+            self.delete_pod(namespace, pod)
+        if resumed:
+            self._events.emit(job, "Normal", "Resumed", "Job resumed", component=JOB_CONTROLLER)
+            self._start_deadline(job)
+        return job
+
+    def _start_deadline(self, job: dict[str, Any]) -> None:
+        deadline = job["spec"].get("activeDeadlineSeconds")
+        if deadline:
+            self._later(deadline, self._deadline_exceeded, job["metadata"]["uid"],
+                        job["status"].get("startTime"))
 
     def delete_job(self, namespace: str, name: str, policy: str | None) -> dict[str, Any]:
         policy = policy or "Orphan"
@@ -88,6 +149,7 @@ class JobController:
                 job = self._store.remove("jobs", namespace, name)
                 self._jobs.pop(uid, None)
             pods = self._pods(namespace, uid)
+            self._gc.owner_deleted(namespace, uid, policy)
             if policy == "Orphan":
                 for pod in pods:
                     self._store.update("pods", namespace, pod["metadata"]["name"],
@@ -161,11 +223,15 @@ class JobController:
             self._store.cond.wait_for(lambda: self._store.find("pods", namespace, name) is None
                                       or self._store.closed, timeout=15)
 
-    def _deadline_exceeded(self, uid: str) -> None:
+    def _deadline_exceeded(self, uid: str, started: str | None = None) -> None:
         with self._store.cond:
             state = self._jobs.get(uid)
             if state is None or state.outcome is not None:
                 return
+            job = self._store.find("jobs", state.namespace, state.name)
+            if job is None or job["spec"].get("suspend") or \
+                    job["status"].get("startTime") != started:
+                return  # suspended since: the deadline counts again from the resume
             state.outcome = ("Failed", "DeadlineExceeded",
                              "Job was active longer than specified deadline")
             self._sync(uid)
@@ -212,6 +278,8 @@ class JobController:
             elif state.failed > spec.get("backoffLimit", 6):
                 state.outcome = ("Failed", "BackoffLimitExceeded",
                                  "Job has reached the specified backoff limit")
+            elif spec.get("suspend"):
+                pass  # no pods while suspended
             elif not active and not terminating:
                 new_pod = self._store.create("pods", objects.pod_for_job(job))
                 self._events.emit(job, "Normal", "SuccessfulCreate",
@@ -235,6 +303,15 @@ class JobController:
                 else:
                     status.pop(key, None)
             status.update(ready=ready, terminating=len(terminating), uncountedTerminatedPods={})
+            if spec.get("suspend") and not any(c["type"] == "Suspended"
+                                               and c["status"] == "True"
+                                               for c in status.get("conditions") or []):
+                now = now_rfc3339()
+                status["conditions"] = [c for c in status.get("conditions") or []
+                                        if c["type"] != "Suspended"] + [
+                    {"type": "Suspended", "status": "True", "reason": "JobSuspended",
+                     "message": "Job suspended", "lastProbeTime": now,
+                     "lastTransitionTime": now}]
             if state.outcome is not None:
                 _set_outcome(status, state.outcome, final=state.finished)
 
@@ -294,6 +371,19 @@ def _set_outcome(status: dict[str, Any], outcome: tuple[str, str, str], final: b
                                "lastTransitionTime": now})
     if final and kind == "Complete":
         status.setdefault("completionTime", now_rfc3339())
+
+
+def _merge(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch (null deletes; objects merge; anything else replaces)."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = _merge(result.get(key), value)
+    return result
 
 
 def _changed(job: dict[str, Any], mutate: Any) -> bool:

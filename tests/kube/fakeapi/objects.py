@@ -19,6 +19,7 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 # The alphabet Kubernetes uses for generateName suffixes (no vowels, no look-alikes).
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
@@ -123,10 +124,25 @@ def pod_for_job(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def validate_secret(secret: dict[str, Any]) -> None:
-    name = (secret.get("metadata") or {}).get("name") or ""
+    meta = secret.get("metadata") or {}
+    name = meta.get("name") or ""
+    causes: list[tuple[str, str]] = []
     if not _SUBDOMAIN.match(name) or len(name) > 253:
-        raise invalid("secrets", name, [("metadata.name", f'Invalid value: "{name}": '
-                                                          f"{SUBDOMAIN_MSG}")])
+        causes.append(("metadata.name", f'Invalid value: "{name}": {SUBDOMAIN_MSG}'))
+    causes += _label_causes("metadata.labels", meta.get("labels"))
+    for field in ("data", "stringData"):
+        for key in secret.get(field) or {}:
+            if not _SECRET_KEY.match(key) or len(key) > 253:
+                causes.append((f"{field}[{key}]", f'Invalid value: "{key}": a valid config '
+                                                  "key must consist of alphanumeric "
+                                                  "characters, '-', '_' or '.'"))
+    for i, ref in enumerate(meta.get("ownerReferences") or []):
+        for field in ("apiVersion", "kind", "name", "uid"):
+            if not ref.get(field):
+                causes.append((f"metadata.ownerReferences[{i}].{field}", "Invalid value: "
+                               f"\"\": {field} must not be empty"))
+    if causes:
+        raise invalid("secrets", name, causes)
 
 
 def _container_causes(path: str, container: dict[str, Any]) -> list[tuple[str, str]]:

@@ -21,6 +21,7 @@ import kubernetes.client
 from . import objects
 from .events import EventRecorder
 from .faults import Faults, Recorded
+from .gc import GarbageCollector
 from .handlers import Handler
 from .jobs import JobController
 from .kubelet import Kubelet
@@ -79,8 +80,10 @@ class FakeKubeAPI:
         self.faults = Faults()
         self.watches = Watches(self.store, max_seconds=max_watch_seconds,
                                bookmark_seconds=bookmark_seconds)
+        self.gc = GarbageCollector(self.store)
         self.controller = JobController(self.store, self.logs,
-                                        pod_grace_seconds=pod_grace_seconds, events=self.events)
+                                        pod_grace_seconds=pod_grace_seconds, events=self.events,
+                                        gc=self.gc)
         self.kubelet = Kubelet(self.store, self.logs, command=kubelet_command,
                                env=kubelet_env or {}, on_pod_change=self.controller.on_pod_change,
                                start_delay=container_start_delay,
@@ -158,7 +161,11 @@ class FakeKubeAPI:
             data[key] = base64.b64encode(value.encode()).decode()
         secret = {"apiVersion": "v1", "kind": "Secret", "type": body.get("type", "Opaque"),
                   "metadata": body["metadata"], "data": data}
-        return self.store.create("secrets", secret)
+        if "immutable" in body:
+            secret["immutable"] = bool(body["immutable"])
+        created = self.store.create("secrets", secret)
+        self.gc.object_created("secrets", created)
+        return created
 
     def get(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
         return self.store.find(resource, namespace, name)
