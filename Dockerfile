@@ -59,7 +59,8 @@ ENV AIDEATOR_DATA_DIR=/data \
     AIDEATOR_AUTH=required \
     HOME=/tmp
 VOLUME ["/data"]
-EXPOSE 8000
+# The API, and Prometheus metrics on a port of their own (AIDEATOR_METRICS_PORT).
+EXPOSE 8000 9464
 USER 10001:10001
 
 # Docker-level health check for `docker run`; on Kubernetes the chart's probes take over.

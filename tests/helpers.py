@@ -126,6 +126,9 @@ class Server:
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return requests.get(self.url(path), timeout=10, **kwargs)
 
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return requests.delete(self.url(path), timeout=30, **kwargs)
+
 
 def start_run(server: Server, prompt: str = "lines=2", variations: int = 1, *,
               token: str | None = None, session: requests.Session | None = None,

@@ -55,9 +55,9 @@ def test_a_prompt_full_of_metacharacters_arrives_byte_identical(kube_server, fak
         assert secret["metadata"]["ownerReferences"] == [{
             "apiVersion": "batch/v1", "kind": "Job", "name": name,
             "uid": job["metadata"]["uid"]}]
-    # Deleted with its Job, as the TTL controller deletes it (Foreground).
-    for name in run["job_names"]:
-        fake.controller.delete_job("default", name, "Foreground")
+    # Deleting the run (issue 20) deletes its Jobs, and their Secrets go with them.
+    assert server.delete(f"/runs/{run['run_id']}").status_code == 204
+    assert server.get(f"/runs/{run['run_id']}").status_code == 404
     fake.wait_for(lambda: not any(fake.get(kind, "default", name)
                                   for kind in ("jobs", "secrets")
                                   for name in run["job_names"]), timeout=10)
