@@ -41,7 +41,7 @@ def test_everything_the_api_image_copies_exists_and_is_in_the_context() -> None:
 
 def test_the_api_image_runs_gunicorn_as_the_charts_uid() -> None:
     assert instructions(API, "CMD") == ['["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]']
-    assert instructions(API, "EXPOSE") == ["8000"]
+    assert instructions(API, "EXPOSE") == ["8000 9464"]   # the API, its metrics
     users = instructions(API, "USER")
     assert users[-1] == "10001:10001" and "root" not in users[0]
     values = yaml.safe_load((CHART / "values.yaml").read_text())
