@@ -126,7 +126,8 @@ class KubernetesRuntime:
         env = agent_environment(run_id=spec.run_id, variation_id=spec.index,
                                 repo_url=spec.repo_url, prompt=spec.prompt,
                                 config=spec.config, workspace=manifests.WORKSPACE,
-                                gateway_url=gateway_url(s), gateway_token=spec.gateway_token)
+                                gateway_url=gateway_url(s), gateway_token=spec.gateway_token,
+                                checks=spec.checks, baseline=spec.baseline)
         return manifests.render_job(
             run_id=spec.run_id, variation_id=spec.index, env=env, image=s.agent_image,
             namespace=self._namespace, ttl_seconds=s.job_ttl_seconds,
