@@ -200,3 +200,86 @@ def test_the_comparison_tells_newly_failing_from_already_failing(checked_run):
     assert board["suggested_variation_id"] == 0
     assert "3 of 3" in board["suggestion_reason"]
     assert board["winning_variation_id"] is None and detail["selection"] is None
+
+
+@pytest.fixture(scope="module")
+def board_browser(checked_run):
+    problem = missing()
+    if problem:
+        pytest.fail(problem)
+    driver = start_chromium()
+    yield driver
+    driver.quit()
+
+
+def board_rows(driver):
+    """Each board row as shown: data-variation -> {column key: text}, in the shown order."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll('.board-table tr.board-row')].map(tr => "
+        "[tr.dataset.variation, Object.fromEntries([...tr.querySelectorAll('td[data-col]')]"
+        ".map(td => [td.dataset.col, td.textContent])), tr.className])")
+
+
+def test_the_run_page_opens_with_the_board_and_choosing_from_it(checked_run, board_browser):
+    server, run_id, _ = checked_run
+    driver = board_browser
+    driver.get(f"{server.base}/runs/{run_id}")
+    wait_until(driver, "document.querySelectorAll('.board-table tbody tr').length === 3 && "
+                       "!!document.querySelector('.board-row.suggested')", 20)
+    # Above the columns.
+    assert driver.execute_script(
+        "return document.querySelector('.board').compareDocumentPosition("
+        "document.querySelector('.columns')) & Node.DOCUMENT_POSITION_FOLLOWING") != 0
+    rows = board_rows(driver)
+    shown = {v: cells for v, cells, _ in rows}
+    assert [v for v, _, _ in rows] == ["0", "1", "2", "baseline"]
+    assert [shown[v]["checks"] for v in ("0", "1", "2", "baseline")] == [
+        "3 / 3", "2 / 3", "1 / 3", "2 / 3"]
+    assert [shown[v]["newly"] for v in ("0", "1", "2")] == ["0", "0", "1 (mul)"]
+    assert [shown[v]["tests"] for v in ("0", "1", "2", "baseline")] == [
+        "4 passed · 0 failed", "3 passed · 1 failed", "2 passed · 2 failed",
+        "3 passed · 1 failed"]
+    assert [shown[v]["model"] for v in ("0", "1", "2")] == MODELS
+    assert [shown[v]["status"] for v in ("0", "1", "2")] == ["succeeded"] * 3
+    # Suggested, not chosen.
+    suggested = [v for v, _, classes in rows if "suggested" in classes]
+    assert suggested == ["0"] and "Suggested" in shown["0"]["variation"]
+    assert not any("chosen" in classes for _, _, classes in rows)
+    assert "Variation 0" in driver.find_element(By.CSS_SELECTOR, "[data-role=board-summary]").text
+    # Each row links to its column and its diff, which are on the page.
+    for index in range(3):
+        row = driver.find_element(By.CSS_SELECTOR, f'.board-row[data-variation="{index}"]')
+        links = [a.get_attribute("href") for a in row.find_elements(By.TAG_NAME, "a")]
+        assert links == [f"{server.base}/runs/{run_id}#variation-{index}",
+                         f"{server.base}/runs/{run_id}#variation-{index}-diff"]
+    wait_until(driver, "[0, 1, 2].every(i => document.querySelector(`#variation-${i}-diff "
+                       ".diff-file`))", 20)
+
+    # Sortable: by cost (cheapest first), by checks (most passing first).
+    costs = {r["variation_id"]: r["cost_usd"] for r in
+             server.get(f"/runs/{run_id}/comparison").json()["rows"]}
+    driver.find_element(By.CSS_SELECTOR, "button.sort[data-sort=cost]").click()
+    assert [v for v, _, _ in board_rows(driver)][:3] == [
+        str(i) for i in sorted(costs, key=costs.get)]
+    driver.find_element(By.CSS_SELECTOR, "button.sort[data-sort=checks]").click()
+    assert [v for v, _, _ in board_rows(driver)][:3] == ["0", "1", "2"]
+
+    # Each column shows its checks, and the check events in its transcript.
+    column = driver.find_element(By.CSS_SELECTOR, '.column[data-variation="2"] .col-checks')
+    assert "mul" in column.text and "failed · 1 passed, 1 failed" in column.text
+    notes = driver.execute_script(
+        "return [...document.querySelectorAll('.column[data-variation=\"0\"] .entry.check')]"
+        ".map(n => n.textContent)")
+    assert any(n.startswith('Baseline check "add" failed (exit 1)') for n in notes), notes
+    assert any(n.startswith('Check "add" passed · 2 tests passed, 0 failed') for n in notes)
+    screenshot(driver, "comparison-board")
+
+    # Choosing from the board records the choice through the API.
+    driver.find_element(By.CSS_SELECTOR, '.board-row[data-variation="2"] button.choose').click()
+    wait_until(driver, "document.querySelector('.board-row[data-variation=\"2\"]')"
+                       ".classList.contains('chosen')", 10)
+    assert server.get(f"/runs/{run_id}").json()["selection"]["winning_variation_id"] == 2
+    assert "is-winner" in driver.find_element(
+        By.CSS_SELECTOR, '.column[data-variation="2"]').get_attribute("class")
+    errors = [e["message"] for e in driver.get_log("browser") if e.get("source") == "javascript"]
+    assert errors == []
