@@ -9,8 +9,7 @@ counts. One service and one run serve every test of the module.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
+import psutil
 import pytest
 from selenium.webdriver.common.by import By
 
@@ -51,7 +50,9 @@ class Mul(unittest.TestCase):
 CHECKS = [{"name": "add", "command": "python3 -m unittest -v test_add", "timeout_seconds": 60},
           {"name": "mul", "command": "python3 -m unittest test_mul"},
           # Prints 100,000 lines: kept capped, and the other streams go on meanwhile.
-          {"name": "flood", "command": "seq 1 100000", "timeout_seconds": 30}]
+          {"name": "flood", "command": "seq 1 100000", "timeout_seconds": 30},
+          # Sleeps past its timeout, with a child: stopped within a second, both of them.
+          {"name": "slow", "command": "sleep 31.5 & echo started; sleep 31.5", "timeout_seconds": 1}]
 # Per million tokens: each variation's cost differs by its model.
 PRICES = "\n".join(f"claude-fake-{name}: {{input: {price}, output: 0, cache_write: 0, "
                    f"cache_read: 0}}" for name, price in
@@ -123,12 +124,19 @@ def test_the_stream_tells_each_check_with_the_baseline_first(checked_run):
     assert events[-1].data == {"run_id": run_id, "status": "completed"}
     for variation in range(3):
         finished = check_lines(events, variation, "check_finished")
-        expected = ([("add", True), ("mul", True), ("flood", True)] if variation == 0
-                    else []) + [("add", False), ("mul", False), ("flood", False)]
+        names = ("add", "mul", "flood", "slow")
+        expected = ([(n, True) for n in names] if variation == 0 else []) + [
+            (n, False) for n in names]
         assert [(c["name"], c["baseline"]) for c in finished] == expected
         started = check_lines(events, variation, "check_started")
-        assert started[-1] == {**started[-1], "name": "flood", "command": "seq 1 100000",
+        assert started[-2] == {**started[-2], "name": "flood", "command": "seq 1 100000",
                                "timeout_seconds": 30, "baseline": False}
+        slow = finished[-1]
+        assert slow["timed_out"] is True and slow["exit_code"] is None and not slow["passed"]
+        assert 1000 <= slow["duration_ms"] < 2000, slow
+    # Its children went with it: none of its sleeps (an unusual duration) is left.
+    assert [p.pid for p in psutil.process_iter(["cmdline"])
+            if p.info["cmdline"] == ["sleep", "31.5"]] == []
     # The flood is capped where it is printed: a few batches, the cut said once.
     flood = [c for c in check_lines(events, 1, "check_output") if c["name"] == "flood"]
     assert sum(len(c["lines"]) for c in flood) == steps.MAX_LINES
@@ -143,7 +151,7 @@ def test_the_stream_tells_each_check_with_the_baseline_first(checked_run):
 def test_the_detail_shows_each_variations_checks_and_the_baseline(checked_run):
     server, run_id, _ = checked_run
     detail = server.get(f"/runs/{run_id}").json()
-    assert [c["name"] for c in detail["checks"]] == ["add", "mul", "flood"]
+    assert [c["name"] for c in detail["checks"]] == ["add", "mul", "flood", "slow"]
     assert detail["checks"][1]["timeout_seconds"] == 300          # the default
     baseline = by_name(detail["baseline"]["checks"])
     assert (baseline["add"]["status"], baseline["add"]["exit_code"]) == ("failed", 1)
@@ -162,12 +170,13 @@ def test_the_detail_shows_each_variations_checks_and_the_baseline(checked_run):
             assert check["duration_ms"] >= 0 and check["command"] == CHECKS[
                 ["add", "mul"].index(name)]["command"]
         assert checks["flood"]["status"] == "passed" and checks["flood"]["truncated"]
+        assert checks["slow"]["status"] == "timed_out" and checks["slow"]["timed_out"]
     status = server.get(f"/runs/{run_id}/status").json()
     assert [j["checks"] for j in status["jobs"]] == [
-        {"passed": 3, "failed": 0, "pending": 0}, {"passed": 2, "failed": 1, "pending": 0},
-        {"passed": 1, "failed": 2, "pending": 0}]
-    assert status["checks"] == {"passed": 6, "failed": 3, "pending": 0}
-    assert status["baseline_checks"] == {"passed": 2, "failed": 1, "pending": 0}
+        {"passed": 3, "failed": 1, "pending": 0}, {"passed": 2, "failed": 2, "pending": 0},
+        {"passed": 1, "failed": 3, "pending": 0}]
+    assert status["checks"] == {"passed": 6, "failed": 6, "pending": 0}
+    assert status["baseline_checks"] == {"passed": 2, "failed": 2, "pending": 0}
 
 
 def test_the_comparison_tells_newly_failing_from_already_failing(checked_run):
@@ -177,14 +186,14 @@ def test_the_comparison_tells_newly_failing_from_already_failing(checked_run):
     assert [(r["variation_id"], r["model"], r["engine"], r["status"]) for r in rows] == [
         (i, m, "claude-code", "succeeded") for i, m in enumerate(MODELS)]
     assert [(r["checks_passed"], r["checks_failed"], r["newly_failing"]) for r in rows] == [
-        (3, 0, []), (2, 1, []), (1, 2, ["mul"])]
+        (3, 1, []), (2, 2, []), (1, 3, ["mul"])]
     assert [r["tests"] for r in rows] == [
         {"format": "unittest", "passed": 4, "failed": 0, "skipped": 0, "errors": 0},
         {"format": "unittest", "passed": 3, "failed": 1, "skipped": 0, "errors": 0},
         {"format": "unittest", "passed": 2, "failed": 2, "skipped": 0, "errors": 0}]
     baseline = board["baseline"]
     assert baseline["variation_id"] is None and baseline["status"] == "baseline"
-    assert (baseline["checks_passed"], baseline["checks_failed"]) == (2, 1)
+    assert (baseline["checks_passed"], baseline["checks_failed"]) == (2, 2)
     assert baseline["tests"]["passed"] == 3 and baseline["tests"]["failed"] == 1
     assert [(r["files_changed"], r["additions"], r["deletions"]) for r in rows] == [
         (1, 1, 1), (1, 1, 0), (1, 1, 1)]
@@ -196,9 +205,9 @@ def test_the_comparison_tells_newly_failing_from_already_failing(checked_run):
         assert row["duration_seconds"] == variation["duration_seconds"] > 0
         assert row["diff_url"] == variation["outcome"]["diff_url"]
         assert row["column"] == f"#variation-{row['variation_id']}"
-    # Variation 0 passes every check; a suggestion only: nothing is chosen.
+    # Variation 0 passes the most checks; a suggestion only: nothing is chosen.
     assert board["suggested_variation_id"] == 0
-    assert "3 of 3" in board["suggestion_reason"]
+    assert "3 of 4" in board["suggestion_reason"]
     assert board["winning_variation_id"] is None and detail["selection"] is None
 
 
@@ -234,7 +243,7 @@ def test_the_run_page_opens_with_the_board_and_choosing_from_it(checked_run, boa
     shown = {v: cells for v, cells, _ in rows}
     assert [v for v, _, _ in rows] == ["0", "1", "2", "baseline"]
     assert [shown[v]["checks"] for v in ("0", "1", "2", "baseline")] == [
-        "3 / 3", "2 / 3", "1 / 3", "2 / 3"]
+        "3 / 4", "2 / 4", "1 / 4", "2 / 4"]
     assert [shown[v]["newly"] for v in ("0", "1", "2")] == ["0", "0", "1 (mul)"]
     assert [shown[v]["tests"] for v in ("0", "1", "2", "baseline")] == [
         "4 passed · 0 failed", "3 passed · 1 failed", "2 passed · 2 failed",
@@ -267,6 +276,7 @@ def test_the_run_page_opens_with_the_board_and_choosing_from_it(checked_run, boa
     # Each column shows its checks, and the check events in its transcript.
     column = driver.find_element(By.CSS_SELECTOR, '.column[data-variation="2"] .col-checks')
     assert "mul" in column.text and "failed · 1 passed, 1 failed" in column.text
+    assert "slow" in column.text and "timed out" in column.text
     notes = driver.execute_script(
         "return [...document.querySelectorAll('.column[data-variation=\"0\"] .entry.check')]"
         ".map(n => n.textContent)")
