@@ -46,7 +46,8 @@ def test_checks_run_in_each_pod_and_arrive_through_the_log_follower(fake, tmp_pa
             "github_url": "https://github.com/acme/widgets", "prompt": "Be friendlier",
             "variations": 2,
             "checks": [{"name": "unit", "command": "python3 -m unittest test_greet"},
-                       {"name": "where", "command": "echo workspace=$PWD"}]}
+                       {"name": "where",
+                        "command": "echo '$(RUN_ID) $$'; echo workspace=$PWD"}]}
         ).json()
         run_id = run["run_id"]
         events = read_events(server.base + run["stream_url"], timeout=120)
@@ -67,8 +68,10 @@ def test_checks_run_in_each_pod_and_arrive_through_the_log_follower(fake, tmp_pa
                      for line in d["content"]["lines"]]
             # Run inside the pod: in the clone in its own /workspace mount (the fake
             # kubelet's directory for that pod).
-            assert len(where) == 1 and where[0].endswith("/volumes/workspace/repo")
-            assert f"fakekube-agent-{run_id}-{variation}-" in where[0]
+            # (The command reached the pod as written: the kubelet expanded nothing in it.)
+            assert len(where) == 2 and where[0] == "$(RUN_ID) $$"
+            assert where[1].endswith("/volumes/workspace/repo")
+            assert f"fakekube-agent-{run_id}-{variation}-" in where[1]
 
         detail = server.get(f"/runs/{run_id}").json()
         assert [c["status"] for c in detail["baseline"]["checks"]] == ["failed", "passed"]
