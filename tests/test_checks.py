@@ -257,8 +257,9 @@ def test_the_run_page_opens_with_the_board_and_choosing_from_it(checked_run, boa
     assert "Variation 0" in driver.find_element(By.CSS_SELECTOR, "[data-role=board-summary]").text
     # Each row links to its column and its diff, which are on the page.
     for index in range(3):
-        row = driver.find_element(By.CSS_SELECTOR, f'.board-row[data-variation="{index}"]')
-        links = [a.get_attribute("href") for a in row.find_elements(By.TAG_NAME, "a")]
+        links = driver.execute_script(
+            "return [...document.querySelectorAll(`.board-row[data-variation=\"${arguments[0]}\"]"
+            " a`)].map(a => a.href)", index)
         assert links == [f"{server.base}/runs/{run_id}#variation-{index}",
                          f"{server.base}/runs/{run_id}#variation-{index}-diff"]
     wait_until(driver, "[0, 1, 2].every(i => document.querySelector(`#variation-${i}-diff "
@@ -267,10 +268,11 @@ def test_the_run_page_opens_with_the_board_and_choosing_from_it(checked_run, boa
     # Sortable: by cost (cheapest first), by checks (most passing first).
     costs = {r["variation_id"]: r["cost_usd"] for r in
              server.get(f"/runs/{run_id}/comparison").json()["rows"]}
-    driver.find_element(By.CSS_SELECTOR, "button.sort[data-sort=cost]").click()
+    sort_by = "document.querySelector('button.sort[data-sort=' + arguments[0] + ']').click()"
+    driver.execute_script(sort_by, "cost")
     assert [v for v, _, _ in board_rows(driver)][:3] == [
         str(i) for i in sorted(costs, key=costs.get)]
-    driver.find_element(By.CSS_SELECTOR, "button.sort[data-sort=checks]").click()
+    driver.execute_script(sort_by, "checks")
     assert [v for v, _, _ in board_rows(driver)][:3] == ["0", "1", "2"]
 
     # Each column shows its checks, and the check events in its transcript.
@@ -285,7 +287,8 @@ def test_the_run_page_opens_with_the_board_and_choosing_from_it(checked_run, boa
     screenshot(driver, "comparison-board")
 
     # Choosing from the board records the choice through the API.
-    driver.find_element(By.CSS_SELECTOR, '.board-row[data-variation="2"] button.choose').click()
+    driver.execute_script(
+        "document.querySelector('.board-row[data-variation=\"2\"] button.choose').click()")
     wait_until(driver, "document.querySelector('.board-row[data-variation=\"2\"]')"
                        ".classList.contains('chosen')", 10)
     assert server.get(f"/runs/{run_id}").json()["selection"]["winning_variation_id"] == 2

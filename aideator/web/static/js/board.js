@@ -38,6 +38,11 @@ export class Board {
   }
 
   update(data) {
+    // Unchanged (a refresh after a replayed event): leave the rows the person may be
+    // pointing at in place.
+    const json = JSON.stringify(data);
+    if (json === this.json) return;
+    this.json = json;
     this.data = data;
     this.render();
   }

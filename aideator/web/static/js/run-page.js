@@ -82,8 +82,7 @@ function showWinner(selection) {
     column.setWinner(Boolean(selection) && column.index === selection.winning_variation_id);
   }
   if (board.data) {
-    board.data.winning_variation_id = selection ? selection.winning_variation_id : null;
-    board.render();
+    board.update({ ...board.data, winning_variation_id: selection ? selection.winning_variation_id : null });
   }
 }
 
