@@ -52,7 +52,8 @@ CHECKS = [{"name": "add", "command": "python3 -m unittest -v test_add", "timeout
           # Prints 100,000 lines: kept capped, and the other streams go on meanwhile.
           {"name": "flood", "command": "seq 1 100000", "timeout_seconds": 30},
           # Sleeps past its timeout, with a child: stopped within a second, both of them.
-          {"name": "slow", "command": "sleep 31.5 & echo started; sleep 31.5", "timeout_seconds": 1}]
+          {"name": "slow", "command": "sleep 31.5 & echo started; sleep 31.5",
+           "timeout_seconds": 1}]
 # Per million tokens: each variation's cost differs by its model.
 PRICES = "\n".join(f"claude-fake-{name}: {{input: {price}, output: 0, cache_write: 0, "
                    f"cache_read: 0}}" for name, price in
