@@ -11,6 +11,7 @@ failure that was already there is told apart from one a variation caused.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from . import protocol, steps, testcounts
@@ -39,12 +40,13 @@ async def run_one(check: Check, *, repo: str, emitter: Emitter,
         emitter.emit(protocol.CHECK_OUTPUT, name=check.name, baseline=baseline,
                      lines=lines, truncated=truncated)
 
+    started = time.time()
     result = await steps.run(check.command, cwd=repo,
                              env=steps.environment(os.environ, CHECK_ENV),
                              timeout=check.timeout_seconds, on_output=relay)
     tests = None
     if check.junit_report:
-        tests = testcounts.junit_file(repo, check.junit_report)
+        tests = testcounts.junit_file(repo, check.junit_report, since=started)
     if tests is None:
         tests = testcounts.from_output(result.tail)
     fields = {"name": check.name, "baseline": baseline, "exit_code": result.exit_code,

@@ -145,12 +145,16 @@ def junit_text(text: str) -> Counts | None:
     return counts if found else None
 
 
-def junit_file(repo: str, relative: str) -> Counts | None:
+def junit_file(repo: str, relative: str, since: float | None = None) -> Counts | None:
     """The counts of the JUnit report at ``relative`` inside ``repo``, if it is there,
-    is a regular file inside the repository (symlinks resolved) and not too big."""
+    is a regular file inside the repository (symlinks resolved), not too big, and (with
+    ``since``, a time.time()) written since then: a report left by an earlier run (the
+    baseline's, one committed to the repository) says nothing about this one."""
     root = os.path.realpath(repo)
     path = os.path.realpath(os.path.join(root, relative))
     if os.path.commonpath([root, path]) != root or not os.path.isfile(path):
+        return None
+    if since is not None and os.path.getmtime(path) < since - 1:   # 1 s: coarse clocks
         return None
     if os.path.getsize(path) > MAX_REPORT_BYTES:
         return None

@@ -34,9 +34,10 @@ FIX = [reply(tool_use("Read", {"file_path": "calc.py"})),
        reply(text("fixed"))]
 
 
-def checks(*items):
-    return json.dumps([{"name": name, "command": command, "timeout_seconds": timeout}
-                       for name, command, timeout in items])
+def checks(*items, **extra):
+    """CHECKS of (name, command, timeout) items; ``extra``: name -> more fields."""
+    return json.dumps([{"name": name, "command": command, "timeout_seconds": timeout,
+                        **extra.get(name, {})} for name, command, timeout in items])
 
 
 def test_baseline_then_the_model_then_the_checks_with_test_counts(world, fake_model):
@@ -79,9 +80,12 @@ def test_a_check_past_its_timeout_is_stopped_with_its_children(world, fake_model
     pidfile = tmp_path / "child.pid"
     run = world.run(world.env(fake_model.base_url, CHECKS=checks(
         ("slow", f"sleep 60 & echo $! > {pidfile}; echo waiting; sleep 60", 1),
-        ("after", "echo still-runs", 10))))
+        ("after", "echo still-runs", 10),
+        ("junit", "mkdir -p out && printf '<testsuite><testcase name=\"a\"/><testcase "
+                  "name=\"b\"><failure/></testcase></testsuite>' > out/junit.xml; exit 1", 10),
+        junit={"junit_report": "out/junit.xml"})))
     assert run.returncode == 0, run.stderr
-    slow, after = run.of("check_finished")
+    slow, after, junit = run.of("check_finished")
     assert slow["timed_out"] is True and slow["passed"] is False and slow["exit_code"] is None
     assert 1000 <= slow["duration_ms"] < 2000, slow
     child = int(pidfile.read_text())
@@ -89,6 +93,9 @@ def test_a_check_past_its_timeout_is_stopped_with_its_children(world, fake_model
     assert not os.path.exists(f"/proc/{child}") or \
         open(f"/proc/{child}/stat").read().split(") ")[1][0] == "Z"
     assert after["passed"] is True
+    # The counts of the report the check wrote.
+    assert junit["tests"] == {"format": "junit", "passed": 1, "failed": 1, "skipped": 0,
+                              "errors": 0}
 
 
 def test_a_flood_of_output_is_capped_and_says_so(world, fake_model):

@@ -2,8 +2,10 @@
 summaries that pytest, unittest, Jest, Vitest and go test print, and JUnit XML reports."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 
 from agent import testcounts
 
@@ -98,3 +100,6 @@ def test_junit_reports_inside_the_repository_only(tmp_path):
     assert testcounts.junit_file(str(repo), "../outside.xml") is None
     assert testcounts.junit_file(str(repo), "link.xml") is None
     assert testcounts.junit_file(str(repo), "missing.xml") is None
+    # A report older than the check (e.g. the baseline's) is not this check's.
+    os.utime(repo / "out" / "junit.xml", (1_000_000, 1_000_000))
+    assert testcounts.junit_file(str(repo), "out/junit.xml", since=time.time()) is None
