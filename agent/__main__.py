@@ -1,4 +1,5 @@
-"""``python -m agent``: settings → clone → Claude Code → diff, as protocol lines.
+"""``python -m agent``: settings → clone → (baseline checks) → Claude Code → diff → checks,
+as protocol lines.
 
 Every run ends with exactly one terminal line: ``status`` with phase ``finished`` (exit 0)
 or an ``error`` whose code maps to the exit status (see ``protocol.ERROR_EXIT_CODES``).
@@ -15,7 +16,7 @@ import time
 import traceback
 from typing import Any
 
-from . import clone, config, diff, protocol, run
+from . import checks, clone, config, diff, protocol, run
 from .output import Emitter, Scrubber, secrets_from
 
 # After SIGTERM the run gets this long to clean up before the process exits regardless;
@@ -73,6 +74,10 @@ class Agent:
             return self.fail("clone_failed", str(exc))
         self.out.emit(protocol.STATUS, phase="cloned", commit=commit,
                       path=settings.clone_dir)
+        if settings.checks and settings.baseline_checks:
+            # The same checks on the unchanged repository, before the model touches it.
+            await checks.run_all(settings.checks, repo=settings.clone_dir, emitter=self.out,
+                                 baseline=True)
 
         outcome = await run.run(settings, self.out)
         changes = None
@@ -82,6 +87,10 @@ class Agent:
             except diff.DiffError as exc:
                 return self.fail("diff_failed", str(exc))
             self.out.emit(protocol.DIFF, **changes.event_fields())
+            # Evidence on the variation's work: only when the agent did its work (or
+            # stopped at a limit with work to show), after the diff is taken.
+            await checks.run_all(settings.checks, repo=settings.clone_dir, emitter=self.out,
+                                 baseline=False)
         if not outcome.ok:
             return self.fail(outcome.code or "agent_error", outcome.message,
                              **(outcome.detail or {}))

@@ -7,10 +7,11 @@ setting ends the run with one ``config_invalid`` error instead of a traceback ha
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 DEFAULT_MODEL = "claude-sonnet-4-5"
@@ -30,6 +31,24 @@ REPO_URL_RE = re.compile(
 CREDENTIAL_VARS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN",
                    "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX",
                    "CLAUDE_CODE_USE_FOUNDRY")
+
+
+# Checks (CHECKS): the service validates them first (aideator/schemas/openapi.yaml); the
+# agent checks again because it runs them.
+MAX_CHECKS = 5
+MAX_CHECK_COMMAND = 4000
+DEFAULT_CHECK_TIMEOUT = 300
+MAX_CHECK_TIMEOUT = 1800
+
+
+@dataclass(frozen=True)
+class Check:
+    """One of the run's checks: a shell command line run in the clone's root."""
+    name: str
+    command: str
+    timeout_seconds: int = DEFAULT_CHECK_TIMEOUT
+    # A JUnit XML report the command writes, relative to the repository's root.
+    junit_report: str | None = None
 
 
 class ConfigError(ValueError):
@@ -54,6 +73,9 @@ class Settings:
     effort: str | None = None
     max_thinking_tokens: int | None = None
     tools: str = DEFAULT_TOOLS
+    checks: tuple[Check, ...] = field(default_factory=tuple)
+    # Run the checks on the unchanged clone too, before the model starts (variation 0).
+    baseline_checks: bool = False
 
     @property
     def clone_dir(self) -> str:
@@ -119,6 +141,43 @@ def _float(env: Mapping[str, str], name: str, *, minimum: float, maximum: float 
     return value
 
 
+def _checks(env: Mapping[str, str]) -> tuple[Check, ...]:
+    raw = _text(env, "CHECKS")
+    if raw is None:
+        return ()
+    try:
+        items = json.loads(raw)
+    except ValueError:
+        raise ConfigError("CHECKS", "CHECKS must be a JSON list of checks") from None
+    if not isinstance(items, list) or len(items) > MAX_CHECKS:
+        raise ConfigError("CHECKS", f"CHECKS must be a JSON list of at most {MAX_CHECKS} "
+                                    "checks")
+    checks: list[Check] = []
+    for i, item in enumerate(items):
+        where = f"CHECKS[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError("CHECKS", f"{where} must be an object")
+        name, command = item.get("name"), item.get("command")
+        timeout = item.get("timeout_seconds", DEFAULT_CHECK_TIMEOUT)
+        report = item.get("junit_report")
+        if not isinstance(name, str) or not name.strip() or \
+                name in (c.name for c in checks):
+            raise ConfigError("CHECKS", f"{where}.name must be a unique, non-empty string")
+        if not isinstance(command, str) or not command.strip() or "\0" in command \
+                or len(command) > MAX_CHECK_COMMAND:
+            raise ConfigError("CHECKS", f"{where}.command must be one command line of at "
+                                        f"most {MAX_CHECK_COMMAND} characters")
+        if isinstance(timeout, bool) or not isinstance(timeout, int) \
+                or not 1 <= timeout <= MAX_CHECK_TIMEOUT:
+            raise ConfigError("CHECKS", f"{where}.timeout_seconds must be an integer from 1 "
+                                        f"to {MAX_CHECK_TIMEOUT}")
+        if report is not None and (not isinstance(report, str) or not report
+                                   or os.path.isabs(report)):
+            raise ConfigError("CHECKS", f"{where}.junit_report must be a relative path")
+        checks.append(Check(name, command, timeout, report))
+    return tuple(checks)
+
+
 def load(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from ``env`` (default: ``os.environ``); raises :class:`ConfigError`."""
     env = os.environ if env is None else env
@@ -158,4 +217,6 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         effort=effort,
         max_thinking_tokens=_int(env, "MAX_THINKING_TOKENS", minimum=0, maximum=1_000_000),
         tools=tools,
+        checks=_checks(env),
+        baseline_checks=_text(env, "BASELINE_CHECKS") == "1",
     )

@@ -81,8 +81,12 @@ STATUS, THINKING, THINKING_DELTA, TEXT, TEXT_DELTA = (
     "status", "thinking", "thinking_delta", "text", "text_delta")
 TOOL_USE, TOOL_RESULT, RESULT, DIFF, ERROR = (
     "tool_use", "tool_result", "result", "diff", "error")
+# The run's checks (agent/checks.py), on the unchanged clone (``baseline: true``) and after
+# the model.
+CHECK_STARTED, CHECK_OUTPUT, CHECK_FINISHED = "check_started", "check_output", "check_finished"
 EVENT_TYPES = frozenset({STATUS, THINKING, THINKING_DELTA, TEXT, TEXT_DELTA, TOOL_USE,
-                         TOOL_RESULT, RESULT, DIFF, ERROR})
+                         TOOL_RESULT, RESULT, DIFF, ERROR, CHECK_STARTED, CHECK_OUTPUT,
+                         CHECK_FINISHED})
 
 # ``status`` phases, in the order a successful run goes through them ("retrying" may repeat
 # while the model API is retried).

@@ -24,6 +24,10 @@ OUTCOME_TYPES = frozenset({protocol.RESULT, protocol.DIFF, protocol.ERROR})
 RESULT_FIELDS = ("subtype", "is_error", "num_turns", "duration_ms", "total_cost_usd",
                  "usage", "stop_reason")
 DIFF_FIELDS = ("patch", "truncated", "bytes", "files", "additions", "deletions")
+# Agent lines about the run's checks, and the fields of a finished one that are stored.
+CHECK_TYPES = frozenset({protocol.CHECK_STARTED, protocol.CHECK_FINISHED})
+CHECK_FIELDS = ("exit_code", "passed", "duration_ms", "timed_out", "lines", "truncated",
+                "tests")
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,9 @@ class Resume:
     # When the run was submitted (Unix seconds): its time to first output is from there.
     submitted_at: float | None = None
     warnings: list[dict[str, Any]] | None = None
+    # Check results stored so far (name -> fields): on its work, and the baseline.
+    checks: Mapping[str, Any] | None = None
+    baseline_checks: Mapping[str, Any] | None = None
 
 
 def _outcome_update(obj: dict[str, Any]) -> dict[str, Any] | None:
@@ -46,6 +53,29 @@ def _outcome_update(obj: dict[str, Any]) -> dict[str, Any] | None:
     if kind == protocol.DIFF:
         return {"diff": {k: obj.get(k) for k in DIFF_FIELDS}}
     return None
+
+
+class _Checks:
+    """The variation's check results as stored: each ``check_started`` and
+    ``check_finished`` line changes one entry, and the column with it."""
+
+    def __init__(self, resume: Resume) -> None:
+        self._stored = {"checks": dict(resume.checks or {}),
+                        "baseline_checks": dict(resume.baseline_checks or {})}
+
+    def update(self, obj: dict[str, Any]) -> dict[str, Any]:
+        name = obj.get("name")
+        if not isinstance(name, str) or not name or len(name) > 100:
+            return {}
+        column = "baseline_checks" if obj.get("baseline") is True else "checks"
+        if obj.get("type") == protocol.CHECK_STARTED:
+            entry: dict[str, Any] = {"state": "running"}
+        else:
+            entry = {k: obj.get(k) for k in CHECK_FIELDS}
+            entry["state"] = ("timed_out" if entry["timed_out"] else
+                              "passed" if entry["passed"] is True else "failed")
+        self._stored[column][name] = entry
+        return {column: dict(self._stored[column])}
 
 
 def _error_message(obj: dict[str, Any]) -> str | None:
@@ -69,6 +99,7 @@ def collect(*, runtime: Runtime, event_log: EventLog, spec: VariationSpec, resum
     # The gateway stores usage (on whichever replica served the call); only this owner
     # writes events, so it tells the stream, when output arrives, what changed.
     metered = usage.Watch(run_id, index)
+    checks = _Checks(resume)
     for obs in runtime.watch(spec, handle=resume.handle, cursor=resume.cursor):
         if isinstance(obs, Output):
             _tell_usage(event_log, spec, status, metered)
@@ -85,6 +116,8 @@ def collect(*, runtime: Runtime, event_log: EventLog, spec: VariationSpec, resum
                     last_error = _error_message(obj) or last_error
                     if kind == protocol.RESULT:
                         metrics.agent_result(spec.config.get("model"), obj)
+                elif kind in CHECK_TYPES:
+                    update.update(checks.update(protocol.parse(line) or {}))
             # The cursor (and what the lines told) rides with them: stored together or not.
             event_log.extend(run_id, events.AGENT_OUTPUT, datas, variation=index,
                              variation_update=update)

@@ -81,6 +81,8 @@ class Run(BaseModel):
     created_by_name = CharField(max_length=100, null=True)
     cancelled_by = CharField(max_length=64, null=True)
     cancelled_by_name = CharField(max_length=100, null=True)
+    # The checks every variation runs ({name, command, timeout_seconds[, junit_report]}).
+    checks = JSONField(null=True)
 
 
 class Variation(BaseModel):
@@ -101,6 +103,10 @@ class Variation(BaseModel):
     diff = JSONField(null=True)
     # What the cluster warned about it (Kubernetes Warning events), each told once.
     warnings = JSONField(null=True)
+    # Results of the run's checks (``check_finished`` fields, by check name): on its work,
+    # and (variation 0 only) on the unchanged repository, the run's baseline.
+    checks = JSONField(null=True)
+    baseline_checks = JSONField(null=True)
     started_at = DateTimeField(null=True)
     finished_at = DateTimeField(null=True)
 

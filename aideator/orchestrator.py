@@ -38,7 +38,11 @@ def _spec(run: Run, variation: Variation,
     return VariationSpec(run_id=run.id, index=variation.index, job_name=variation.job_name,
                          repo_url=run.github_url, prompt=run.prompt, config=variation.config,
                          gateway_token=issue_token(run.id, variation.index)
-                         if issue_token else "")
+                         if issue_token else "",
+                         checks=tuple(run.checks or ()),
+                         # One variation measures the baseline: the same checks on the
+                         # unchanged clone, in its own sandbox, before its model starts.
+                         baseline=variation.index == 0 and bool(run.checks))
 
 
 def _unfinished(variations: Iterable[Variation]) -> list[Variation]:
@@ -82,6 +86,7 @@ class Orchestrator:
     @tracing.traced("run.submit")
     def submit(self, *, github_url: str, prompt: str, agent_config: Mapping[str, Any],
                variation_configs: list[Mapping[str, Any]],
+               checks: list[Mapping[str, Any]] | None = None,
                created_by: tuple[str | None, str | None] = (None, None),
                admit: Callable[[], None] | None = None) -> Run:
         """Store a new run with its variations, holding its lease, and start it.
@@ -92,7 +97,8 @@ class Orchestrator:
             run = Run.create(id=new_run_id(), github_url=github_url, prompt=prompt,
                              variation_count=len(variation_configs),
                              agent_config=dict(agent_config), runtime=self._runtime.name,
-                             created_by=created_by[0], created_by_name=created_by[1])
+                             created_by=created_by[0], created_by_name=created_by[1],
+                             checks=[dict(c) for c in checks] if checks else None)
             variations = [Variation.create(run=run, index=i, config=dict(config),
                                            job_name=job_name(run.id, i))
                           for i, config in enumerate(variation_configs)]
@@ -249,7 +255,8 @@ class Orchestrator:
             v.index: gevent.spawn(tracing.carry(self._collect),
                                   _spec(run, v, self._issue_token),
                                   Resume(v.status, v.source, v.handle, v.cursor,
-                                         submitted_at, v.warnings),
+                                         submitted_at, v.warnings, v.checks,
+                                         v.baseline_checks),
                                   owned.cancelled)
             for v in _unfinished(variations)}
         finished = {v.index: v.status for v in variations if v.status in VARIATION_ENDED}

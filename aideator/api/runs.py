@@ -1,4 +1,4 @@
-"""Runs: create, list, inspect, check status, select the winner, cancel, delete."""
+"""Runs: create, list, inspect, check status, compare, select the winner, cancel, delete."""
 from __future__ import annotations
 
 import datetime as dt
@@ -12,9 +12,9 @@ from flask import Blueprint, current_app, jsonify, request
 from .. import auth, deletion, limits
 from ..models import RUN_ENDED, Run, Selection, Variation, db, utcnow
 from ..naming import is_run_id
-from ..run_request import variation_configs
+from ..run_request import checks, variation_configs
 from ..schemas import ValidationFailed
-from . import views
+from . import comparison, views
 from .errors import ApiError, json_body
 
 bp = Blueprint("runs", __name__)
@@ -46,6 +46,7 @@ def create_run() -> Any:
     try:
         configs = limits.cap_budgets(body, variation_configs(body, settings.default_model),
                                      quota)
+        run_checks = checks(body)
     except ValidationFailed as exc:
         raise ApiError(422, "validation_error", exc.message, exc.field) from None
     created_by = auth.actor()
@@ -53,6 +54,7 @@ def create_run() -> Any:
         run = service().orchestrator.submit(
             github_url=body["github_url"], prompt=body["prompt"],
             agent_config=body.get("agent_config", {}), variation_configs=configs,
+            checks=run_checks,
             created_by=created_by, admit=lambda: limits.admit(created_by[0], quota))
     except limits.LimitExceeded as exc:
         raise ApiError(429, "limit_exceeded", exc.detail,
@@ -117,6 +119,11 @@ def get_run_detail(run_id: str) -> Any:
 def get_run_status(run_id: str) -> Any:
     run = get_run(run_id)
     return jsonify(views.run_status(run, service().runtime.job_counts(run.id)))
+
+
+@bp.get("/runs/<run_id>/comparison")
+def get_run_comparison(run_id: str) -> Any:
+    return jsonify(comparison.board(get_run(run_id)))
 
 
 @bp.get("/runs/<run_id>/variations/<int:variation_id>/diff")

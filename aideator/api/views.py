@@ -8,14 +8,15 @@ from .. import streamlinks, usage
 from ..auth import Principal
 from ..config import Settings
 from ..eventlog import event_count
-from ..models import Run, Selection, Variation
+from ..models import VARIATION_ENDED, Run, Selection, Variation
+from . import checks
 
 
 def iso(value: dt.datetime | None) -> str | None:
     return None if value is None else value.isoformat(timespec="milliseconds") + "Z"
 
 
-def _seconds(start: dt.datetime | None, end: dt.datetime | None) -> float | None:
+def seconds_between(start: dt.datetime | None, end: dt.datetime | None) -> float | None:
     return None if start is None or end is None else round((end - start).total_seconds(), 3)
 
 
@@ -80,14 +81,28 @@ def outcome(v: Variation) -> dict[str, Any]:
             "diff_url": diff_url(v.run_id, v.index) if v.diff is not None else None}
 
 
-def variation_view(v: Variation, metered: dict[str, Any] | None = None) -> dict[str, Any]:
+def variation_checks(run: Run, v: Variation) -> list[dict[str, Any]]:
+    return checks.results(run.checks, v.checks, ended=v.status in VARIATION_ENDED)
+
+
+def baseline_checks(run: Run, first: Variation | None) -> list[dict[str, Any]]:
+    """The run's baseline: measured by variation 0 before its model started."""
+    if first is None:
+        return checks.results(run.checks, None, ended=False)
+    return checks.results(run.checks, first.baseline_checks,
+                          ended=first.status in VARIATION_ENDED or first.result is not None)
+
+
+def variation_view(v: Variation, metered: dict[str, Any] | None = None,
+                   run: Run | None = None) -> dict[str, Any]:
     """``metered``: the variation's usage as the gateway metered it (none yet: zeros)."""
     budget = (v.config or {}).get("max_budget_usd")
     return {"variation_id": v.index, "job_name": v.job_name, "status": v.status,
             "config": v.config, "pod": v.source, "exit_code": v.exit_code, "error": v.error,
             "started_at": iso(v.started_at), "finished_at": iso(v.finished_at),
-            "duration_seconds": _seconds(v.started_at, v.finished_at),
+            "duration_seconds": seconds_between(v.started_at, v.finished_at),
             "outcome": outcome(v), "warnings": v.warnings or [],
+            "checks": variation_checks(run, v) if run is not None else [],
             "usage": {**(metered or usage.EMPTY), "max_budget_usd": budget}}
 
 
@@ -96,17 +111,20 @@ def diff_view(v: Variation) -> dict[str, Any]:
 
 
 def run_detail(run: Run) -> dict[str, Any]:
-    variations = run.variations.order_by(Variation.index)
+    variations = list(run.variations.order_by(Variation.index))
     metered = usage.of_run(run.id)
     return {"run_id": run.id, "github_url": run.github_url, "prompt": run.prompt,
             "status": run.status, "runtime": run.runtime, "agent_config": run.agent_config,
             "stream_url": stream_url(run.id), "created_at": iso(run.created_at),
             "finished_at": iso(run.finished_at),
-            "duration_seconds": _seconds(run.created_at, run.finished_at),
+            "duration_seconds": seconds_between(run.created_at, run.finished_at),
             "event_count": event_count(run.id),
             "created_by": principal_ref(run.created_by, run.created_by_name),
             "cancelled_by": principal_ref(run.cancelled_by, run.cancelled_by_name),
-            "variations": [variation_view(v, metered.get(v.index)) for v in variations],
+            "checks": run.checks or [],
+            "baseline": {"checks": baseline_checks(run, variations[0] if variations
+                                                   else None)},
+            "variations": [variation_view(v, metered.get(v.index), run) for v in variations],
             "selection": selection_view(selection(run), run)}
 
 
@@ -120,7 +138,14 @@ def job_counts(status: str) -> dict[str, int]:
 def run_status(run: Run, live: dict[int, dict[str, int]] | None) -> dict[str, Any]:
     """``live``: counts the runtime reports now (Kubernetes Jobs), else the stored states."""
     live = live or {}
+    variations = list(run.variations.order_by(Variation.index))
+    per = {v.index: checks.counts(variation_checks(run, v)) for v in variations}
     return {"run_id": run.id, "status": run.status,
             "jobs": [{"job_name": v.job_name, "variation_id": v.index, "phase": v.status,
-                      "status": live.get(v.index) or job_counts(v.status)}
-                     for v in run.variations.order_by(Variation.index)]}
+                      "status": live.get(v.index) or job_counts(v.status),
+                      "checks": per[v.index]}
+                     for v in variations],
+            "checks": {key: sum(c[key] for c in per.values())
+                       for key in ("passed", "failed", "pending")},
+            "baseline_checks": checks.counts(
+                baseline_checks(run, variations[0] if variations else None))}

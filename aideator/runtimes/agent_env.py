@@ -9,13 +9,14 @@ values, never in names.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 
-# The variables that carry the user's prompt or the variation's credential (the key, and
-# git's Authorization header): the Kubernetes runtime passes them through a Secret, never in
+# The variables that carry the user's text (the prompt, the checks' commands) or the
+# variation's credential (the key, and git's Authorization header): the Kubernetes runtime passes them through a Secret, never in
 # the Job spec that anyone allowed to ``get jobs`` can read and etcd keeps.
-SECRET_VARIABLES = frozenset({"PROMPT", "ANTHROPIC_API_KEY", "GIT_CONFIG_VALUE_1"})
+SECRET_VARIABLES = frozenset({"PROMPT", "CHECKS", "ANTHROPIC_API_KEY",
+                              "GIT_CONFIG_VALUE_1"})
 
 
 def _env_value(value: Any) -> str:
@@ -42,7 +43,9 @@ def gateway_environment(gateway_url: str, gateway_token: str) -> dict[str, str]:
 
 def agent_environment(*, run_id: str, variation_id: int, repo_url: str, prompt: str,
                       config: Mapping[str, Any], workspace: str, gateway_url: str = "",
-                      gateway_token: str = "") -> dict[str, str]:
+                      gateway_token: str = "",
+                      checks: Sequence[Mapping[str, Any]] = (),
+                      baseline: bool = False) -> dict[str, str]:
     """The variables one variation's agent runs with (secrets excluded).
 
     With a ``gateway_url`` the agent reaches the model and GitHub through the service's
@@ -65,6 +68,13 @@ def agent_environment(*, run_id: str, variation_id: int, repo_url: str, prompt: 
             "GIT_CONFIG_KEY_1": f"http.{gateway_url}/gateway/git/.extraHeader",
             "GIT_CONFIG_VALUE_1": f"Authorization: Bearer {gateway_token}",
         })
+    if checks:
+        # The run's checks as one JSON value (user text in a value, never in a name); the
+        # agent runs them in its sandbox or pod, with no credential in their environment.
+        env["CHECKS"] = json.dumps([dict(c) for c in checks], separators=(",", ":"),
+                                   ensure_ascii=False)
+        if baseline:
+            env["BASELINE_CHECKS"] = "1"
     for key, value in sorted(config.items()):
         if value is not None:
             env[key.upper()] = _env_value(value)

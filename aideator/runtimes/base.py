@@ -17,6 +17,10 @@ class VariationSpec:
     # The variation's own gateway credential (aideator.gateway.credentials), issued by the
     # orchestrator: the agent's model key and git credential.
     gateway_token: str = field(default="", repr=False)
+    # The run's checks ({name, command, timeout_seconds[, junit_report]}), and whether this
+    # variation also runs them on the unchanged repository first (the run's baseline).
+    checks: tuple[Mapping[str, Any], ...] = ()
+    baseline: bool = False
 
 
 @dataclass(frozen=True)

@@ -172,7 +172,8 @@ class LocalRuntime:
                                      repo_url=spec.repo_url, prompt=spec.prompt,
                                      config=spec.config,
                                      workspace=os.path.join(directory, "workspace"),
-                                     gateway_url=gateway, gateway_token=spec.gateway_token))
+                                     gateway_url=gateway, gateway_token=spec.gateway_token,
+                                     checks=spec.checks, baseline=spec.baseline))
         env["HOME"] = os.path.join(directory, "home")
         # The default command is ``python -m agent``: let it find the agent package.
         env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(agent.__file__)))

@@ -48,13 +48,25 @@ def _describe(error: Any) -> tuple[str | None, str]:
     if error.validator == "pattern" and path and path.endswith("github_url"):
         return path, ("must be https://github.com/<owner>/<repo> (optionally ending in "
                       ".git), with nothing else")
-    if error.validator == "pattern" and path == "prompt":
+    if error.validator == "pattern" and (path == "prompt" or _is_check(path, "command")):
         return path, "must not be blank or contain NUL characters"
+    if error.validator == "pattern" and _is_check(path, "name"):
+        return path, ("must be 1 to 64 letters, digits, spaces or _.:/+- (starting with a "
+                      "letter or digit)")
+    if error.validator == "pattern" and _is_check(path, "junit_report"):
+        return path, "must be a relative path inside the repository (letters, digits, ._/-)"
+    if error.validator == "maxItems":
+        return path, f"has too many items (at most {error.validator_value})"
     if error.validator == "maxLength":
         return path, f"is too long (at most {error.validator_value} characters)"
     if error.validator == "minLength":
         return path, "must not be empty"
     return path, error.message
+
+
+def _is_check(path: str | None, name: str) -> bool:
+    parts = (path or "").split(".")
+    return len(parts) == 3 and parts[0] == "checks" and parts[2] == name
 
 
 def validate(instance: Any, schema_name: str) -> None:

@@ -139,7 +139,8 @@ class KubernetesRuntime:
                                 repo_url=spec.repo_url, prompt=spec.prompt,
                                 config=spec.config, workspace=manifests.WORKSPACE,
                                 gateway_url=gateway_url(self._settings),
-                                gateway_token=spec.gateway_token)
+                                gateway_token=spec.gateway_token,
+                                checks=spec.checks, baseline=spec.baseline)
         return env, SECRET_VARIABLES & set(env)
 
     def _render(self, spec: VariationSpec) -> dict[str, Any]:

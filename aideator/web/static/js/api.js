@@ -48,6 +48,7 @@ export const api = {
   createRun: (body) => call('POST', '/runs', body),
   listRuns: (cursor) => call('GET', `/runs?limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`),
   getRun: (id) => call('GET', run(id)),
+  getComparison: (id) => call('GET', `${run(id)}/comparison`),
   getDiff: (id, variation) => call('GET', `${run(id)}/variations/${variation}/diff`),
   select: (id, variation) => call('POST', `${run(id)}/select`, { winning_variation_id: variation }),
   cancel: (id) => call('POST', `${run(id)}/cancel`),

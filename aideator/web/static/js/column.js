@@ -23,7 +23,9 @@ export class Column {
     this.stats = el('dl', { class: 'col-stats', hidden: true });
     // What the service's model gateway metered (live, from the stream's usage notices).
     this.metered = el('p', { class: 'col-metered', role: 'status', hidden: true });
-    this.changes = el('div', { class: 'col-changes', hidden: true });
+    this.changes = el('div', { class: 'col-changes', id: `variation-${this.index}-diff`, hidden: true });
+    // The run's checks on this variation's work: name, state, test counts.
+    this.checks = el('ul', { class: 'col-checks', 'aria-label': 'Checks', hidden: true });
     this.choose = el('button', {
       type: 'button', class: 'button primary choose', hidden: true,
       onclick: () => onChoose(this.index),
@@ -39,6 +41,7 @@ export class Column {
     this.failure,
     this.transcript.node,
     this.stats,
+    this.checks,
     this.metered,
     this.changes,
     el('div', { class: 'col-actions' }, this.choose));
@@ -85,7 +88,16 @@ export class Column {
       this.stats.hidden = false;
     }
     this.hasDiff = Boolean(outcome.diff_url);
+    this.showChecks(variation.checks || []);
     this.updateChoose();
+  }
+
+  showChecks(checks) {
+    this.checks.replaceChildren(...checks.map((c) => el('li', {
+      class: `check ${c.status}`, dataset: { check: c.name }, title: c.command,
+    }, el('span', { class: 'check-name', text: c.name }),
+    el('span', { class: 'check-state', text: checkState(c) }))));
+    this.checks.hidden = checks.length === 0;
   }
 
   // The variation's metered model usage (GET /runs/<id> or a status event's ``usage``).
@@ -120,6 +132,14 @@ export class Column {
     this.choose.disabled = Boolean(this.isWinner);
     this.choose.textContent = this.isWinner ? 'Chosen' : 'Choose this one';
   }
+}
+
+function checkState(c) {
+  const words = { passed: 'passed', failed: 'failed', timed_out: 'timed out', pending: 'pending', running: 'running', not_run: 'not run' };
+  let text = words[c.status] || c.status;
+  if (c.tests) text += ` · ${count(c.tests.passed)} passed, ${count(c.tests.failed)} failed`;
+  if (c.duration_ms !== null && c.duration_ms !== undefined) text += ` · ${duration(c.duration_ms / 1000)}`;
+  return text;
 }
 
 function stat(name, value) {

@@ -30,6 +30,9 @@ export class Entries {
       case 'diff': return this.note(`Changed ${count((content.files || []).length)} file(s): `
         + `+${count(content.additions)} −${count(content.deletions)}`);
       case 'error': return this.note(`${content.code || 'error'}: ${content.message || ''}`, 'error');
+      case 'check_started': return this.note(`${checkLabel(content)} started: ${content.command || ''}`, 'check');
+      case 'check_output': return this.checkOutput(content);
+      case 'check_finished': return this.note(describeCheck(content), content.passed ? 'check passed' : 'check failed');
       default: return this.note(`${type}: ${JSON.stringify(content)}`, 'log');
     }
   }
@@ -80,12 +83,33 @@ export class Entries {
     }
   }
 
+  // A batch of a check's output lines: one entry per batch (a check may print thousands).
+  checkOutput(c) {
+    const lines = Array.isArray(c.lines) ? c.lines.map(String) : [];
+    let text = lines.join('\n');
+    if (c.truncated) text += `${text ? '\n' : ''}[the rest of ${checkLabel(c)}'s output is not kept]`;
+    if (text) this.list.push({ kind: 'log check-output', text });
+  }
+
   status(c) {
     this.note(describeStatus(c));
     for (const [knob, why] of Object.entries(c.settings?.not_applied || {})) {
       this.note(`${knob} not applied: ${why.reason || ''}`);
     }
   }
+}
+
+function checkLabel(c) {
+  return `${c.baseline ? 'Baseline check' : 'Check'} "${c.name || '?'}"`;
+}
+
+function describeCheck(c) {
+  const verdict = c.timed_out ? 'timed out' : c.passed ? 'passed' : `failed (exit ${c.exit_code})`;
+  const parts = [`${checkLabel(c)} ${verdict}`];
+  if (c.tests) parts.push(`${count(c.tests.passed)} tests passed, ${count(c.tests.failed)} failed`);
+  if (c.duration_ms !== undefined) parts.push(`${(c.duration_ms / 1000).toFixed(1)} s`);
+  if (c.truncated) parts.push(`${count(c.lines)} lines printed (output capped)`);
+  return parts.join(' · ');
 }
 
 function summarize(input) {

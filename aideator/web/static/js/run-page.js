@@ -1,8 +1,9 @@
-// The run page: one column per variation, filled from the run's stream (which replays
-// the whole history first, so a reload or a later visit shows everything), the diffs
-// when variations finish, choosing the winner and cancelling.
+// The run page: the comparison board on top, then one column per variation, filled from
+// the run's stream (which replays the whole history first, so a reload or a later visit
+// shows everything), the diffs when variations finish, choosing the winner and cancelling.
 
 import { api } from './api.js';
+import { Board } from './board.js';
 import { initChrome } from './chrome.js';
 import { Column } from './column.js';
 import { el, repoLink, role } from './dom.js';
@@ -15,6 +16,7 @@ const RUN_STATUS_SHOWN = { started: 'running' };
 const head = document.getElementById('run');
 const runId = head.dataset.runId;
 const columns = new Map();
+const board = new Board({ onChoose: (index) => choose(index) });
 let runStatus = null;
 
 // Rendering: once per animation frame while live; while the stream replays what was
@@ -79,6 +81,9 @@ function showWinner(selection) {
   for (const column of columns.values()) {
     column.setWinner(Boolean(selection) && column.index === selection.winning_variation_id);
   }
+  if (board.data) {
+    board.update({ ...board.data, winning_variation_id: selection ? selection.winning_variation_id : null });
+  }
 }
 
 // -- what the API says (at load, and when variations end) --------------------------------
@@ -101,7 +106,8 @@ function refreshSoon() {
 }
 
 async function refresh() {
-  const run = await api.getRun(runId);
+  const [run, comparison] = await Promise.all([api.getRun(runId), api.getComparison(runId)]);
+  board.update(comparison);
   apply(run);
   await Promise.all(run.variations.map(async (variation) => {
     const column = columns.get(variation.variation_id);
@@ -123,6 +129,8 @@ function onEvent(name, data, id) {
   switch (name) {
     case 'agent_output':
       column?.entries.output(data);
+      // A check's result changes the board (and the baseline's, every row's "newly").
+      if (data.type === 'check_finished') refreshSoon();
       break;
     case 'status':
       if (column) {
@@ -210,6 +218,7 @@ async function start() {
     return;
   }
   showHead(run);
+  role(document, 'board-slot').replaceWith(board.node);
   const nav = role(document, 'column-nav');
   const grid = role(document, 'columns');
   grid.style.setProperty('--columns', String(run.variations.length));
@@ -222,6 +231,7 @@ async function start() {
   }
   setRunStatus(run.status);
   apply(run);
+  refreshSoon();   // the board
   replayed = run.event_count || 0;
   followRun(runId, { onEvent, onConnection });
 }
