@@ -57,12 +57,14 @@ GATEWAY_TOKEN = "aidg_test-credential"
 
 
 def render(*, run_id: str = RUN_ID, variation_id: int = 0, prompt: str = "Refactor main.py",
-           config: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
+           config: dict[str, Any] | None = None, checks: list[dict[str, Any]] | None = None,
+           **overrides: Any) -> dict[str, Any]:
     """A Job as the service renders it, with test-sized settings."""
     env = agent_environment(run_id=run_id, variation_id=variation_id,
                             repo_url="https://github.com/octocat/Hello-World", prompt=prompt,
                             config=config or {}, workspace=manifests.WORKSPACE,
-                            gateway_url=GATEWAY_URL, gateway_token=GATEWAY_TOKEN)
+                            gateway_url=GATEWAY_URL, gateway_token=GATEWAY_TOKEN,
+                            checks=checks or ())
     args: dict[str, Any] = dict(
         run_id=run_id, variation_id=variation_id, env=env, image="aideator-agent:test",
         namespace=NAMESPACE, ttl_seconds=3600, deadline_seconds=600,

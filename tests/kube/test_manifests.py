@@ -161,15 +161,18 @@ def test_user_text_only_lands_in_env_values() -> None:
 
 def test_secret_variables_are_references_to_the_jobs_secret_and_the_job_waits() -> None:
     from aideator.runtimes.agent_env import SECRET_VARIABLES
-    job = render(prompt="Refactor main.py", secret_env=SECRET_VARIABLES)
+    checks = [{"name": "unit", "command": "pytest -q tests/secret_feature",
+               "timeout_seconds": 60}]
+    job = render(prompt="Refactor main.py", checks=checks, secret_env=SECRET_VARIABLES)
     name = job["metadata"]["name"]
     assert job["spec"]["suspend"] is True  # no pod before its Secret exists
     env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
-    for variable in ("PROMPT", "ANTHROPIC_API_KEY", "GIT_CONFIG_VALUE_1"):
+    for variable in ("PROMPT", "CHECKS", "ANTHROPIC_API_KEY", "GIT_CONFIG_VALUE_1"):
         assert env[variable] == {"name": variable, "valueFrom": {"secretKeyRef": {
             "name": name, "key": variable}}}
     text = str(job)
     assert "Refactor main.py" not in text and "aidg_test-credential" not in text
+    assert "secret_feature" not in text
     assert env["REPO_URL"]["value"] == "https://github.com/octocat/Hello-World"
 
 
