@@ -1,4 +1,8 @@
-"""``python -m agent``: settings → clone → Claude Code → diff, as protocol lines.
+"""``python -m agent``: settings → clone → setup → Claude Code → diff, as protocol lines.
+
+With ``PREPARED=1`` the workspace was cloned and set up already (the local runtime's
+once-per-run prepare step, ``MODE=setup``): both are skipped and the commit is read from
+the clone. ``MODE=setup`` stops after the setup.
 
 Every run ends with exactly one terminal line: ``status`` with phase ``finished`` (exit 0)
 or an ``error`` whose code maps to the exit status (see ``protocol.ERROR_EXIT_CODES``).
@@ -15,7 +19,7 @@ import time
 import traceback
 from typing import Any
 
-from . import clone, config, diff, protocol, run
+from . import clone, config, diff, protocol, run, setup
 from .output import Emitter, Scrubber, secrets_from
 
 # After SIGTERM the run gets this long to clean up before the process exits regardless;
@@ -64,21 +68,42 @@ class Agent:
             return self.fail("config_invalid", f"WORKSPACE is not usable: {exc}",
                              field="WORKSPACE")
 
-        self.out.emit(protocol.STATUS, phase="cloning", repo_url=settings.repo_url)
+        if settings.prepared:
+            try:
+                commit = await clone.checked_out(settings.clone_dir)
+            except clone.CloneError as exc:
+                return self.fail("clone_failed", str(exc))
+            self.out.emit(protocol.STATUS, phase="cloned", commit=commit,
+                          path=settings.clone_dir, prepared=True)
+        else:
+            self.out.emit(protocol.STATUS, phase="cloning", repo_url=settings.repo_url)
+            try:
+                commit = await clone.clone(
+                    settings.repo_url, settings.clone_dir,
+                    lambda line: self.out.emit(protocol.STATUS, phase="cloning",
+                                               progress=line))
+            except clone.CloneError as exc:
+                return self.fail("clone_failed", str(exc))
+            self.out.emit(protocol.STATUS, phase="cloned", commit=commit,
+                          path=settings.clone_dir)
+            finished = await setup.run(settings, self.out)
+            if finished is not None and not finished["passed"]:
+                return self.fail("setup_failed", setup.failure_message(finished))
+        if settings.mode == "setup":
+            return self.finish(commit=commit)
+
+        # What exists besides the cloned commit before the model starts (the setup's venv,
+        # say) is not the model's work: the diff leaves it out.
         try:
-            commit = await clone.clone(
-                settings.repo_url, settings.clone_dir,
-                lambda line: self.out.emit(protocol.STATUS, phase="cloning", progress=line))
-        except clone.CloneError as exc:
-            return self.fail("clone_failed", str(exc))
-        self.out.emit(protocol.STATUS, phase="cloned", commit=commit,
-                      path=settings.clone_dir)
+            untouched = await diff.untouched(settings.clone_dir, commit)
+        except diff.DiffError as exc:
+            return self.fail("diff_failed", str(exc))
 
         outcome = await run.run(settings, self.out)
         changes = None
         if outcome.has_work:
             try:
-                changes = await diff.collect(settings.clone_dir, commit)
+                changes = await diff.collect(settings.clone_dir, commit, exclude=untouched)
             except diff.DiffError as exc:
                 return self.fail("diff_failed", str(exc))
             self.out.emit(protocol.DIFF, **changes.event_fields())
