@@ -174,6 +174,9 @@ def main() -> int:
         settings = config.load()
     except config.ConfigError as exc:
         return agent.fail("config_invalid", str(exc), field=exc.field)
+    # The proxy is the setup command's alone (agent/setup.py hands it over): the CLI and
+    # its shell inherit this process's environment.
+    os.environ.pop("SETUP_PROXY", None)
     try:
         return asyncio.run(_run(agent, settings))
     except Exception as exc:  # noqa: BLE001 - the protocol promises an error line, not a traceback

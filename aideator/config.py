@@ -116,6 +116,20 @@ class Settings:
     # as soon as the variation has ended).
     gateway_token_seconds: int = 86400
 
+    # -- Setup egress (aideator/egress/): registries a run's setup command may reach -------
+    # Comma- or space-separated hosts ("pypi.org", any port 80/443), "host:port", or an exact
+    # "IP:port" (the only way to allow a private or loopback address).
+    egress_allow: str = ("pypi.org files.pythonhosted.org registry.npmjs.org proxy.golang.org "
+                         "sum.golang.org crates.io static.crates.io index.crates.io "
+                         "rubygems.org deb.debian.org security.debian.org")
+    # Kubernetes: where the egress proxy listens (a second listener beside the API), and
+    # the URL agents' setup reaches it at (e.g. http://aideator.aideator:3128). Empty: none.
+    egress_listen: str = ""
+    egress_url: str = ""
+    # Kubernetes: a directory in the agent pod backed by the chart's package-cache volume
+    # (the setup command's pip/npm/go/cargo caches go there). Empty: none.
+    setup_cache_dir: str = ""
+
     # -- Kubernetes runtime (AIDEATOR_RUNTIME=kubernetes) --------------------------------
     # Namespace the agent Jobs run in.
     kube_namespace: str = "default"

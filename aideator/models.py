@@ -101,6 +101,8 @@ class Variation(BaseModel):
     diff = JSONField(null=True)
     # What the cluster warned about it (Kubernetes Warning events), each told once.
     warnings = JSONField(null=True)
+    # The run's setup and how it went for this variation (see run_request.setup_request).
+    setup = JSONField(null=True)
     started_at = DateTimeField(null=True)
     finished_at = DateTimeField(null=True)
 

@@ -24,7 +24,7 @@ from .fanout import Fanout
 from .models import VARIATION_ENDED, Run, Variation, connection, utcnow, write_transaction
 from .naming import job_name, new_run_id
 from .ownership import Leases
-from .runtimes.base import Runtime, VariationSpec
+from .runtimes.base import Runtime, SetupSpec, VariationSpec
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,19 @@ def _spec(run: Run, variation: Variation,
           issue_token: Callable[[str, int], str] | None) -> VariationSpec:
     return VariationSpec(run_id=run.id, index=variation.index, job_name=variation.job_name,
                          repo_url=run.github_url, prompt=run.prompt, config=variation.config,
+                         setup=setup_settings(variation.setup),
                          gateway_token=issue_token(run.id, variation.index)
                          if issue_token else "")
+
+
+def setup_settings(stored: Mapping[str, Any] | None) -> SetupSpec | None:
+    """What the runtime needs of a variation's stored setup to run it."""
+    if not stored:
+        return None
+    return SetupSpec(command=stored.get("command") if stored.get("source") == "request"
+                     else None,
+                     from_repo=bool(stored.get("from_repo")) or stored.get("source") == "repository",
+                     timeout_seconds=int(stored.get("timeout_seconds") or 600))
 
 
 def _unfinished(variations: Iterable[Variation]) -> list[Variation]:
@@ -82,6 +93,7 @@ class Orchestrator:
     @tracing.traced("run.submit")
     def submit(self, *, github_url: str, prompt: str, agent_config: Mapping[str, Any],
                variation_configs: list[Mapping[str, Any]],
+               setup: Mapping[str, Any] | None = None,
                created_by: tuple[str | None, str | None] = (None, None),
                admit: Callable[[], None] | None = None) -> Run:
         """Store a new run with its variations, holding its lease, and start it.
@@ -94,7 +106,8 @@ class Orchestrator:
                              agent_config=dict(agent_config), runtime=self._runtime.name,
                              created_by=created_by[0], created_by_name=created_by[1])
             variations = [Variation.create(run=run, index=i, config=dict(config),
-                                           job_name=job_name(run.id, i))
+                                           job_name=job_name(run.id, i),
+                                           setup=dict(setup) if setup else None)
                           for i, config in enumerate(variation_configs)]
             epoch = self._leases.grant_new(run.id)
         tracing.annotate(**{"aideator.run_id": run.id, "aideator.variations": len(variations),

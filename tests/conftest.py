@@ -72,6 +72,7 @@ INTEGRATION_FIXTURES = frozenset({
     "fake_model", "world",                              # tests/agent, test_agent_service, auth
     "seeded",                                           # test_validation
     "api_image", "agent_image",                         # tests/deploy/test_images
+    "setup_world", "plain_server",                      # test_setup
 })
 # ... or in its own body.
 INTEGRATION_CALLS = ("Server(", "FakeKubeAPI(", "FakeAnthropic(", "start_chromium(",

@@ -22,17 +22,20 @@ import logging
 import os
 import signal
 import time
-from typing import Any, Iterator, Mapping
+from typing import Any, Generator, Iterator, Mapping
 
 import gevent
 import gevent.event
+import gevent.lock
 import psutil
 
 import agent
 
 from .. import tracing
 from ..config import Settings, gateway_url
-from . import sandbox
+from ..egress import policy as egress_policy
+from ..egress.proxy import EgressProxy
+from . import prepare, sandbox
 from .agent_env import agent_environment
 from .base import Exited, Observation, Output, Started, VariationSpec, Waiting
 from .bridge import Bridges, WSGIApp, no_gateway, socket_dir
@@ -145,6 +148,10 @@ class LocalRuntime:
         self._slots = Slots(settings.max_concurrent_variations)
         self._tickets: dict[tuple[str, int], gevent.event.AsyncResult] = {}
         self._bridges = Bridges(gateway_app or no_gateway)
+        # The setup egress proxy, bridged into each run's setup sandbox (prepare.py).
+        self._egress = EgressProxy(egress_policy.parse(settings.egress_allow))
+        self._setups: dict[str, Mapping[str, Any]] = {}   # run id -> its setup's handle
+        self._setup_lock = gevent.lock.RLock()
         # What the agent command needs readable inside (found once: the command is fixed).
         self._readable = sandbox.readable(
             [*sandbox.runtime_paths(settings.agent_command, path_env=environ.get("PATH")),
@@ -160,8 +167,21 @@ class LocalRuntime:
     def _dir(self, run_id: str, index: int) -> str:
         return os.path.join(self._root, run_id, str(index))
 
-    def _environment(self, spec: VariationSpec, directory: str) -> dict[str, str]:
+    def _prepared_dir(self, spec: VariationSpec) -> str | None:
+        """The run's setup directory when its variations start from a prepared workspace:
+        sandboxed runs with a setup. Unsandboxed (the opt-out), each variation runs the
+        setup itself, with this machine's network (the sandbox is what makes the copy's
+        paths line up and what keeps the egress to the allow-list)."""
+        if spec.setup is None or not self._sandbox.sandboxed:
+            return None
+        return prepare.setup_dir(os.path.join(self._root, spec.run_id))
+
+    def _environment(self, spec: VariationSpec, directory: str, *,
+                     inside: str | None = None, mode: str = "run") -> dict[str, str]:
+        """The agent's environment; ``inside``: the directory its files appear under in
+        its sandbox (the run's setup directory, for a prepared variation)."""
         env = dict(self._passthrough)
+        where = inside or directory
         # Sandboxed, the gateway is on the sandbox's own loopback (the bridge); unsandboxed
         # (the opt-out), at the service's own address.
         gateway = (f"http://127.0.0.1:{sandbox.BRIDGE_PORT}" if self._sandbox.sandboxed
@@ -169,35 +189,50 @@ class LocalRuntime:
         env.update(agent_environment(run_id=spec.run_id, variation_id=spec.index,
                                      repo_url=spec.repo_url, prompt=spec.prompt,
                                      config=spec.config,
-                                     workspace=os.path.join(directory, "workspace"),
+                                     workspace=os.path.join(where, "workspace"),
                                      gateway_url=gateway, gateway_token=spec.gateway_token))
-        env["HOME"] = os.path.join(directory, "home")
+        env["HOME"] = os.path.join(where, "home")
         # The default command is ``python -m agent``: let it find the agent package.
         env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(agent.__file__)))
+        if mode == "setup":
+            assert spec.setup is not None
+            env.update(spec.setup.environment(), MODE="setup",
+                       SETUP_PROXY=f"http://127.0.0.1:{sandbox.EGRESS_PORT}")
+        elif inside is not None:
+            env["PREPARED"] = "1"
+        elif spec.setup is not None:
+            env.update(spec.setup.environment())
         return env
 
-    def _argv(self, directory: str) -> list[str]:
+    def _argv(self, directory: str, *, inside: str | None = None,
+              egress: bool = False) -> list[str]:
         """The launcher's command line: the agent command, in its sandbox unless opted out."""
         if not self._sandbox.sandboxed:
             return ["/bin/sh", LAUNCHER, directory, *self._settings.agent_command]
         etc = os.path.join(directory, "etc")
         os.makedirs(etc, exist_ok=True)
         home = os.path.join(directory, "home")
-        for name, text in sandbox.etc_files(home).items():
-            with open(os.path.join(etc, name), "w") as f:
-                f.write(text)
         mounts = sandbox.Mounts(directory=directory,
                                 workspace=os.path.join(directory, "workspace"), home=home,
                                 bridge=socket_dir(directory),
                                 passwd=os.path.join(etc, "passwd"),
-                                group=os.path.join(etc, "group"))
+                                group=os.path.join(etc, "group"), inside=inside)
+        for name, text in sandbox.etc_files(mounts.at(home)).items():
+            with open(os.path.join(etc, name), "w") as f:
+                f.write(text)
         return ["/bin/sh", LAUNCHER, "--sandbox", directory,
                 *sandbox.bwrap_argv(self._settings.agent_command, mounts,
-                                    readable_paths=self._readable)]
+                                    readable_paths=self._readable, egress=egress)]
 
     def _spawn(self, spec: VariationSpec) -> dict[str, Any]:
         """Launch the variation; if it was launched already, its handle."""
         directory = self._dir(spec.run_id, spec.index)
+        inside = self._prepared_dir(spec)
+        return self._launch(directory, self._argv(directory, inside=inside),
+                            self._environment(spec, directory, inside=inside))
+
+    def _launch(self, directory: str, argv: list[str], env: dict[str, str]) -> dict[str, Any]:
+        """Start ``argv`` through the launcher in ``directory``, unless someone did."""
         for sub in ("workspace", "home"):
             os.makedirs(os.path.join(directory, sub), exist_ok=True)
         try:
@@ -210,8 +245,7 @@ class LocalRuntime:
             # posix_spawn, not fork: forking the whole worker costs ~10 ms a variation.
             # Every other descriptor of the server is close-on-exec (PEP 446).
             pid = os.posix_spawn(
-                "/bin/sh", self._argv(directory),
-                self._environment(spec, directory), setsid=True,
+                "/bin/sh", argv, env, setsid=True,
                 file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                               (os.POSIX_SPAWN_DUP2, out, 1), (os.POSIX_SPAWN_DUP2, out, 2)])
         finally:
@@ -226,6 +260,12 @@ class LocalRuntime:
         if handle is None and self._sandbox.state == "unavailable":
             yield Exited(False, self._sandbox.problem, cause="start_failed")
             return
+        prepared = self._prepared_dir(spec) if handle is None else None
+        if prepared is not None:
+            ok = yield from self._prepare(spec, prepared, cursor)
+            if not ok:
+                return
+            cursor = None   # the variation's own output starts now
         if handle is None:
             ticket = self._slots.acquire()
             self._tickets[(spec.run_id, spec.index)] = ticket
@@ -264,6 +304,71 @@ class LocalRuntime:
             self._bridges.close(directory)
             self._slots.release()
 
+    # -- set up once per run (prepare.py) ----------------------------------------------
+    def _prepare(self, spec: VariationSpec, prepared: str,
+                 cursor: str | None) -> Generator[Observation, None, bool]:
+        """Start (or join) the run's setup, relay its setup lines to this variation, and
+        on success give the variation its copy of the prepared workspace."""
+        directory = self._dir(spec.run_id, spec.index)
+        if os.path.exists(os.path.join(directory, prepare.COPIED)):
+            return True
+        offset = prepare.cursor_offset(cursor) or 0
+        yield Waiting("setting up the repository (once for the run)")
+        handle = self._start_setup(spec, prepared)
+        exited = None
+        for obs in self._follow(prepared, handle, offset):
+            if isinstance(obs, Output):
+                lines = prepare.relayed(obs.lines)
+                if lines:
+                    yield Output(lines, prepare.CURSOR_PREFIX + obs.cursor)
+            elif isinstance(obs, Exited):
+                exited = obs
+        if exited is None or not exited.ok:
+            reason = exited.reason if exited else "it stopped reporting"
+            yield Exited(False, f"the run's setup failed ({reason})",
+                         exited.exit_code if exited else None,
+                         cause=exited.cause if exited and exited.cause == "killed"
+                         else "exit_code")
+            return False
+        try:
+            prepare.copy_prepared(os.path.join(prepared), directory)
+        except (OSError, prepare.CopyFailed) as exc:
+            yield Exited(False, f"copying the prepared workspace failed: {exc}",
+                         cause="start_failed")
+            return False
+        return True
+
+    def _start_setup(self, spec: VariationSpec, prepared: str) -> dict[str, Any]:
+        """The run's setup process: started by the first variation of the run that gets
+        here, joined by the others (and after a restart, re-attached to)."""
+        with self._setup_lock:
+            handle = self._setups.get(spec.run_id)
+            if handle is not None:
+                return handle
+            os.makedirs(prepared, exist_ok=True)
+            running = not os.path.exists(os.path.join(prepared, "exit.json"))
+            if running:
+                # Its gateway (for the clone) and its egress proxy: listening before it
+                # starts, served until it ends.
+                self._bridges.open(prepared, egress=self._egress.server)
+                try:
+                    handle = self._launch(prepared, self._argv(prepared, egress=True),
+                                          self._environment(spec, prepared, mode="setup"))
+                except BaseException:
+                    self._bridges.close(prepared)
+                    raise
+                gevent.spawn(self._end_setup, spec.run_id, prepared, handle)
+            else:
+                handle = {"pid": 0, "create_time": 0.0}
+            self._setups[spec.run_id] = handle
+            return handle
+
+    def _end_setup(self, run_id: str, prepared: str, handle: Mapping[str, Any]) -> None:
+        while not os.path.exists(os.path.join(prepared, "exit.json")) and _alive(handle):
+            gevent.sleep(0.1)
+        self._bridges.close(prepared)
+        self._setups.pop(run_id, None)
+
     def _follow(self, directory: str, handle: Mapping[str, Any],
                 offset: int) -> Iterator[Observation]:
         status_path = os.path.join(directory, "exit.json")
@@ -299,6 +404,9 @@ class LocalRuntime:
                         poll = min(poll * 1.5, POLL_MAX)
 
     def cancel(self, run_id: str, handles: Mapping[int, Mapping[str, Any] | None]) -> None:
+        setup = self._setups.get(run_id)
+        if setup and _alive(setup):   # the variations waiting for it then end, cancelled
+            self._signal_group(setup["pid"], signal.SIGTERM)
         for index, handle in handles.items():
             ticket = self._tickets.get((run_id, index))
             if ticket is not None and not ticket.ready():

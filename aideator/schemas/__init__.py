@@ -50,6 +50,8 @@ def _describe(error: Any) -> tuple[str | None, str]:
                       ".git), with nothing else")
     if error.validator == "pattern" and path == "prompt":
         return path, "must not be blank or contain NUL characters"
+    if error.validator == "pattern" and path == "setup":
+        return path, "must be one command line: not blank, no NUL or line break"
     if error.validator == "maxLength":
         return path, f"is too long (at most {error.validator_value} characters)"
     if error.validator == "minLength":

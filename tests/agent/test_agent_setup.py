@@ -22,7 +22,8 @@ def test_setup_runs_before_the_model_and_the_diff_is_the_models_change_only(worl
                                                                                fake_model):
     world.repo("acme", "widgets", FILES)
     fake_model.scripts["default"] = [
-        reply(bash("ls .venv/lib | wc -l; echo \"model-proxy=${HTTPS_PROXY:-none}\"")),
+        reply(bash("ls .venv/lib | wc -l; "
+                   "echo \"model-proxy=${HTTPS_PROXY:-none}${SETUP_PROXY:-}.\"")),
         reply(tool_use("Read", {"file_path": str(world.clone / "greet.txt")})),
         reply(tool_use("Edit", {"file_path": str(world.clone / "greet.txt"),
                                 "old_string": "hello world", "new_string": "hello, friend"})),
@@ -44,7 +45,7 @@ def test_setup_runs_before_the_model_and_the_diff_is_the_models_change_only(worl
     assert finished["passed"] is True and finished["exit_code"] == 0
     assert finished["timed_out"] is False and finished["duration_ms"] >= 0
     results = run.of("tool_result")
-    assert "model-proxy=none" in results[0]["content"] and "3" in results[0]["content"]
+    assert "model-proxy=none." in results[0]["content"] and "3" in results[0]["content"]
 
     (diff,) = run.of("diff")
     assert diff["files"] == ["greet.txt"], diff
