@@ -68,7 +68,16 @@ async def run(settings: Settings, out: Emitter) -> dict[str, Any] | None:
     nothing to run). ``passed`` says whether the run may go on."""
     chosen = command_for(settings)
     if chosen is None:
-        return None
+        if not settings.setup_from_repo:
+            return None
+        # Opted in, but the repository has no script: told, so the service knows the
+        # setup is over (on Kubernetes that closes the egress window, egress/window.py).
+        finished = {"command": None, "source": "repository", "skipped": True,
+                    "timeout_seconds": settings.setup_timeout, "exit_code": None,
+                    "passed": True, "duration_ms": 0, "timed_out": False, "lines": 0,
+                    "truncated": False, "reason": None, "tail": []}
+        out.emit(protocol.SETUP_FINISHED, **finished)
+        return finished
     command, source = chosen
     out.emit(protocol.SETUP_STARTED, command=command, source=source,
              timeout_seconds=settings.setup_timeout)

@@ -122,13 +122,11 @@ class Settings:
     egress_allow: str = ("pypi.org files.pythonhosted.org registry.npmjs.org proxy.golang.org "
                          "sum.golang.org crates.io static.crates.io index.crates.io "
                          "rubygems.org deb.debian.org security.debian.org")
-    # Kubernetes: where the egress proxy listens (a second listener beside the API), and
-    # the URL agents' setup reaches it at (e.g. http://aideator.aideator:3128). Empty: none.
-    egress_listen: str = ""
-    egress_url: str = ""
-    # Kubernetes: a directory in the agent pod backed by the chart's package-cache volume
-    # (the setup command's pip/npm/go/cargo caches go there). Empty: none.
-    setup_cache_dir: str = ""
+    # Kubernetes: a PersistentVolumeClaim mounted in every agent pod at
+    # AIDEATOR_SETUP_CACHE_DIR as the setup's package cache (pip, npm, Go, cargo). It is
+    # shared by concurrent pods, so ReadWriteMany. Empty: no cache volume.
+    setup_cache_claim: str = ""
+    setup_cache_dir: str = "/cache"
 
     # -- Kubernetes runtime (AIDEATOR_RUNTIME=kubernetes) --------------------------------
     # Namespace the agent Jobs run in.

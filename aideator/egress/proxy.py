@@ -105,8 +105,8 @@ class EgressProxy:
         return StreamServer(listener, self.handle)
 
     def handle(self, client: socket.socket, address: Any) -> None:
+        """Serve one client connection of our own server (reads the request head)."""
         client.settimeout(IDLE_TIMEOUT)
-        upstream = None
         try:
             got = _read_head(client)
             if got is None:
@@ -119,6 +119,18 @@ class EgressProxy:
                 return _reply(client, "400 Bad Request", "aideator egress: bad request line")
             headers = [(n.strip(), v.strip()) for n, _, v in
                        (line.partition(":") for line in lines[1:])]
+            self.serve(client, method, target, version, headers, rest)
+        except OSError:
+            pass
+        finally:
+            client.close()
+
+    def serve(self, client: socket.socket, method: str, target: str, version: str,
+              headers: list[tuple[str, str]], rest: bytes = b"") -> None:
+        """One parsed proxy request on ``client``: refuse it or relay it to its end.
+        ``rest``: what the client sent after the head. The caller closes ``client``."""
+        upstream = None
+        try:
             credential = _credential(headers)
             if self._authorize is not None and not self._authorize(credential):
                 return _reply(client, "407 Proxy Authentication Required",
@@ -165,7 +177,6 @@ class EgressProxy:
         finally:
             if upstream is not None:
                 upstream.close()
-            client.close()
 
     def _watch(self, credential: str | None, *sockets: socket.socket) -> None:
         """Close a tunnel once its credential stops being valid (the setup window closed):

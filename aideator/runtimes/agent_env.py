@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 
 def _env_value(value: Any) -> str:
@@ -64,4 +65,17 @@ def agent_environment(*, run_id: str, variation_id: int, repo_url: str, prompt: 
             env[key.upper()] = _env_value(value)
     if gateway_url:
         env.update(gateway_environment(gateway_url, gateway_token))
+    return env
+
+
+def setup_environment(setup: Mapping[str, str], gateway_url: str, gateway_token: str,
+                      settings: Any) -> dict[str, str]:
+    """A Kubernetes pod's setup variables: the setup itself, the egress proxy (the
+    service's own address, with the variation's credential as the proxy password: see
+    aideator/egress/window.py) and, when the chart gives one, the package cache."""
+    url = urlsplit(gateway_url)
+    env = dict(setup)
+    env["SETUP_PROXY"] = f"{url.scheme}://setup:{gateway_token}@{url.netloc}"
+    if settings.setup_cache_claim:
+        env["SETUP_CACHE_DIR"] = settings.setup_cache_dir
     return env

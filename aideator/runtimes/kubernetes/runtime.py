@@ -18,7 +18,7 @@ from typing import Any, Iterator, Mapping
 import gevent
 
 from ... import tracing
-from ..agent_env import agent_environment
+from ..agent_env import agent_environment, setup_environment
 from ...config import Settings, gateway_url
 from ..base import Exited, Notice, Observation, VariationSpec, Waiting
 from . import client as kube
@@ -127,12 +127,17 @@ class KubernetesRuntime:
                                 repo_url=spec.repo_url, prompt=spec.prompt,
                                 config=spec.config, workspace=manifests.WORKSPACE,
                                 gateway_url=gateway_url(s), gateway_token=spec.gateway_token)
+        if spec.setup is not None:
+            env.update(setup_environment(spec.setup.environment(), gateway_url(s),
+                                         spec.gateway_token, s))
         return manifests.render_job(
             run_id=spec.run_id, variation_id=spec.index, env=env, image=s.agent_image,
             namespace=self._namespace, ttl_seconds=s.job_ttl_seconds,
             deadline_seconds=s.job_deadline_seconds,
             image_pull_policy=s.agent_image_pull_policy,
             runtime_class=s.agent_runtime_class,
+            cache_claim=s.setup_cache_claim if spec.setup is not None else "",
+            cache_dir=s.setup_cache_dir,
             resources={"requests": {"cpu": s.agent_cpu_request,
                                     "memory": s.agent_memory_request},
                        "limits": {"cpu": s.agent_cpu_limit, "memory": s.agent_memory_limit}})
