@@ -46,9 +46,9 @@ def setup_settings(stored: Mapping[str, Any] | None) -> SetupSpec | None:
     """What the runtime needs of a variation's stored setup to run it."""
     if not stored:
         return None
-    return SetupSpec(command=stored.get("command") if stored.get("source") == "request"
-                     else None,
-                     from_repo=bool(stored.get("from_repo")) or stored.get("source") == "repository",
+    source = stored.get("source")
+    return SetupSpec(command=stored.get("command") if source == "request" else None,
+                     from_repo=bool(stored.get("from_repo")) or source == "repository",
                      timeout_seconds=int(stored.get("timeout_seconds") or 600))
 
 

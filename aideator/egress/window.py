@@ -20,9 +20,10 @@ from __future__ import annotations
 from ..config import Settings
 from ..gateway import credentials
 from ..models import Variation, connection
+from .proxy import Authorize
 
 
-def authorizer(settings: Settings):
+def authorizer(settings: Settings) -> Authorize:
     def authorize(credential: str | None) -> bool:
         if not credential:
             return False

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+
 import gevent.subprocess
 
 from agent import protocol

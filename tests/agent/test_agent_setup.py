@@ -97,6 +97,16 @@ def test_the_repository_script_runs_only_when_the_run_opts_in(world, fake_model)
     assert started["source"] == "repository" and started["command"] == "sh .aideator/setup.sh"
     assert (other.clone / "marker.txt").read_text() == "from-the-repo\n"
 
+    # Opted in, but the repository has none: said so (the setup is over), and on it goes.
+    world.repo("acme", "plain", FILES)
+    third = world.__class__(world.tmp / "third", mirror=world.mirror)
+    none = third.run(third.env(fake_model.base_url, SETUP_FROM_REPO="1",
+                               REPO_URL="https://github.com/acme/plain"))
+    assert none.returncode == 0, none.stderr
+    (finished,) = none.of(protocol.SETUP_FINISHED)
+    assert finished["skipped"] is True and finished["passed"] is True
+    assert not none.of(protocol.SETUP_STARTED)
+
 
 def test_mode_setup_stops_after_the_setup_and_prepared_skips_clone_and_setup(world,
                                                                               fake_model):
