@@ -5,11 +5,12 @@ starts from its result, and the agent phase reaches nothing, not even the index.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from helpers import Server
+from helpers import Server, wait_for
 from package_index import Listener, PackageIndex
 from sse_client import read_events
 from tests.agent.fake_anthropic import FakeAnthropic, reply, text, tool_use
@@ -182,3 +183,40 @@ def test_setup_fields_are_validated_and_nothing_is_stored(plain_server, body, fi
     assert response.status_code == 422, response.text
     assert response.json()["field"] == field
     assert server.get("/runs").json() == before
+
+
+def test_a_service_restarted_during_the_setup_rejoins_it_and_it_runs_once(setup_world):
+    server, model, index, listener = setup_world
+    model.scripts["default"] = [reply(text("done"))]
+    run = server.post("/runs", {"github_url": REPO, "prompt": "p", "variations": 2,
+                                "setup": "echo ran >> ../setup-runs; echo waiting; sleep 3; "
+                                         "echo finished"}).json()
+    log = server.data_dir / "runs" / run["run_id"] / "setup" / "output.log"
+    wait_for(lambda: log.exists() and b"waiting" in log.read_bytes(), timeout=30)
+    server.kill()
+    server.start()
+    events = read_events(server.url(f"/runs/{run['run_id']}/stream"), timeout=60)
+    detail = server.get(f"/runs/{run['run_id']}").json()
+    assert [v["status"] for v in detail["variations"]] == ["succeeded", "succeeded"], detail
+    assert (log.parent / "workspace" / "setup-runs").read_text() == "ran\n"
+    for i in (0, 1):
+        assert len(outputs(events, i, "setup_started")) == 1
+        assert len(outputs(events, i, "setup_finished")) == 1
+        lines = [line for e in outputs(events, i, "setup_output") for line in e["lines"]]
+        assert lines == ["waiting", "finished"]
+
+
+def test_cancelling_a_run_during_its_setup_stops_the_setup_and_every_variation(setup_world):
+    server, model, index, listener = setup_world
+    run = server.post("/runs", {"github_url": REPO, "prompt": "p", "variations": 2,
+                                "setup": "echo waiting; sleep 60"}).json()
+    log = server.data_dir / "runs" / run["run_id"] / "setup" / "output.log"
+    wait_for(lambda: log.exists() and b"waiting" in log.read_bytes(), timeout=30)
+    started = time.monotonic()
+    assert server.post(f"/runs/{run['run_id']}/cancel", {}).status_code in (200, 202)
+    read_events(server.url(f"/runs/{run['run_id']}/stream"), timeout=30)
+    assert time.monotonic() - started < 15
+    detail = server.get(f"/runs/{run['run_id']}").json()
+    assert [v["status"] for v in detail["variations"]] == ["cancelled", "cancelled"], detail
+    assert (log.parent / "exit.json").exists()
+    assert model.message_requests() == []
