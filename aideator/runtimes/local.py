@@ -14,14 +14,15 @@ the user opted out (AIDEATOR_SANDBOX=off: agents run as before, as the service's
 Several processes (gunicorn workers, replicas on one machine) share the data directory:
 a variation is launched by whoever creates its ``output.log`` first (O_EXCL), and anyone
 else re-attaches to it through ``launcher.pid``, so no agent is ever started twice.
+
+A run with a setup is set up once (``prepare.py``): its ``setup/`` directory is launched
+the same way, with the egress proxy bridged in, and each variation starts from a copy.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
-import time
 from typing import Any, Generator, Iterator, Mapping
 
 import gevent
@@ -39,6 +40,8 @@ from . import prepare, sandbox
 from .agent_env import agent_environment
 from .base import Exited, Observation, Output, Started, VariationSpec, Waiting
 from .bridge import Bridges, WSGIApp, no_gateway, socket_dir
+from .processes import (alive, exit_from_status, launched_handle, read_status, reap,
+                        split_lines)
 from .sandbox_probe import Availability, probe
 from .slots import Slots
 
@@ -54,8 +57,6 @@ MAX_LINE = 1 << 20
 # How often an idle variation's log is checked for more output: soon after output stops
 # (agents write in bursts), then less often while it stays quiet.
 POLL_MIN, POLL_MAX = 0.005, 0.05
-# How long a launch found under way elsewhere gets to record its launcher's pid.
-PID_WAIT_SECONDS = 5.0
 
 
 def passthrough_environment(environ: Mapping[str, str]) -> dict[str, str]:
@@ -63,75 +64,6 @@ def passthrough_environment(environ: Mapping[str, str]) -> dict[str, str]:
     if "PATH" in environ:
         env["PATH"] = environ["PATH"]
     return env
-
-
-def _alive(handle: Mapping[str, Any]) -> bool:
-    """Whether the launcher recorded in ``handle`` still runs (not a reused pid)."""
-    try:
-        proc = psutil.Process(handle["pid"])
-        return (abs(proc.create_time() - handle["create_time"]) < 0.05
-                and proc.status() != psutil.STATUS_ZOMBIE)
-    except (psutil.NoSuchProcess, psutil.AccessDenied, KeyError):
-        return False
-
-
-def _read_status(path: str) -> dict[str, Any] | None:
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
-def _exit_from_status(status: dict[str, Any] | None) -> Exited:
-    if status is None:
-        return Exited(False, "the agent process ended without recording an exit status "
-                             "(killed)", cause="killed")
-    code = status.get("exit_code")
-    if code == 0:
-        return Exited(True, "exit code 0", 0)
-    if isinstance(code, int) and code > 128:
-        try:   # the shell's way of saying "killed by signal code - 128"
-            return Exited(False, f"the agent was killed by {signal.Signals(code - 128).name}",
-                          code, "killed")
-        except ValueError:
-            pass
-    return Exited(False, f"the agent exited with code {code}", code, "exit_code")
-
-
-def _launched_handle(directory: str) -> dict[str, Any]:
-    """The handle of a variation someone else launched (from its ``launcher.pid``)."""
-    path = os.path.join(directory, "launcher.pid")
-    deadline = time.monotonic() + PID_WAIT_SECONDS
-    while True:
-        try:
-            with open(path) as f:
-                pid = int(f.read().strip())
-            break
-        except (OSError, ValueError):
-            if time.monotonic() > deadline or os.path.exists(os.path.join(directory,
-                                                                          "exit.json")):
-                # Never got as far as running (or ran and ended): follow what it wrote.
-                return {"pid": 0, "create_time": 0.0}
-            gevent.sleep(0.05)
-    try:
-        return {"pid": pid, "create_time": psutil.Process(pid).create_time()}
-    except psutil.NoSuchProcess:
-        return {"pid": pid, "create_time": 0.0}
-
-
-def _reap(pid: int) -> None:
-    """Wait for a launcher so it leaves no zombie (its outcome is read from exit.json)."""
-    hub = gevent.get_hub()
-    with hub.loop.child(pid, False) as watcher:
-        hub.wait(watcher)
-
-
-def _lines(raw: bytes) -> list[str]:
-    """The lines in ``raw`` (one final newline dropped), decoded, without CR."""
-    text = raw.decode("utf-8", errors="replace")
-    lines = text[:-1].split("\n") if text.endswith("\n") else text.split("\n")
-    return [line.rstrip("\r") for line in lines] if "\r" in text else lines
 
 
 class LocalRuntime:
@@ -240,7 +172,7 @@ class LocalRuntime:
                           os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC,
                           0o600)
         except FileExistsError:
-            return _launched_handle(directory)
+            return launched_handle(directory)
         try:
             # posix_spawn, not fork: forking the whole worker costs ~10 ms a variation.
             # Every other descriptor of the server is close-on-exec (PEP 446).
@@ -250,7 +182,7 @@ class LocalRuntime:
                               (os.POSIX_SPAWN_DUP2, out, 1), (os.POSIX_SPAWN_DUP2, out, 2)])
         finally:
             os.close(out)
-        gevent.spawn(_reap, pid)
+        gevent.spawn(reap, pid)
         return {"pid": pid, "create_time": psutil.Process(pid).create_time()}
 
     # -- the runtime interface ---------------------------------------------------------
@@ -364,7 +296,7 @@ class LocalRuntime:
             return handle
 
     def _end_setup(self, run_id: str, prepared: str, handle: Mapping[str, Any]) -> None:
-        while not os.path.exists(os.path.join(prepared, "exit.json")) and _alive(handle):
+        while not os.path.exists(os.path.join(prepared, "exit.json")) and alive(handle):
             gevent.sleep(0.1)
         self._bridges.close(prepared)
         self._setups.pop(run_id, None)
@@ -387,31 +319,31 @@ class LocalRuntime:
                         cut = MAX_LINE - 1
                     complete, pending = pending[:cut + 1], pending[cut + 1:]
                     offset += len(complete)
-                    yield Output(_lines(complete), str(offset))
+                    yield Output(split_lines(complete), str(offset))
                     gevent.sleep(0)  # let the other variations and the clients run
                 elif finished:
                     if pending:
                         offset += len(pending)
-                        yield Output(_lines(pending), str(offset))
-                    yield _exit_from_status(_read_status(status_path))
+                        yield Output(split_lines(pending), str(offset))
+                    yield exit_from_status(read_status(status_path))
                     return
                 else:
                     # At the end of what was written: if the process has ended meanwhile,
                     # the next reads reach the true end of its output.
-                    finished = os.path.exists(status_path) or not _alive(handle)
+                    finished = os.path.exists(status_path) or not alive(handle)
                     if not finished:
                         gevent.sleep(poll)
                         poll = min(poll * 1.5, POLL_MAX)
 
     def cancel(self, run_id: str, handles: Mapping[int, Mapping[str, Any] | None]) -> None:
         setup = self._setups.get(run_id)
-        if setup and _alive(setup):   # the variations waiting for it then end, cancelled
+        if setup and alive(setup):   # the variations waiting for it then end, cancelled
             self._signal_group(setup["pid"], signal.SIGTERM)
         for index, handle in handles.items():
             ticket = self._tickets.get((run_id, index))
             if ticket is not None and not ticket.ready():
                 self._slots.withdraw(ticket)
-            elif handle and _alive(handle):
+            elif handle and alive(handle):
                 self._signal_group(handle["pid"], signal.SIGTERM)
                 gevent.spawn_later(self._settings.cancel_grace_seconds,
                                    self._kill_group, handle["pid"])
