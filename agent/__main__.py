@@ -1,5 +1,9 @@
-"""``python -m agent``: settings → clone → (baseline checks) → Claude Code → diff → checks,
-as protocol lines.
+"""``python -m agent``: settings → clone → setup → (baseline checks) → Claude Code → diff →
+checks, as protocol lines.
+
+With ``PREPARED=1`` the workspace was cloned and set up already (the local runtime's
+once-per-run prepare step, ``MODE=setup``): both are skipped and the commit is read from
+the clone. ``MODE=setup`` stops after the setup.
 
 Every run ends with exactly one terminal line: ``status`` with phase ``finished`` (exit 0)
 or an ``error`` whose code maps to the exit status (see ``protocol.ERROR_EXIT_CODES``).
@@ -16,7 +20,7 @@ import time
 import traceback
 from typing import Any
 
-from . import checks, clone, config, diff, protocol, run
+from . import checks, clone, config, diff, protocol, run, setup
 from .output import Emitter, Scrubber, secrets_from
 
 # After SIGTERM the run gets this long to clean up before the process exits regardless;
@@ -65,25 +69,46 @@ class Agent:
             return self.fail("config_invalid", f"WORKSPACE is not usable: {exc}",
                              field="WORKSPACE")
 
-        self.out.emit(protocol.STATUS, phase="cloning", repo_url=settings.repo_url)
-        try:
-            commit = await clone.clone(
-                settings.repo_url, settings.clone_dir,
-                lambda line: self.out.emit(protocol.STATUS, phase="cloning", progress=line))
-        except clone.CloneError as exc:
-            return self.fail("clone_failed", str(exc))
-        self.out.emit(protocol.STATUS, phase="cloned", commit=commit,
-                      path=settings.clone_dir)
+        if settings.prepared:
+            try:
+                commit = await clone.checked_out(settings.clone_dir)
+            except clone.CloneError as exc:
+                return self.fail("clone_failed", str(exc))
+            self.out.emit(protocol.STATUS, phase="cloned", commit=commit,
+                          path=settings.clone_dir, prepared=True)
+        else:
+            self.out.emit(protocol.STATUS, phase="cloning", repo_url=settings.repo_url)
+            try:
+                commit = await clone.clone(
+                    settings.repo_url, settings.clone_dir,
+                    lambda line: self.out.emit(protocol.STATUS, phase="cloning",
+                                               progress=line))
+            except clone.CloneError as exc:
+                return self.fail("clone_failed", str(exc))
+            self.out.emit(protocol.STATUS, phase="cloned", commit=commit,
+                          path=settings.clone_dir)
+            finished = await setup.run(settings, self.out)
+            if finished is not None and not finished["passed"]:
+                return self.fail("setup_failed", setup.failure_message(finished))
+        if settings.mode == "setup":
+            return self.finish(commit=commit)
         if settings.checks and settings.baseline_checks:
             # The same checks on the unchanged repository, before the model touches it.
             await checks.run_all(settings.checks, repo=settings.clone_dir, emitter=self.out,
                                  baseline=True)
 
+        # What exists besides the cloned commit before the model starts (the setup's venv,
+        # say) is not the model's work: the diff leaves it out.
+        try:
+            untouched = await diff.untouched(settings.clone_dir, commit)
+        except diff.DiffError as exc:
+            return self.fail("diff_failed", str(exc))
+
         outcome = await run.run(settings, self.out)
         changes = None
         if outcome.has_work:
             try:
-                changes = await diff.collect(settings.clone_dir, commit)
+                changes = await diff.collect(settings.clone_dir, commit, exclude=untouched)
             except diff.DiffError as exc:
                 return self.fail("diff_failed", str(exc))
             self.out.emit(protocol.DIFF, **changes.event_fields())
@@ -158,6 +183,9 @@ def main() -> int:
         settings = config.load()
     except config.ConfigError as exc:
         return agent.fail("config_invalid", str(exc), field=exc.field)
+    # The proxy is the setup command's alone (agent/setup.py hands it over): the CLI and
+    # its shell inherit this process's environment.
+    os.environ.pop("SETUP_PROXY", None)
     try:
         return asyncio.run(_run(agent, settings))
     except Exception as exc:  # noqa: BLE001 - the protocol promises an error line, not a traceback

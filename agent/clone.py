@@ -82,3 +82,17 @@ async def _relay(proc: asyncio.subprocess.Process, progress: Callable[[str], Non
     if buffer.strip():
         progress(buffer.strip())
         messages.append(buffer.strip())
+
+
+async def checked_out(dest: str) -> str:
+    """The commit a prepared clone (cloned and set up by the prepare step) has checked out.
+
+    The setup ran the repository's code, so git runs with the fixed safe options
+    (``agent/git.py``): nothing in the clone's config can make ``rev-parse`` run a program.
+    """
+    if not os.path.isdir(os.path.join(dest, ".git")):
+        raise CloneError(f"PREPARED is set but {dest} holds no clone")
+    code, out, err = await run_git("rev-parse", "--verify", "HEAD^{commit}", cwd=dest)
+    if code != 0:
+        raise CloneError(f"the prepared clone has no commit checked out: {err.strip()}")
+    return out.strip()

@@ -20,6 +20,13 @@ EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
 # "shell": file tools plus Claude Code's Bash (inside the sandbox); "files": file tools only.
 TOOL_SETS = ("shell", "files")
 DEFAULT_TOOLS = "shell"
+# Setup (see agent/setup.py): its own time limit, and the longest command line accepted.
+DEFAULT_SETUP_TIMEOUT = 600
+MAX_SETUP_TIMEOUT = 1800
+MAX_SETUP_CHARS = 4096
+# "run": the whole agent; "setup": clone and setup only (the local runtime's once-per-run
+# prepare step, whose workspace every variation then starts from).
+MODES = ("run", "setup")
 
 # Owner: GitHub's rules (alphanumerics and single dashes, at most 39); repo: its charset.
 REPO_URL_RE = re.compile(
@@ -76,6 +83,14 @@ class Settings:
     checks: tuple[Check, ...] = field(default_factory=tuple)
     # Run the checks on the unchanged clone too, before the model starts (variation 0).
     baseline_checks: bool = False
+    setup: str | None = None
+    setup_timeout: int = DEFAULT_SETUP_TIMEOUT
+    setup_from_repo: bool = False
+    # The workspace was cloned and set up already (by a MODE=setup run): skip both.
+    prepared: bool = False
+    mode: str = "run"
+    # The egress proxy URL for the setup command only (never the model's or a check's).
+    setup_proxy: str | None = None
 
     @property
     def clone_dir(self) -> str:
@@ -181,7 +196,11 @@ def _checks(env: Mapping[str, str]) -> tuple[Check, ...]:
 def load(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from ``env`` (default: ``os.environ``); raises :class:`ConfigError`."""
     env = os.environ if env is None else env
-    prompt = _required(env, "PROMPT")
+    mode = (_text(env, "MODE") or "run").strip()
+    if mode not in MODES:
+        raise ConfigError("MODE", f"MODE must be one of {', '.join(MODES)}")
+    # The prepare step never reaches the model: it needs no prompt and no credential.
+    prompt = _required(env, "PROMPT") if mode == "run" else (_text(env, "PROMPT") or "")
     repo_url = _required(env, "REPO_URL").strip()
     if not REPO_URL_RE.match(repo_url):
         raise ConfigError("REPO_URL", "REPO_URL must look like "
@@ -199,7 +218,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     model = (_text(env, "MODEL") or DEFAULT_MODEL).strip()
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:@/\[\]-]{0,199}", model):
         raise ConfigError("MODEL", f"MODEL is not a model name: {model!r}")
-    if not any(_text(env, name) for name in CREDENTIAL_VARS):
+    if mode == "run" and not any(_text(env, name) for name in CREDENTIAL_VARS):
         raise ConfigError("ANTHROPIC_API_KEY",
                           "no model credentials: set ANTHROPIC_API_KEY (or another "
                           "Claude Code credential variable)")
@@ -219,4 +238,32 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         tools=tools,
         checks=_checks(env),
         baseline_checks=_text(env, "BASELINE_CHECKS") == "1",
+        mode=mode,
+        **_setup(env),
     )
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (_text(env, name) or "0").strip().lower()
+    if raw not in ("0", "1", "true", "false"):
+        raise ConfigError(name, f"{name} must be 0 or 1, got {raw!r}")
+    return raw in ("1", "true")
+
+
+def _setup(env: Mapping[str, str]) -> dict[str, Any]:
+    """SETUP and its companions (see PROTOCOL.md)."""
+    command = _text(env, "SETUP")
+    if command is not None:
+        if "\0" in command or "\n" in command or "\r" in command:
+            raise ConfigError("SETUP", "SETUP must be one command line (no NUL or newline)")
+        if len(command) > MAX_SETUP_CHARS or not command.strip():
+            raise ConfigError("SETUP", f"SETUP must be 1 to {MAX_SETUP_CHARS} characters")
+    timeout = _int(env, "SETUP_TIMEOUT_SECONDS", minimum=1, maximum=MAX_SETUP_TIMEOUT)
+    proxy = _text(env, "SETUP_PROXY")
+    if proxy is not None and not re.fullmatch(r"http://[^\s/]+/?", proxy):
+        raise ConfigError("SETUP_PROXY", "SETUP_PROXY must be an http://host:port URL")
+    return {"setup": command,
+            "setup_timeout": timeout if timeout is not None else DEFAULT_SETUP_TIMEOUT,
+            "setup_from_repo": _flag(env, "SETUP_FROM_REPO"),
+            "prepared": _flag(env, "PREPARED"),
+            "setup_proxy": proxy}

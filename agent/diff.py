@@ -14,6 +14,12 @@ those keys to come from: it holds only ``HEAD`` (the commit the clone checked ou
 before the model ran), its own index, ``info/attributes`` unsetting ``filter`` for every
 path, and an ``alternates`` entry that borrows the clone's objects (read as data, never run).
 The work tree is the clone; git never looks into a ``.git`` entry of the tree it walks.
+
+The diff shows the model's change only: what the setup (and the baseline checks) created
+or changed before the model started is recorded then (:func:`untouched`, ``git status``
+through the same kind of git directory, untracked directories collapsed: ``.venv/``, not
+its ten thousand files) and those paths are left out. A tracked file both setup and the
+model changed is left out too; the ``diff`` line says which paths were excluded.
 """
 from __future__ import annotations
 
@@ -42,11 +48,12 @@ class Diff:
     files: list[str]
     additions: int
     deletions: int
+    excluded: list[str]
 
     def event_fields(self) -> dict[str, object]:
         return {"patch": self.patch, "truncated": self.truncated, "bytes": self.bytes,
                 "files": self.files, "additions": self.additions,
-                "deletions": self.deletions}
+                "deletions": self.deletions, "excluded": self.excluded}
 
 
 async def _git(where: tuple[str, ...], repo: str, *args: str) -> str:
@@ -73,18 +80,47 @@ def _make_git_dir(git_dir: str, repo: str, base: str) -> None:
             f.write(content)
 
 
-async def collect(repo: str, base: str, limit: int = MAX_DIFF_BYTES) -> Diff:
-    """The changes in the work tree ``repo`` since commit ``base``."""
+def _check_commit(base: str) -> None:
     if not (len(base) in (40, 64) and all(c in "0123456789abcdef" for c in base)):
         raise DiffError(f"not a commit id: {base!r}")
+
+
+async def untouched(repo: str, base: str) -> list[str]:
+    """The paths that differ from commit ``base`` now (before the model): changed or
+    deleted tracked files, and untracked files and directories (a directory as ``dir``,
+    once), ignored ones aside (the diff leaves those out anyway)."""
+    _check_commit(base)
+    with tempfile.TemporaryDirectory(prefix="aideator-status-") as git_dir:
+        _make_git_dir(git_dir, repo, base)
+        where = (f"--git-dir={git_dir}", f"--work-tree={repo}")
+        await _git(where, repo, "read-tree", base)
+        out = await _git(where, repo, "status", "--porcelain=v1", "-z", "--no-renames",
+                         "--untracked-files=normal")
+    # "XY path" records; renames are off, so each record is one path.
+    return sorted({record[3:].rstrip("/") for record in out.split("\0") if len(record) > 3})
+
+
+def _excluding(paths: list[str]) -> tuple[str, ...]:
+    if not paths:
+        return ()
+    return (".", *(f":(exclude,literal){path}" for path in paths))
+
+
+async def collect(repo: str, base: str, limit: int = MAX_DIFF_BYTES, *,
+                  exclude: list[str] | None = None) -> Diff:
+    """The changes in the work tree ``repo`` since commit ``base``, but for the paths in
+    ``exclude`` (and everything under them)."""
+    _check_commit(base)
+    exclude = list(exclude or [])
+    paths = _excluding(exclude)
     with tempfile.TemporaryDirectory(prefix="aideator-diff-") as git_dir:
         _make_git_dir(git_dir, repo, base)
         where = (f"--git-dir={git_dir}", f"--work-tree={repo}")
         await _git(where, repo, "read-tree", base)
-        await _git(where, repo, "add", "--intent-to-add", "--all")
+        await _git(where, repo, "add", "--intent-to-add", "--all", "--", *paths)
         # Against HEAD, not the index: ``add --all`` records deletions in the index too.
-        patch = await _git(where, repo, *_DIFF, "HEAD", "--")
-        numstat = await _git(where, repo, *_DIFF, "--numstat", "-z", "HEAD", "--")
+        patch = await _git(where, repo, *_DIFF, "HEAD", "--", *paths)
+        numstat = await _git(where, repo, *_DIFF, "--numstat", "-z", "HEAD", "--", *paths)
     files: list[str] = []
     additions = deletions = 0
     for record in numstat.split("\0"):
@@ -101,4 +137,4 @@ async def collect(repo: str, base: str, limit: int = MAX_DIFF_BYTES) -> Diff:
     if truncated and "\n" in shown:
         # Whole lines only, so a consumer can still parse what it got.
         shown = shown[: shown.rindex("\n") + 1]
-    return Diff(shown, truncated, size, files, additions, deletions)
+    return Diff(shown, truncated, size, files, additions, deletions, exclude)

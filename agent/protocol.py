@@ -81,12 +81,15 @@ STATUS, THINKING, THINKING_DELTA, TEXT, TEXT_DELTA = (
     "status", "thinking", "thinking_delta", "text", "text_delta")
 TOOL_USE, TOOL_RESULT, RESULT, DIFF, ERROR = (
     "tool_use", "tool_result", "result", "diff", "error")
+# The repository's setup command (agent/setup.py), before the model starts.
+SETUP_STARTED, SETUP_OUTPUT, SETUP_FINISHED = "setup_started", "setup_output", "setup_finished"
+SETUP_TYPES = frozenset({SETUP_STARTED, SETUP_OUTPUT, SETUP_FINISHED})
 # The run's checks (agent/checks.py), on the unchanged clone (``baseline: true``) and after
 # the model.
 CHECK_STARTED, CHECK_OUTPUT, CHECK_FINISHED = "check_started", "check_output", "check_finished"
 EVENT_TYPES = frozenset({STATUS, THINKING, THINKING_DELTA, TEXT, TEXT_DELTA, TOOL_USE,
                          TOOL_RESULT, RESULT, DIFF, ERROR, CHECK_STARTED, CHECK_OUTPUT,
-                         CHECK_FINISHED})
+                         CHECK_FINISHED}) | SETUP_TYPES
 
 # ``status`` phases, in the order a successful run goes through them ("retrying" may repeat
 # while the model API is retried).
@@ -98,6 +101,7 @@ EXIT_CONFIG = 2          # error code config_invalid
 EXIT_CLONE = 3           # error code clone_failed
 EXIT_AGENT = 4           # error codes model_error, limit_reached, agent_error
 EXIT_INTERNAL = 5        # error codes diff_failed, internal
+EXIT_SETUP = 6           # error code setup_failed
 EXIT_CANCELLED = 143     # error code cancelled (128 + SIGTERM, as a shell would report it)
 
 ERROR_EXIT_CODES = {
@@ -108,5 +112,6 @@ ERROR_EXIT_CODES = {
     "agent_error": EXIT_AGENT,
     "diff_failed": EXIT_INTERNAL,
     "internal": EXIT_INTERNAL,
+    "setup_failed": EXIT_SETUP,
     "cancelled": EXIT_CANCELLED,
 }

@@ -56,4 +56,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.cli.add_command(cli.tokens)
     tracing.init_app(app)
     logs.init_app(app)   # outermost: every request has its id before anything else runs
+    if settings.runtime == "kubernetes":
+        # Each agent pod's setup reaches registries through the API's own port.
+        from .egress import policy, window
+        from .egress.proxy import EgressProxy
+        from .egress.wsgi import EgressMiddleware
+        proxy = EgressProxy(policy.parse(settings.egress_allow),
+                            authorize=window.authorizer(settings))
+        app.wsgi_app = EgressMiddleware(app.wsgi_app, proxy)  # type: ignore[method-assign]
     return app

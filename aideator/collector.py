@@ -20,7 +20,8 @@ from .runtimes.base import (Exited, Notice, Output, Runtime, Started, VariationS
 log = logging.getLogger(__name__)
 
 # Agent lines that say how the variation went, and the fields of each that are stored.
-OUTCOME_TYPES = frozenset({protocol.RESULT, protocol.DIFF, protocol.ERROR})
+OUTCOME_TYPES = frozenset({protocol.RESULT, protocol.DIFF, protocol.ERROR,
+                           protocol.SETUP_FINISHED})
 RESULT_FIELDS = ("subtype", "is_error", "num_turns", "duration_ms", "total_cost_usd",
                  "usage", "stop_reason")
 DIFF_FIELDS = ("patch", "truncated", "bytes", "files", "additions", "deletions")
@@ -28,6 +29,8 @@ DIFF_FIELDS = ("patch", "truncated", "bytes", "files", "additions", "deletions")
 CHECK_TYPES = frozenset({protocol.CHECK_STARTED, protocol.CHECK_FINISHED})
 CHECK_FIELDS = ("exit_code", "passed", "duration_ms", "timed_out", "lines", "truncated",
                 "tests")
+SETUP_FIELDS = ("command", "source", "timeout_seconds", "passed", "exit_code", "duration_ms",
+                "timed_out", "reason")
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ def _outcome_update(obj: dict[str, Any]) -> dict[str, Any] | None:
         return {"result": {k: obj.get(k) for k in RESULT_FIELDS}}
     if kind == protocol.DIFF:
         return {"diff": {k: obj.get(k) for k in DIFF_FIELDS}}
+    if kind == protocol.SETUP_FINISHED:
+        return {"setup": {k: obj.get(k) for k in SETUP_FIELDS}}
     return None
 
 

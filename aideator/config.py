@@ -126,6 +126,18 @@ class Settings:
     # as soon as the variation has ended).
     gateway_token_seconds: int = 86400
 
+    # -- Setup egress (aideator/egress/): registries a run's setup command may reach -------
+    # Comma- or space-separated hosts ("pypi.org", any port 80/443), "host:port", or an exact
+    # "IP:port" (the only way to allow a private or loopback address).
+    egress_allow: str = ("pypi.org files.pythonhosted.org registry.npmjs.org proxy.golang.org "
+                         "sum.golang.org crates.io static.crates.io index.crates.io "
+                         "rubygems.org deb.debian.org security.debian.org")
+    # Kubernetes: a PersistentVolumeClaim mounted in every agent pod at
+    # AIDEATOR_SETUP_CACHE_DIR as the setup's package cache (pip, npm, Go, cargo). It is
+    # shared by concurrent pods, so ReadWriteMany. Empty: no cache volume.
+    setup_cache_claim: str = ""
+    setup_cache_dir: str = "/cache"
+
     # -- Kubernetes runtime (AIDEATOR_RUNTIME=kubernetes) --------------------------------
     # Namespace the agent Jobs run in.
     kube_namespace: str = "default"

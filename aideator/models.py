@@ -107,6 +107,8 @@ class Variation(BaseModel):
     # and (variation 0 only) on the unchanged repository, the run's baseline.
     checks = JSONField(null=True)
     baseline_checks = JSONField(null=True)
+    # The run's setup and how it went for this variation (see run_request.setup_request).
+    setup = JSONField(null=True)
     started_at = DateTimeField(null=True)
     finished_at = DateTimeField(null=True)
 

@@ -24,7 +24,7 @@ from .fanout import Fanout
 from .models import VARIATION_ENDED, Run, Variation, connection, utcnow, write_transaction
 from .naming import job_name, new_run_id
 from .ownership import Leases
-from .runtimes.base import Runtime, VariationSpec
+from .runtimes.base import Runtime, SetupSpec, VariationSpec
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +37,23 @@ def _spec(run: Run, variation: Variation,
           issue_token: Callable[[str, int], str] | None) -> VariationSpec:
     return VariationSpec(run_id=run.id, index=variation.index, job_name=variation.job_name,
                          repo_url=run.github_url, prompt=run.prompt, config=variation.config,
+                         setup=setup_settings(variation.setup),
                          gateway_token=issue_token(run.id, variation.index)
                          if issue_token else "",
                          checks=tuple(run.checks or ()),
                          # One variation measures the baseline: the same checks on the
                          # unchanged clone, in its own sandbox, before its model starts.
                          baseline=variation.index == 0 and bool(run.checks))
+
+
+def setup_settings(stored: Mapping[str, Any] | None) -> SetupSpec | None:
+    """What the runtime needs of a variation's stored setup to run it."""
+    if not stored:
+        return None
+    source = stored.get("source")
+    return SetupSpec(command=stored.get("command") if source == "request" else None,
+                     from_repo=bool(stored.get("from_repo")) or source == "repository",
+                     timeout_seconds=int(stored.get("timeout_seconds") or 600))
 
 
 def _unfinished(variations: Iterable[Variation]) -> list[Variation]:
@@ -87,6 +98,7 @@ class Orchestrator:
     def submit(self, *, github_url: str, prompt: str, agent_config: Mapping[str, Any],
                variation_configs: list[Mapping[str, Any]],
                checks: list[Mapping[str, Any]] | None = None,
+               setup: Mapping[str, Any] | None = None,
                created_by: tuple[str | None, str | None] = (None, None),
                admit: Callable[[], None] | None = None) -> Run:
         """Store a new run with its variations, holding its lease, and start it.
@@ -100,7 +112,8 @@ class Orchestrator:
                              created_by=created_by[0], created_by_name=created_by[1],
                              checks=[dict(c) for c in checks] if checks else None)
             variations = [Variation.create(run=run, index=i, config=dict(config),
-                                           job_name=job_name(run.id, i))
+                                           job_name=job_name(run.id, i),
+                                           setup=dict(setup) if setup else None)
                           for i, config in enumerate(variation_configs)]
             epoch = self._leases.grant_new(run.id)
         tracing.annotate(**{"aideator.run_id": run.id, "aideator.variations": len(variations),

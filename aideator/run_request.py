@@ -7,6 +7,7 @@ from typing import Any, Mapping
 from .schemas import ValidationFailed
 
 DEFAULT_VARIATIONS = 3
+DEFAULT_SETUP_TIMEOUT = 600
 DEFAULT_CHECK_TIMEOUT = 300
 
 
@@ -36,3 +37,19 @@ def variation_configs(body: Mapping[str, Any], default_model: str) -> list[dict[
                                f"variation_configs: has {len(overrides)} items but "
                                f"variations is {count}")
     return [{**base, **(overrides[i] if i < len(overrides) else {})} for i in range(count)]
+
+
+def setup_request(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The run's setup as each variation stores it before it runs (``Variation.setup``;
+    the outcome fields are filled in by the agent's ``setup_finished``), or None."""
+    command = body.get("setup")
+    from_repo = bool(body.get("setup_from_repo", False))
+    timeout = int(body.get("setup_timeout_seconds", DEFAULT_SETUP_TIMEOUT))
+    if command is None and not from_repo:
+        if "setup_timeout_seconds" in body:
+            raise ValidationFailed("setup_timeout_seconds",
+                                   "setup_timeout_seconds: needs setup or setup_from_repo")
+        return None
+    return {"command": command, "source": "request" if command is not None else "repository",
+            "from_repo": from_repo, "timeout_seconds": timeout, "passed": None,
+            "exit_code": None, "duration_ms": None, "timed_out": None, "reason": None}

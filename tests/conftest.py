@@ -73,6 +73,7 @@ INTEGRATION_FIXTURES = frozenset({
     "seeded",                                           # test_validation
     "api_image", "agent_image",                         # tests/deploy/test_images
     "checked_run", "board_browser",                     # test_checks
+    "setup_world", "plain_server",                      # test_setup
 })
 # ... or in its own body.
 INTEGRATION_CALLS = ("Server(", "FakeKubeAPI(", "FakeAnthropic(", "start_chromium(",

@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, jsonify, request
 from .. import auth, deletion, limits
 from ..models import RUN_ENDED, Run, Selection, Variation, db, utcnow
 from ..naming import is_run_id
-from ..run_request import checks, variation_configs
+from ..run_request import checks, setup_request, variation_configs
 from ..schemas import ValidationFailed
 from . import comparison, views
 from .errors import ApiError, json_body
@@ -47,6 +47,7 @@ def create_run() -> Any:
         configs = limits.cap_budgets(body, variation_configs(body, settings.default_model),
                                      quota)
         run_checks = checks(body)
+        setup = setup_request(body)
     except ValidationFailed as exc:
         raise ApiError(422, "validation_error", exc.message, exc.field) from None
     created_by = auth.actor()
@@ -54,7 +55,7 @@ def create_run() -> Any:
         run = service().orchestrator.submit(
             github_url=body["github_url"], prompt=body["prompt"],
             agent_config=body.get("agent_config", {}), variation_configs=configs,
-            checks=run_checks,
+            checks=run_checks, setup=setup,
             created_by=created_by, admit=lambda: limits.admit(created_by[0], quota))
     except limits.LimitExceeded as exc:
         raise ApiError(429, "limit_exceeded", exc.detail,

@@ -81,6 +81,14 @@ def outcome(v: Variation) -> dict[str, Any]:
             "diff_url": diff_url(v.run_id, v.index) if v.diff is not None else None}
 
 
+SETUP_FIELDS = ("command", "source", "timeout_seconds", "passed", "exit_code", "duration_ms",
+                "timed_out", "reason")
+
+
+def setup_view(stored: dict[str, Any] | None) -> dict[str, Any] | None:
+    return {k: stored.get(k) for k in SETUP_FIELDS} if stored else None
+
+
 def variation_checks(run: Run, v: Variation) -> list[dict[str, Any]]:
     return checks.results(run.checks, v.checks, ended=v.status in VARIATION_ENDED)
 
@@ -99,6 +107,7 @@ def variation_view(v: Variation, metered: dict[str, Any] | None = None,
     budget = (v.config or {}).get("max_budget_usd")
     return {"variation_id": v.index, "job_name": v.job_name, "status": v.status,
             "config": v.config, "pod": v.source, "exit_code": v.exit_code, "error": v.error,
+            "setup": setup_view(v.setup),
             "started_at": iso(v.started_at), "finished_at": iso(v.finished_at),
             "duration_seconds": seconds_between(v.started_at, v.finished_at),
             "outcome": outcome(v), "warnings": v.warnings or [],

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 from typing import Any, Mapping, Sequence
+from urllib.parse import urlsplit
 
 
-# The variables that carry the user's text (the prompt, the checks' commands) or the
-# variation's credential (the key, and git's Authorization header): the Kubernetes runtime passes them through a Secret, never in
-# the Job spec that anyone allowed to ``get jobs`` can read and etcd keeps.
-SECRET_VARIABLES = frozenset({"PROMPT", "CHECKS", "ANTHROPIC_API_KEY",
-                              "GIT_CONFIG_VALUE_1"})
+# The variables that carry the user's text (the prompt, the setup and the checks' commands)
+# or the variation's credential (the key, git's Authorization header, the setup's proxy
+# URL): the Kubernetes runtime passes them through a Secret, never in the Job spec that
+# anyone allowed to ``get jobs`` can read and etcd keeps.
+SECRET_VARIABLES = frozenset({"PROMPT", "SETUP", "CHECKS", "ANTHROPIC_API_KEY",
+                              "GIT_CONFIG_VALUE_1", "SETUP_PROXY"})
 
 
 def _env_value(value: Any) -> str:
@@ -80,4 +82,17 @@ def agent_environment(*, run_id: str, variation_id: int, repo_url: str, prompt: 
             env[key.upper()] = _env_value(value)
     if gateway_url:
         env.update(gateway_environment(gateway_url, gateway_token))
+    return env
+
+
+def setup_environment(setup: Mapping[str, str], gateway_url: str, gateway_token: str,
+                      settings: Any) -> dict[str, str]:
+    """A Kubernetes pod's setup variables: the setup itself, the egress proxy (the
+    service's own address, with the variation's credential as the proxy password: see
+    aideator/egress/window.py) and, when the chart gives one, the package cache."""
+    url = urlsplit(gateway_url)
+    env = dict(setup)
+    env["SETUP_PROXY"] = f"{url.scheme}://setup:{gateway_token}@{url.netloc}"
+    if settings.setup_cache_claim:
+        env["SETUP_CACHE_DIR"] = settings.setup_cache_dir
     return env

@@ -6,6 +6,22 @@ from typing import Any, Iterator, Mapping, Protocol, Union
 
 
 @dataclass(frozen=True)
+class SetupSpec:
+    """The run's setup command (the same for every variation of a run)."""
+    command: str | None          # the request's command line; None: the repository's script
+    from_repo: bool
+    timeout_seconds: int
+
+    def environment(self) -> dict[str, str]:
+        """The agent's variables for it (see agent/PROTOCOL.md)."""
+        env = {"SETUP_TIMEOUT_SECONDS": str(self.timeout_seconds),
+               "SETUP_FROM_REPO": "1" if self.from_repo else "0"}
+        if self.command:
+            env["SETUP"] = self.command
+        return env
+
+
+@dataclass(frozen=True)
 class VariationSpec:
     """Everything a runtime needs to run one variation; plain data, no models."""
     run_id: str
@@ -21,6 +37,7 @@ class VariationSpec:
     # variation also runs them on the unchanged repository first (the run's baseline).
     checks: tuple[Mapping[str, Any], ...] = ()
     baseline: bool = False
+    setup: SetupSpec | None = None
 
 
 @dataclass(frozen=True)

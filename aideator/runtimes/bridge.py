@@ -21,7 +21,11 @@ from gevent.pywsgi import WSGIServer
 log = logging.getLogger(__name__)
 
 SOCKET_NAME = "gateway.sock"
+# The setup egress proxy's socket: only in the run's setup directory (see prepare.py).
+EGRESS_SOCKET = "egress.sock"
 WSGIApp = Callable[..., Any]
+# Makes the egress proxy's server on a listening socket (aideator.egress.EgressProxy.server).
+EgressServer = Callable[[Any], Any]
 
 
 def socket_dir(directory: str) -> str:
@@ -60,9 +64,11 @@ class Bridges:
         self._app = app
         # directory -> (server, the socket file's inode: whose socket is at the path)
         self._servers: dict[str, tuple[WSGIServer, int]] = {}
+        self._egress: dict[str, Any] = {}
 
-    def open(self, directory: str) -> None:
-        """Serve the gateway in ``directory``'s bridge (again, if it was served before)."""
+    def open(self, directory: str, *, egress: EgressServer | None = None) -> None:
+        """Serve the gateway in ``directory``'s bridge (again, if it was served before);
+        with ``egress``, the setup egress proxy beside it."""
         self.close(directory)
         where = socket_dir(directory)
         # Only this user reaches the socket (the sandbox's user is this user outside).
@@ -72,8 +78,19 @@ class Bridges:
         server = WSGIServer(_listen(path), self._app, log=None, error_log=log)
         server.start()
         self._servers[directory] = (server, os.stat(path).st_ino)
+        if egress is not None:
+            proxy = egress(_listen(os.path.join(where, EGRESS_SOCKET)))
+            proxy.start()
+            self._egress[directory] = proxy
 
     def close(self, directory: str) -> None:
+        proxy = self._egress.pop(directory, None)
+        if proxy is not None:
+            proxy.stop(timeout=0)
+            try:
+                os.unlink(os.path.join(socket_dir(directory), EGRESS_SOCKET))
+            except FileNotFoundError:
+                pass
         served = self._servers.pop(directory, None)
         if served is None:
             return

@@ -14,30 +14,36 @@ the user opted out (AIDEATOR_SANDBOX=off: agents run as before, as the service's
 Several processes (gunicorn workers, replicas on one machine) share the data directory:
 a variation is launched by whoever creates its ``output.log`` first (O_EXCL), and anyone
 else re-attaches to it through ``launcher.pid``, so no agent is ever started twice.
+
+A run with a setup is set up once (``prepare.py``): its ``setup/`` directory is launched
+the same way, with the egress proxy bridged in, and each variation starts from a copy.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
 import signal
-import time
-from typing import Any, Iterator, Mapping
+from typing import Any, Generator, Iterator, Mapping
 
 import gevent
 import gevent.event
+import gevent.lock
 import psutil
 
 import agent
 
 from .. import tracing
 from ..config import Settings, gateway_url
+from ..egress import policy as egress_policy
+from ..egress.proxy import EgressProxy
 from ..naming import is_run_id
-from . import sandbox
+from . import prepare, sandbox
 from .agent_env import agent_environment
 from .base import Exited, Observation, Output, Started, VariationSpec, Waiting
 from .bridge import Bridges, WSGIApp, no_gateway, socket_dir
+from .processes import (alive, exit_from_status, launched_handle, read_status, reap,
+                        split_lines)
 from .sandbox_probe import Availability, probe
 from .slots import Slots
 
@@ -53,8 +59,6 @@ MAX_LINE = 1 << 20
 # How often an idle variation's log is checked for more output: soon after output stops
 # (agents write in bursts), then less often while it stays quiet.
 POLL_MIN, POLL_MAX = 0.005, 0.05
-# How long a launch found under way elsewhere gets to record its launcher's pid.
-PID_WAIT_SECONDS = 5.0
 
 
 def passthrough_environment(environ: Mapping[str, str]) -> dict[str, str]:
@@ -62,75 +66,6 @@ def passthrough_environment(environ: Mapping[str, str]) -> dict[str, str]:
     if "PATH" in environ:
         env["PATH"] = environ["PATH"]
     return env
-
-
-def _alive(handle: Mapping[str, Any]) -> bool:
-    """Whether the launcher recorded in ``handle`` still runs (not a reused pid)."""
-    try:
-        proc = psutil.Process(handle["pid"])
-        return (abs(proc.create_time() - handle["create_time"]) < 0.05
-                and proc.status() != psutil.STATUS_ZOMBIE)
-    except (psutil.NoSuchProcess, psutil.AccessDenied, KeyError):
-        return False
-
-
-def _read_status(path: str) -> dict[str, Any] | None:
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
-def _exit_from_status(status: dict[str, Any] | None) -> Exited:
-    if status is None:
-        return Exited(False, "the agent process ended without recording an exit status "
-                             "(killed)", cause="killed")
-    code = status.get("exit_code")
-    if code == 0:
-        return Exited(True, "exit code 0", 0)
-    if isinstance(code, int) and code > 128:
-        try:   # the shell's way of saying "killed by signal code - 128"
-            return Exited(False, f"the agent was killed by {signal.Signals(code - 128).name}",
-                          code, "killed")
-        except ValueError:
-            pass
-    return Exited(False, f"the agent exited with code {code}", code, "exit_code")
-
-
-def _launched_handle(directory: str) -> dict[str, Any]:
-    """The handle of a variation someone else launched (from its ``launcher.pid``)."""
-    path = os.path.join(directory, "launcher.pid")
-    deadline = time.monotonic() + PID_WAIT_SECONDS
-    while True:
-        try:
-            with open(path) as f:
-                pid = int(f.read().strip())
-            break
-        except (OSError, ValueError):
-            if time.monotonic() > deadline or os.path.exists(os.path.join(directory,
-                                                                          "exit.json")):
-                # Never got as far as running (or ran and ended): follow what it wrote.
-                return {"pid": 0, "create_time": 0.0}
-            gevent.sleep(0.05)
-    try:
-        return {"pid": pid, "create_time": psutil.Process(pid).create_time()}
-    except psutil.NoSuchProcess:
-        return {"pid": pid, "create_time": 0.0}
-
-
-def _reap(pid: int) -> None:
-    """Wait for a launcher so it leaves no zombie (its outcome is read from exit.json)."""
-    hub = gevent.get_hub()
-    with hub.loop.child(pid, False) as watcher:
-        hub.wait(watcher)
-
-
-def _lines(raw: bytes) -> list[str]:
-    """The lines in ``raw`` (one final newline dropped), decoded, without CR."""
-    text = raw.decode("utf-8", errors="replace")
-    lines = text[:-1].split("\n") if text.endswith("\n") else text.split("\n")
-    return [line.rstrip("\r") for line in lines] if "\r" in text else lines
 
 
 class LocalRuntime:
@@ -147,6 +82,10 @@ class LocalRuntime:
         self._slots = Slots(settings.max_concurrent_variations)
         self._tickets: dict[tuple[str, int], gevent.event.AsyncResult] = {}
         self._bridges = Bridges(gateway_app or no_gateway)
+        # The setup egress proxy, bridged into each run's setup sandbox (prepare.py).
+        self._egress = EgressProxy(egress_policy.parse(settings.egress_allow))
+        self._setups: dict[str, Mapping[str, Any]] = {}   # run id -> its setup's handle
+        self._setup_lock = gevent.lock.RLock()
         # What the agent command needs readable inside (found once: the command is fixed).
         self._readable = sandbox.readable(
             [*sandbox.runtime_paths(settings.agent_command, path_env=environ.get("PATH")),
@@ -162,8 +101,21 @@ class LocalRuntime:
     def _dir(self, run_id: str, index: int) -> str:
         return os.path.join(self._root, run_id, str(index))
 
-    def _environment(self, spec: VariationSpec, directory: str) -> dict[str, str]:
+    def _prepared_dir(self, spec: VariationSpec) -> str | None:
+        """The run's setup directory when its variations start from a prepared workspace:
+        sandboxed runs with a setup. Unsandboxed (the opt-out), each variation runs the
+        setup itself, with this machine's network (the sandbox is what makes the copy's
+        paths line up and what keeps the egress to the allow-list)."""
+        if spec.setup is None or not self._sandbox.sandboxed:
+            return None
+        return prepare.setup_dir(os.path.join(self._root, spec.run_id))
+
+    def _environment(self, spec: VariationSpec, directory: str, *,
+                     inside: str | None = None, mode: str = "run") -> dict[str, str]:
+        """The agent's environment; ``inside``: the directory its files appear under in
+        its sandbox (the run's setup directory, for a prepared variation)."""
         env = dict(self._passthrough)
+        where = inside or directory
         # Sandboxed, the gateway is on the sandbox's own loopback (the bridge); unsandboxed
         # (the opt-out), at the service's own address.
         gateway = (f"http://127.0.0.1:{sandbox.BRIDGE_PORT}" if self._sandbox.sandboxed
@@ -171,36 +123,51 @@ class LocalRuntime:
         env.update(agent_environment(run_id=spec.run_id, variation_id=spec.index,
                                      repo_url=spec.repo_url, prompt=spec.prompt,
                                      config=spec.config,
-                                     workspace=os.path.join(directory, "workspace"),
+                                     workspace=os.path.join(where, "workspace"),
                                      gateway_url=gateway, gateway_token=spec.gateway_token,
                                      checks=spec.checks, baseline=spec.baseline))
-        env["HOME"] = os.path.join(directory, "home")
+        env["HOME"] = os.path.join(where, "home")
         # The default command is ``python -m agent``: let it find the agent package.
         env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(agent.__file__)))
+        if mode == "setup":
+            assert spec.setup is not None
+            env.update(spec.setup.environment(), MODE="setup",
+                       SETUP_PROXY=f"http://127.0.0.1:{sandbox.EGRESS_PORT}")
+        elif inside is not None:
+            env["PREPARED"] = "1"
+        elif spec.setup is not None:
+            env.update(spec.setup.environment())
         return env
 
-    def _argv(self, directory: str) -> list[str]:
+    def _argv(self, directory: str, *, inside: str | None = None,
+              egress: bool = False) -> list[str]:
         """The launcher's command line: the agent command, in its sandbox unless opted out."""
         if not self._sandbox.sandboxed:
             return ["/bin/sh", LAUNCHER, directory, *self._settings.agent_command]
         etc = os.path.join(directory, "etc")
         os.makedirs(etc, exist_ok=True)
         home = os.path.join(directory, "home")
-        for name, text in sandbox.etc_files(home).items():
-            with open(os.path.join(etc, name), "w") as f:
-                f.write(text)
         mounts = sandbox.Mounts(directory=directory,
                                 workspace=os.path.join(directory, "workspace"), home=home,
                                 bridge=socket_dir(directory),
                                 passwd=os.path.join(etc, "passwd"),
-                                group=os.path.join(etc, "group"))
+                                group=os.path.join(etc, "group"), inside=inside)
+        for name, text in sandbox.etc_files(mounts.at(home)).items():
+            with open(os.path.join(etc, name), "w") as f:
+                f.write(text)
         return ["/bin/sh", LAUNCHER, "--sandbox", directory,
                 *sandbox.bwrap_argv(self._settings.agent_command, mounts,
-                                    readable_paths=self._readable)]
+                                    readable_paths=self._readable, egress=egress)]
 
     def _spawn(self, spec: VariationSpec) -> dict[str, Any]:
         """Launch the variation; if it was launched already, its handle."""
         directory = self._dir(spec.run_id, spec.index)
+        inside = self._prepared_dir(spec)
+        return self._launch(directory, self._argv(directory, inside=inside),
+                            self._environment(spec, directory, inside=inside))
+
+    def _launch(self, directory: str, argv: list[str], env: dict[str, str]) -> dict[str, Any]:
+        """Start ``argv`` through the launcher in ``directory``, unless someone did."""
         for sub in ("workspace", "home"):
             os.makedirs(os.path.join(directory, sub), exist_ok=True)
         try:
@@ -208,18 +175,17 @@ class LocalRuntime:
                           os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC,
                           0o600)
         except FileExistsError:
-            return _launched_handle(directory)
+            return launched_handle(directory)
         try:
             # posix_spawn, not fork: forking the whole worker costs ~10 ms a variation.
             # Every other descriptor of the server is close-on-exec (PEP 446).
             pid = os.posix_spawn(
-                "/bin/sh", self._argv(directory),
-                self._environment(spec, directory), setsid=True,
+                "/bin/sh", argv, env, setsid=True,
                 file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                               (os.POSIX_SPAWN_DUP2, out, 1), (os.POSIX_SPAWN_DUP2, out, 2)])
         finally:
             os.close(out)
-        gevent.spawn(_reap, pid)
+        gevent.spawn(reap, pid)
         return {"pid": pid, "create_time": psutil.Process(pid).create_time()}
 
     # -- the runtime interface ---------------------------------------------------------
@@ -229,6 +195,12 @@ class LocalRuntime:
         if handle is None and self._sandbox.state == "unavailable":
             yield Exited(False, self._sandbox.problem, cause="start_failed")
             return
+        prepared = self._prepared_dir(spec) if handle is None else None
+        if prepared is not None:
+            ok = yield from self._prepare(spec, prepared, cursor)
+            if not ok:
+                return
+            cursor = None   # the variation's own output starts now
         if handle is None:
             ticket = self._slots.acquire()
             self._tickets[(spec.run_id, spec.index)] = ticket
@@ -267,6 +239,71 @@ class LocalRuntime:
             self._bridges.close(directory)
             self._slots.release()
 
+    # -- set up once per run (prepare.py) ----------------------------------------------
+    def _prepare(self, spec: VariationSpec, prepared: str,
+                 cursor: str | None) -> Generator[Observation, None, bool]:
+        """Start (or join) the run's setup, relay its setup lines to this variation, and
+        on success give the variation its copy of the prepared workspace."""
+        directory = self._dir(spec.run_id, spec.index)
+        if os.path.exists(os.path.join(directory, prepare.COPIED)):
+            return True
+        offset = prepare.cursor_offset(cursor) or 0
+        yield Waiting("setting up the repository (once for the run)")
+        handle = self._start_setup(spec, prepared)
+        exited = None
+        for obs in self._follow(prepared, handle, offset):
+            if isinstance(obs, Output):
+                lines = prepare.relayed(obs.lines)
+                if lines:
+                    yield Output(lines, prepare.CURSOR_PREFIX + obs.cursor)
+            elif isinstance(obs, Exited):
+                exited = obs
+        if exited is None or not exited.ok:
+            reason = exited.reason if exited else "it stopped reporting"
+            yield Exited(False, f"the run's setup failed ({reason})",
+                         exited.exit_code if exited else None,
+                         cause=exited.cause if exited and exited.cause == "killed"
+                         else "exit_code")
+            return False
+        try:
+            prepare.copy_prepared(os.path.join(prepared), directory)
+        except (OSError, prepare.CopyFailed) as exc:
+            yield Exited(False, f"copying the prepared workspace failed: {exc}",
+                         cause="start_failed")
+            return False
+        return True
+
+    def _start_setup(self, spec: VariationSpec, prepared: str) -> dict[str, Any]:
+        """The run's setup process: started by the first variation of the run that gets
+        here, joined by the others (and after a restart, re-attached to)."""
+        with self._setup_lock:
+            handle = self._setups.get(spec.run_id)
+            if handle is not None:
+                return handle
+            os.makedirs(prepared, exist_ok=True)
+            running = not os.path.exists(os.path.join(prepared, "exit.json"))
+            if running:
+                # Its gateway (for the clone) and its egress proxy: listening before it
+                # starts, served until it ends.
+                self._bridges.open(prepared, egress=self._egress.server)
+                try:
+                    handle = self._launch(prepared, self._argv(prepared, egress=True),
+                                          self._environment(spec, prepared, mode="setup"))
+                except BaseException:
+                    self._bridges.close(prepared)
+                    raise
+                gevent.spawn(self._end_setup, spec.run_id, prepared, handle)
+            else:
+                handle = {"pid": 0, "create_time": 0.0}
+            self._setups[spec.run_id] = handle
+            return handle
+
+    def _end_setup(self, run_id: str, prepared: str, handle: Mapping[str, Any]) -> None:
+        while not os.path.exists(os.path.join(prepared, "exit.json")) and alive(handle):
+            gevent.sleep(0.1)
+        self._bridges.close(prepared)
+        self._setups.pop(run_id, None)
+
     def _follow(self, directory: str, handle: Mapping[str, Any],
                 offset: int) -> Iterator[Observation]:
         status_path = os.path.join(directory, "exit.json")
@@ -285,28 +322,31 @@ class LocalRuntime:
                         cut = MAX_LINE - 1
                     complete, pending = pending[:cut + 1], pending[cut + 1:]
                     offset += len(complete)
-                    yield Output(_lines(complete), str(offset))
+                    yield Output(split_lines(complete), str(offset))
                     gevent.sleep(0)  # let the other variations and the clients run
                 elif finished:
                     if pending:
                         offset += len(pending)
-                        yield Output(_lines(pending), str(offset))
-                    yield _exit_from_status(_read_status(status_path))
+                        yield Output(split_lines(pending), str(offset))
+                    yield exit_from_status(read_status(status_path))
                     return
                 else:
                     # At the end of what was written: if the process has ended meanwhile,
                     # the next reads reach the true end of its output.
-                    finished = os.path.exists(status_path) or not _alive(handle)
+                    finished = os.path.exists(status_path) or not alive(handle)
                     if not finished:
                         gevent.sleep(poll)
                         poll = min(poll * 1.5, POLL_MAX)
 
     def cancel(self, run_id: str, handles: Mapping[int, Mapping[str, Any] | None]) -> None:
+        setup = self._setups.get(run_id)
+        if setup and alive(setup):   # the variations waiting for it then end, cancelled
+            self._signal_group(setup["pid"], signal.SIGTERM)
         for index, handle in handles.items():
             ticket = self._tickets.get((run_id, index))
             if ticket is not None and not ticket.ready():
                 self._slots.withdraw(ticket)
-            elif handle and _alive(handle):
+            elif handle and alive(handle):
                 self._signal_group(handle["pid"], signal.SIGTERM)
                 gevent.spawn_later(self._settings.cancel_grace_seconds,
                                    self._kill_group, handle["pid"])

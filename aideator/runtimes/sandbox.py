@@ -35,6 +35,8 @@ INIT_MOUNT = "/run/aideator-init.sh"
 # The gateway's port on the sandbox's own loopback (its network namespace is private, so
 # any port will do and every variation uses the same one).
 BRIDGE_PORT = 7480
+# The setup egress proxy's port, inside the run's setup sandbox only (aideator/egress/).
+EGRESS_PORT = 7481
 # The unprivileged user the agent is inside (Claude Code refuses some modes as root).
 SANDBOX_UID = 1000
 SANDBOX_GID = 1000
@@ -60,6 +62,20 @@ class Mounts:
     bridge: str             # the directory holding gateway.sock
     passwd: str             # files naming the sandbox's user (its HOME), see etc_files()
     group: str
+    # Where the variation's directory appears inside (default: its own path). A variation
+    # started from the run's prepared workspace sees it where the setup made it, so the
+    # absolute paths a setup writes (a venv's scripts) hold.
+    inside: str | None = None
+
+    def at(self, path: str) -> str:
+        """Where the host ``path`` (the workspace, HOME) is inside the sandbox."""
+        if self.inside is None:
+            return path
+        return os.path.join(self.inside, os.path.relpath(path, self.directory))
+
+    @property
+    def cwd(self) -> str:
+        return self.inside or self.directory
 
 
 def etc_files(home: str) -> dict[str, str]:
@@ -170,24 +186,29 @@ def namespace_args() -> list[str]:
 
 
 def bwrap_argv(command: Sequence[str], mounts: Mounts, *, readable_paths: Sequence[str],
-               bwrap: str = "bwrap", info_fd: int | None = 3) -> list[str]:
+               bwrap: str = "bwrap", info_fd: int | None = 3,
+               egress: bool = False) -> list[str]:
     """The full argv: bwrap, its options, then the init script running ``command``.
 
     ``readable_paths`` are bound read-only at their own paths (see ``runtime_paths``,
     ``agent_package`` and ``readable``). ``info_fd``: where bwrap writes the sandbox's
-    pid (the launcher signals its process group on cancel)."""
+    pid (the launcher signals its process group on cancel). ``egress``: also bridge the
+    setup egress proxy (``bridge/egress.sock``) to 127.0.0.1:``EGRESS_PORT`` (the run's
+    setup sandbox only, never a variation's)."""
     args = [bwrap, *_system_args(),
             "--ro-bind", mounts.passwd, "/etc/passwd", "--ro-bind", mounts.group, "/etc/group",
             "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for path in readable_paths:
         args += ["--ro-bind", path, path]
-    args += ["--bind", mounts.workspace, mounts.workspace, "--bind", mounts.home, mounts.home,
+    args += ["--bind", mounts.workspace, mounts.at(mounts.workspace),
+             "--bind", mounts.home, mounts.at(mounts.home),
              "--ro-bind", mounts.bridge, BRIDGE_MOUNT, "--ro-bind", INIT_SCRIPT, INIT_MOUNT,
              # The root holding the mount points: read-only once they are made.
-             "--remount-ro", "/", *namespace_args(), "--chdir", mounts.directory]
+             "--remount-ro", "/", *namespace_args(), "--chdir", mounts.cwd]
     if info_fd is not None:
         args += ["--info-fd", str(info_fd)]
-    return [*args, "--", "/bin/sh", INIT_MOUNT, str(BRIDGE_PORT), *command]
+    ports = [str(BRIDGE_PORT), *(["--egress", str(EGRESS_PORT)] if egress else [])]
+    return [*args, "--", "/bin/sh", INIT_MOUNT, *ports, *command]
 
 
 def probe_argv(bwrap: str = "bwrap") -> list[str]:

@@ -57,6 +57,8 @@ def _describe(error: Any) -> tuple[str | None, str]:
         return path, "must be a relative path inside the repository (letters, digits, ._/-)"
     if error.validator == "maxItems":
         return path, f"has too many items (at most {error.validator_value})"
+    if error.validator == "pattern" and path == "setup":
+        return path, "must be one command line: not blank, no NUL or line break"
     if error.validator == "maxLength":
         return path, f"is too long (at most {error.validator_value} characters)"
     if error.validator == "minLength":

@@ -73,13 +73,16 @@ def render_job(*, run_id: str, variation_id: int, env: Mapping[str, str], image:
                deadline_seconds: int, resources: Mapping[str, Any],
                image_pull_policy: str | None = None,
                image_pull_secrets: Sequence[str] = (),
-               runtime_class: str = "", secret_env: Collection[str] = ()) -> dict[str, Any]:
+               runtime_class: str = "", secret_env: Collection[str] = (),
+               cache_claim: str = "", cache_dir: str = "") -> dict[str, Any]:
     """The batch/v1 Job running one variation; raises ValueError on anything the API
     server would reject (names, labels, env names) rather than letting it answer 422.
 
     The variables named in ``secret_env`` are read from the Job's Secret (same name, see
     :func:`render_secret`) instead of being written into the spec; with any of them the Job
-    is created suspended (no pod can start before its Secret exists)."""
+    is created suspended (no pod can start before its Secret exists). ``cache_claim``: a
+    PersistentVolumeClaim mounted at ``cache_dir``, the setup's package cache (the chart's
+    ``agents.setupCache``)."""
     name = job_name(_label_value("run_id", run_id), _variation(variation_id))
     _check(DNS1123_LABEL, "namespace", namespace, 63)
     if not isinstance(image, str) or not image or any(c.isspace() for c in image):
@@ -116,6 +119,12 @@ def render_job(*, run_id: str, variation_id: int, env: Mapping[str, str], image:
     container["resources"] = copy.deepcopy(dict(resources))
     container["env"] = _env(container.get("env", []), env, secret=name,
                             secret_env=frozenset(secret_env))
+    if cache_claim:
+        if not cache_dir.startswith("/"):
+            raise ValueError(f"cache_dir must be an absolute path: {cache_dir!r}")
+        pod["spec"]["volumes"].append({"name": "setup-cache", "persistentVolumeClaim": {
+            "claimName": _check(_DNS1123_SUBDOMAIN, "cache_claim", cache_claim, 253)}})
+        container["volumeMounts"].append({"name": "setup-cache", "mountPath": cache_dir})
     return job
 
 

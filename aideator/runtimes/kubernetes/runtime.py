@@ -24,7 +24,7 @@ from typing import Any, Iterator, Mapping
 import gevent
 
 from ... import tracing
-from ..agent_env import SECRET_VARIABLES, agent_environment
+from ..agent_env import SECRET_VARIABLES, agent_environment, setup_environment
 from ...config import Settings, gateway_url
 from ..base import Exited, Notice, Observation, VariationSpec, Waiting
 from . import client as kube
@@ -141,6 +141,10 @@ class KubernetesRuntime:
                                 gateway_url=gateway_url(self._settings),
                                 gateway_token=spec.gateway_token,
                                 checks=spec.checks, baseline=spec.baseline)
+        if spec.setup is not None:
+            env.update(setup_environment(spec.setup.environment(),
+                                         gateway_url(self._settings), spec.gateway_token,
+                                         self._settings))
         return env, SECRET_VARIABLES & set(env)
 
     def _render(self, spec: VariationSpec) -> dict[str, Any]:
@@ -153,6 +157,8 @@ class KubernetesRuntime:
             deadline_seconds=s.job_deadline_seconds,
             image_pull_policy=s.agent_image_pull_policy,
             runtime_class=s.agent_runtime_class,
+            cache_claim=s.setup_cache_claim if spec.setup is not None else "",
+            cache_dir=s.setup_cache_dir,
             resources={"requests": {"cpu": s.agent_cpu_request,
                                     "memory": s.agent_memory_request},
                        "limits": {"cpu": s.agent_cpu_limit, "memory": s.agent_memory_limit}})
