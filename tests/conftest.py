@@ -80,11 +80,25 @@ INTEGRATION_CALLS = ("Server(", "FakeKubeAPI(", "FakeAnthropic(", "start_chromiu
                      "Postgres(")
 
 
+# The longest files, started first so that with one worker per core (pytest-xdist, whole
+# files per worker) none of them is left running alone at the end.
+LONGEST_FIRST = ("test_openapi_contract.py", "deploy/test_images.py",
+                 "replicas/test_postgres_replicas.py", "kube_runtime/test_replicas.py")
+
+
+def _longest_first(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    return next((i for i, name in enumerate(LONGEST_FIRST) if path.endswith(name)),
+                len(LONGEST_FIRST))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the integration tests (``pytest -m "not integration"`` runs the others)."""
+    """Mark the integration tests (``pytest -m "not integration"`` runs the others), and
+    put the longest files first (a stable sort: each file's own order is kept)."""
     for item in items:
         if _is_integration(item):
             item.add_marker(pytest.mark.integration)
+    items.sort(key=_longest_first)
 
 
 def _is_integration(item: pytest.Item) -> bool:
