@@ -19,6 +19,13 @@ def checks(body: Mapping[str, Any]) -> list[dict[str, Any]]:
         if any(c["name"] == check["name"] for c in found):
             raise ValidationFailed(f"checks.{i}.name", f"checks.{i}.name: another check is "
                                                        f"already named {check['name']!r}")
+        report = check.get("junit_report")
+        # Not in the schema's pattern: a look-ahead there makes generating valid requests
+        # (the contract test's fuzzing) hundreds of times slower.
+        if report and ".." in report.split("/"):
+            raise ValidationFailed(f"checks.{i}.junit_report",
+                                   f"checks.{i}.junit_report: must be a relative path inside "
+                                   "the repository (no '..' part)")
         found.append({"name": check["name"], "command": check["command"],
                       "timeout_seconds": int(check.get("timeout_seconds",
                                                        DEFAULT_CHECK_TIMEOUT)),
