@@ -109,7 +109,9 @@ def test_setup_installs_from_the_allowed_index_once_and_every_variation_uses_it(
     ]
     response = server.post("/runs", {"github_url": REPO, "prompt": "Run the tests",
                                      "variations": 2, "setup": setup,
-                                     "setup_timeout_seconds": 120})
+                                     "setup_timeout_seconds": 120,
+                                     "checks": [{"name": "package",
+                                                 "command": ".venv/bin/python test_pkg.py"}]})
     assert response.status_code == 202, response.text
     run_id = response.json()["run_id"]
     events = read_events(server.url(f"/runs/{run_id}/stream"), timeout=120)
@@ -136,6 +138,9 @@ def test_setup_installs_from_the_allowed_index_once_and_every_variation_uses_it(
         stored = detail["variations"][i]["setup"]
         assert stored["passed"] is True and stored["exit_code"] == 0
         assert stored["source"] == "request" and stored["duration_ms"] > 0
+    # The checks pass in every variation and at the baseline, with what setup installed.
+    for check in [detail["baseline"]["checks"][0]] + [v["checks"][0] for v in detail["variations"]]:
+        assert check["status"] == "passed" and check["tests"]["passed"] == 1, check
     assert listener.connections == 0
     assert not [p for p in index.paths if "agent-phase" in p]
 
