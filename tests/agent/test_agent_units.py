@@ -12,6 +12,7 @@ from claude_agent_sdk import (AssistantMessage, ResultMessage, StreamEvent, Syst
                               TextBlock, ToolResultBlock, ToolUseBlock, UserMessage)
 
 from agent import config, diff, git, guard, protocol
+from agent.engines import claude_code
 from agent.output import Emitter, Scrubber, clip, secrets_from
 from agent.translate import Translator
 from tests.agent.harness import API_KEY, make_repo
@@ -26,7 +27,7 @@ def test_defaults_and_what_the_engine_applies():
     settings = config.load({**BASE, "TEMPERATURE": "0.7", "VARIATION_ID": "2"})
     assert settings.model == config.DEFAULT_MODEL and settings.max_turns == 30
     assert settings.clone_dir == "/tmp/ws/repo" and settings.variation_id == 2
-    report = settings.engine_settings()
+    report = claude_code.report(settings)
     assert report["applied"] == {"model": config.DEFAULT_MODEL, "max_turns": 30,
                                  "tools": "shell"}
     assert report["not_applied"]["temperature"]["value"] == 0.7
@@ -37,10 +38,10 @@ def test_every_knob_is_read():
                             "MAX_BUDGET_USD": "0.5", "EFFORT": "low",
                             "MAX_THINKING_TOKENS": "0", "TOOLS": "files",
                             "REPO_URL": "https://github.com/a/b.git"})
-    assert settings.engine_settings()["applied"] == {
+    assert claude_code.report(settings)["applied"] == {
         "model": "claude-opus-4-1", "max_turns": 5, "max_budget_usd": 0.5, "effort": "low",
         "max_thinking_tokens": 0, "tools": "files"}
-    assert settings.engine_settings()["not_applied"] == {}
+    assert claude_code.report(settings)["not_applied"] == {}
 
 
 def test_empty_values_count_as_unset():
