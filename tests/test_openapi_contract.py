@@ -24,9 +24,10 @@ def test_the_contract_is_a_valid_openapi_document():
         validate(yaml.safe_load(f))
 
 
-# Usually under a minute; once in five full runs here its fuzzing phase took 150 s on a
-# quiet machine (cause not found): the bound is for a hang, not for a slow run.
-@pytest.mark.timeout(540)
+# About a minute on a quiet machine, four on two cores shared with other work; once its
+# fuzzing phase took 150 s on a quiet machine (cause not found): the bound is for a hang,
+# not for a slow run.
+@pytest.mark.timeout(660)
 def test_the_service_keeps_to_its_contract_under_fuzzing(make_server, tmp_path):
     # Access control on, as deployed. No hourly limit, so runs keep being made for the
     # stateful phase; the concurrent one stays, so streams of queued runs stay short.
@@ -45,13 +46,14 @@ def test_the_service_keeps_to_its_contract_under_fuzzing(make_server, tmp_path):
              # Every phase, the stateful one included: runs made by POST /runs are followed
              # through the document's links to their detail, stream, diff, selection, cancel.
              "--phases", "examples,coverage,fuzzing,stateful",
-             # The same cases every time (derandomised): a failure here reproduces.
-             "--max-examples", "100", "--seed", "1", "--generation-deterministic",
+             # The same cases every time (derandomised): a failure here reproduces. How many:
+             # see schemathesis.toml.
+             "--seed", "1", "--generation-deterministic",
              "--no-color", "--request-timeout", "60",
              # The github_url and prompt patterns make valid bodies slow to generate.
              "--suppress-health-check", "too_slow",
              "--checks", "all"],
-            cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, timeout=480)
+            cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, timeout=600)
     output = report.read_text()
     assert result.returncode == 0, output[-8000:]
     generated = int(re.search(r"(\d+) generated", output)[1])

@@ -2,6 +2,7 @@
 port, with its variation's credential, only until its setup has ended."""
 from __future__ import annotations
 
+import base64
 import sys
 
 import pytest
@@ -40,11 +41,16 @@ def test_the_proxy_serves_a_pods_setup_and_closes_when_its_setup_ends(kube_serve
         assert " 407 " in probes[("model", "allowed")], probes
         assert listener.connections == 0
         assert index.paths == ["/simple/aideator-fixture-pkg/"]
+        # The setup command and the proxy URL (it holds the credential) reach the pod
+        # through the Job's Secret, not its spec.
         (job,) = fake.list("jobs")
-        env = {e["name"]: e.get("value") for e in
-               job["spec"]["template"]["spec"]["containers"][0]["env"]}
-        assert env["SETUP"] == "pip install -r requirements.txt"
-        assert env["SETUP_PROXY"].startswith("http://setup:aidg_")
+        spec_env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+        for name in ("SETUP", "SETUP_PROXY"):
+            assert spec_env[name]["valueFrom"]["secretKeyRef"]["key"] == name
+        secret = fake.get("secrets", "default", job["metadata"]["name"])
+        values = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+        assert values["SETUP"] == "pip install -r requirements.txt"
+        assert values["SETUP_PROXY"].startswith("http://setup:aidg_")
         detail = server.get(f"/runs/{run['run_id']}").json()
         assert detail["variations"][0]["setup"]["passed"] is True
     finally:
