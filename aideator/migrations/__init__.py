@@ -17,12 +17,13 @@ from typing import Callable, Iterator, Sequence
 
 from peewee import Database, Model, PostgresqlDatabase
 
-from . import v2_leases, v3_access, v4_warnings, v5_usage
+from . import v2_leases, v3_access, v4_warnings, v5_usage, v8_github
 
 log = logging.getLogger(__name__)
 
 STEPS: dict[int, Callable[[Database], None]] = {2: v2_leases.upgrade, 3: v3_access.upgrade,
-                                                4: v4_warnings.upgrade, 5: v5_usage.upgrade}
+                                                4: v4_warnings.upgrade, 5: v5_usage.upgrade,
+                                                8: v8_github.upgrade}
 LATEST = max(STEPS)
 # Any constant shared by every replica: the key of the advisory lock.
 LOCK_KEY = 0x41494445   # "AIDE"
@@ -66,7 +67,8 @@ def migrate(db: Database, models: Sequence[type[Model]]) -> int:
         if version > LATEST:
             raise RuntimeError(f"the database's schema is version {version}, newer than this "
                                f"code knows ({LATEST}): upgrade the service")
-        for step in range(version + 1, LATEST + 1):
+        # The numbered steps in order (numbers may have gaps while branches are merged).
+        for step in sorted(s for s in STEPS if s > version):
             log.info("upgrading the database schema to version %d", step)
             STEPS[step](db)
             _set_version(db, step)
