@@ -22,7 +22,8 @@ from peewee import IntegrityError
 
 from ..config import Settings
 from ..models import PullRequest, connection, utcnow
-from . import push, repo_of
+from . import push
+from .names import repo_of
 from .rest import Client, GitHubError
 
 log = logging.getLogger(__name__)
