@@ -36,10 +36,6 @@ class Mail:
     body: str      # the message: run, variation, engine, model, cost, checks, prompt
     text: str      # the whole mail
 
-    @property
-    def title(self) -> str:
-        return self.subject
-
 
 def subject_of(prompt: str) -> str:
     """The prompt's first non-blank line, on one line, cut to a commit subject's length."""
