@@ -58,7 +58,7 @@ def test_download_the_patch_and_open_a_pull_request_from_a_finished_variation(
                             {"behavior": "allow", "downloadPath": str(downloads)})
     browser.get(f"{server.base}/runs/{run_id}")
     column = '#variation-0'
-    wait_until(browser, f"!document.querySelector('{column} .download-patch').hidden")
+    wait_until(browser, f"document.querySelector('{column} .download-patch')?.hidden === false")
     browser.find_element(By.CSS_SELECTOR, f"{column} .download-patch").click()
     saved = downloads / f"{run_id}-0.patch"
     wait_for(lambda: saved.exists() and saved.stat().st_size > 0, timeout=10)
@@ -74,7 +74,7 @@ def test_download_the_patch_and_open_a_pull_request_from_a_finished_variation(
 
     # No GitHub connected yet: the button asks for a token, then opens the pull request.
     browser.find_element(By.CSS_SELECTOR, f"{column} .pull-request").click()
-    wait_until(browser, f"!document.querySelector('{column} .connect-github').hidden")
+    wait_until(browser, f"document.querySelector('{column} .connect-github')?.hidden === false")
     assert "connect GitHub" in browser.find_element(
         By.CSS_SELECTOR, f"{column} .change-message").text
     browser.find_element(By.CSS_SELECTOR, f"{column} input[name=github-token]") \
@@ -90,5 +90,5 @@ def test_download_the_patch_and_open_a_pull_request_from_a_finished_variation(
 
     # After a reload, the link is there from the run's detail.
     browser.refresh()
-    wait_until(browser, f"!document.querySelector('{column} .pr-link').hidden")
+    wait_until(browser, f"document.querySelector('{column} .pr-link')?.hidden === false")
     assert len(github.pulls) == 1
