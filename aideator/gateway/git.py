@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from flask import Response, current_app, request
 
 from .. import metrics
-from ..github import push, tokens
+from ..github import tokens
 from ..sealing import Unsealable
 from . import credentials, upstream
 
@@ -78,7 +78,7 @@ def proxy(owner: str, repo: str, action: str) -> Any:
         log.error("gateway: the run's GitHub token cannot be opened: %s", exc)
         token = None
     if token:
-        headers["authorization"] = push.auth_header(token).partition(": ")[2]
+        headers["authorization"] = tokens.git_authorization(token)
     body = request.get_data(cache=False) if request.method == "POST" else None
     try:
         response = upstream.send(request.method, url, headers=headers, body=body)

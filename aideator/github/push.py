@@ -12,7 +12,6 @@ expected against a race).
 """
 from __future__ import annotations
 
-import base64
 import os
 import re
 import subprocess
@@ -22,15 +21,11 @@ from typing import Sequence
 from agent.git import SAFE_OPTIONS
 
 from .rest import GitHubError
+from .tokens import git_authorization
 
 COMMITTER = ("AIdeator", "aideator@noreply.invalid")
 TIMEOUT = 300.0
 _HTTP_STATUS = re.compile(r"The requested URL returned error: (\d{3})")
-
-
-def auth_header(token: str) -> str:
-    pair = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-    return f"Authorization: Basic {pair}"
 
 
 def _env(home: str, token: str) -> dict[str, str]:
@@ -40,7 +35,8 @@ def _env(home: str, token: str) -> dict[str, str]:
            "GIT_ATTR_NOSYSTEM": "1", "GIT_NO_REPLACE_OBJECTS": "1",
            "GIT_COMMITTER_NAME": COMMITTER[0], "GIT_COMMITTER_EMAIL": COMMITTER[1],
            "GIT_CONFIG_COUNT": "2",
-           "GIT_CONFIG_KEY_0": "http.extraHeader", "GIT_CONFIG_VALUE_0": auth_header(token),
+           "GIT_CONFIG_KEY_0": "http.extraHeader",
+           "GIT_CONFIG_VALUE_0": f"Authorization: {git_authorization(token)}",
            # An empty helper list: no stored password of the machine's is ever offered.
            "GIT_CONFIG_KEY_1": "credential.helper", "GIT_CONFIG_VALUE_1": ""}
     for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "SSL_CERT_FILE",

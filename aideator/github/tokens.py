@@ -6,6 +6,7 @@ With auth off every caller is the same nobody, keyed ``-``; a run's owner is its
 """
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 from .. import sealing
@@ -13,6 +14,11 @@ from ..config import Settings
 from ..models import GitHubToken, connection, utcnow
 
 NOBODY = "-"
+
+
+def git_authorization(token: str) -> str:
+    """The Authorization header value GitHub expects with a token on git over HTTPS."""
+    return "Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
 
 
 def key(principal_id: str | None) -> str:
