@@ -32,8 +32,9 @@ from .output import clip
 
 MAX_DIFF_BYTES = 256 * 1024
 # Repository-defined diff drivers and textconv filters could run programs; never use them.
+# --binary: a binary file's change is in the patch (base85), so ``git am`` can apply it.
 _DIFF = ("-c", "core.quotepath=off", "diff", "--no-color", "--no-ext-diff", "--no-textconv",
-         "--no-renames")
+         "--no-renames", "--binary")
 
 
 class DiffError(RuntimeError):

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import gevent.event
+from peewee import fn
 
 from agent import protocol
 
 from . import cluster_warnings, events, logs, metrics, tracing, usage
 from .eventlog import EventLog
-from .models import utcnow
+from .models import Run, utcnow
 from .runtimes.base import (Exited, Notice, Output, Runtime, Started, VariationSpec,
                             Waiting, WarningEvent)
 
@@ -81,6 +82,17 @@ class _Checks:
                               "passed" if entry["passed"] is True else "failed")
         self._stored[column][name] = entry
         return {column: dict(self._stored[column])}
+def _base_commit(line: str) -> str | None:
+    """The commit a ``status cloned`` line reports: what the variation's diff is against
+    (its patch applies there, its pull request's branch starts there)."""
+    if '"cloned"' not in line:   # most status lines are progress: skip the parse
+        return None
+    obj = protocol.parse(line) or {}
+    commit = obj.get("commit")
+    if (obj.get("phase") == "cloned" and isinstance(commit, str)
+            and len(commit) in (40, 64) and all(c in "0123456789abcdef" for c in commit)):
+        return commit
+    return None
 
 
 def _error_message(obj: dict[str, Any]) -> str | None:
@@ -112,9 +124,14 @@ def collect(*, runtime: Runtime, event_log: EventLog, spec: VariationSpec, resum
                 awaiting_output = False
                 _first_output(runtime.name, spec, resume.submitted_at)
             datas, update = [], {"cursor": obs.cursor}
+            run_update: dict[str, Any] = {}
             for line in obs.lines:
                 data, kind = encoder.encode(line)
                 datas.append(data)
+                if kind == protocol.STATUS and (commit := _base_commit(line)):
+                    update["base_commit"] = commit
+                    # The run's: the first variation's to report one (they normally agree).
+                    run_update["base_commit"] = fn.COALESCE(Run.base_commit, commit)
                 if kind in OUTCOME_TYPES:
                     obj = protocol.parse(line) or {}
                     update.update(_outcome_update(obj) or {})
@@ -125,7 +142,7 @@ def collect(*, runtime: Runtime, event_log: EventLog, spec: VariationSpec, resum
                     update.update(checks.update(protocol.parse(line) or {}))
             # The cursor (and what the lines told) rides with them: stored together or not.
             event_log.extend(run_id, events.AGENT_OUTPUT, datas, variation=index,
-                             variation_update=update)
+                             variation_update=update, run_update=run_update or None)
         elif isinstance(obs, Started):
             source = obs.source
             encoder = events.OutputEncoder(index, source)

@@ -119,6 +119,13 @@ class Settings:
     # Where git clones come from: the gateway passes git's smart HTTP (read-only) through
     # to this host (a mirror, or a fake one in tests).
     github_url: str = "https://github.com"
+    # Where GitHub's REST API is: pull requests and the token check (GitHub Enterprise
+    # Server: https://<host>/api/v3).
+    github_api_url: str = "https://api.github.com"
+    # Key that encrypts the GitHub tokens principals connect, at rest (any string; the
+    # chart takes it from a Secret). Empty: derived from AIDEATOR_SECRET_KEY; without
+    # either, one generated once into <data_dir>/encryption.key (one machine only).
+    encryption_key: str = field(default="", repr=False)
     # A YAML file of model prices (USD per million tokens) for models the built-in table
     # (aideator/gateway/prices.yaml) does not know, or to override it.
     prices_file: str = ""

@@ -22,8 +22,8 @@ from typing import Any, Iterable
 import gevent
 
 from . import metrics
-from .models import (RUN_ENDED, EventBatch, Run, Selection, Variation, VariationUsage,
-                     connection, is_postgres, utcnow, write_transaction)
+from .models import (RUN_ENDED, EventBatch, PullRequest, Run, Selection, Variation,
+                     VariationUsage, connection, is_postgres, utcnow, write_transaction)
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def _delete_rows(run_ids: list[str]) -> list[str]:
     call removed (another process may have removed some first)."""
     if not run_ids:
         return []
-    for model in (EventBatch, Selection, VariationUsage, Variation):
+    for model in (EventBatch, Selection, VariationUsage, PullRequest, Variation):
         model.delete().where(model.run.in_(run_ids)).execute()
     if is_postgres():
         gone = Run.delete().where(Run.id.in_(run_ids)).returning(Run.id).tuples()

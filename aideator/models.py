@@ -83,6 +83,8 @@ class Run(BaseModel):
     cancelled_by_name = CharField(max_length=100, null=True)
     # The checks every variation runs ({name, command, timeout_seconds[, junit_report]}).
     checks = JSONField(null=True)
+    # The commit the first variation's clone checked out (each variation keeps its own).
+    base_commit = CharField(max_length=64, null=True)
 
 
 class Variation(BaseModel):
@@ -109,6 +111,8 @@ class Variation(BaseModel):
     baseline_checks = JSONField(null=True)
     # The run's setup and how it went for this variation (see run_request.setup_request).
     setup = JSONField(null=True)
+    # The commit its clone checked out (the agent's ``status cloned``): its diff's base.
+    base_commit = CharField(max_length=64, null=True)
     started_at = DateTimeField(null=True)
     finished_at = DateTimeField(null=True)
 
@@ -180,7 +184,36 @@ class VariationUsage(BaseModel):
         indexes = ((("run", "variation"), True),)
 
 
-MODELS = (Run, Variation, EventBatch, Selection, ApiToken, ServiceSecret, VariationUsage)
+class GitHubToken(BaseModel):
+    """A principal's GitHub token, sealed (see ``sealing``): never returned nor logged."""
+    # The principal's id ("-" with auth off: everyone is the same nobody).
+    principal = CharField(primary_key=True, max_length=64)
+    sealed = TextField()
+    login = CharField(max_length=100, null=True)
+    scopes = TextField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class PullRequest(BaseModel):
+    """The pull request opened from a variation. The row is claimed (``opening``) before
+    anything is pushed, so two requests at once cannot open two; ``open`` once made."""
+    run = ForeignKeyField(Run, on_delete="CASCADE", index=False)
+    variation = IntegerField()
+    state = CharField(max_length=20)
+    # When the claim was taken (Unix seconds): a claim left by a dead process expires.
+    claimed_at = DoubleField()
+    branch = CharField(max_length=120)
+    number = IntegerField(null=True)
+    url = CharField(max_length=500, null=True)
+    created_at = DateTimeField(null=True)
+    created_by = CharField(max_length=64, null=True)
+
+    class Meta:
+        indexes = ((("run", "variation"), True),)
+
+
+MODELS = (Run, Variation, EventBatch, Selection, ApiToken, ServiceSecret, VariationUsage,
+          GitHubToken, PullRequest)
 
 
 def is_postgres() -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import psutil
@@ -86,7 +87,8 @@ def assert_no_secret(server: Server, run_id: str, events) -> None:
             assert SECRET.encode() not in file.read_bytes(), file
 
 
-def test_three_variations_think_differently_change_the_clone_and_one_is_selected(world):
+def test_three_variations_think_differently_change_the_clone_and_one_is_selected(world,
+                                                                                  tmp_path):
     server, model = world
     run = server.post("/runs", {
         "github_url": "https://github.com/acme/widgets", "prompt": "Make the greeting warmer",
@@ -121,6 +123,8 @@ def test_three_variations_think_differently_change_the_clone_and_one_is_selected
         assert (clone / "greet.txt").read_text() == f"hello {name}\n"
 
     detail = server.get(f"/runs/{run_id}").json()
+    base = subprocess.run(["git", "-C", str(tmp_path / "github" / "acme" / "widgets"),
+                           "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     for variation in detail["variations"]:
         outcome = variation["outcome"]
         assert variation["status"] == "succeeded"
@@ -129,6 +133,17 @@ def test_three_variations_think_differently_change_the_clone_and_one_is_selected
         assert outcome["input_tokens"] > 0 and outcome["cost_usd"] is not None
         index = variation["variation_id"]
         assert outcome["diff_url"] == f"/api/v1/runs/{run_id}/variations/{index}/diff"
+        # The commit its clone checked out: the fixture repository's only one.
+        assert variation["base_commit"] == detail["base_commit"] == base
+    # The real agent's change as a patch: git am puts it on the base commit.
+    fresh = tmp_path / "fresh"
+    subprocess.run(["git", "clone", "-q", str(tmp_path / "github" / "acme" / "widgets"),
+                    str(fresh)], check=True)
+    patch = requests.get(server.base + detail["variations"][1]["patch_url"], timeout=10)
+    done = subprocess.run(["git", "-c", "user.name=T", "-c", "user.email=t@e", "am"],
+                          cwd=fresh, input=patch.content, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert (fresh / "greet.txt").read_text() == f"hello {NAMES[1]}\n"
     chosen = server.post(f"/runs/{run_id}/select", {"winning_variation_id": 1}).json()
     assert chosen["job_name"] == f"agent-{run_id}-1"
     assert server.get(f"/runs/{run_id}").json()["selection"]["winning_variation_id"] == 1

@@ -13,6 +13,7 @@ import yaml
 from openapi_spec_validator import validate
 
 from aideator.schemas import SPEC_PATH
+from tests.fake_github import FakeGitHub
 
 ADMIN = "aid_contract-check-admin-token"
 CONFIG = Path(__file__).resolve().parent / "schemathesis.toml"
@@ -34,8 +35,12 @@ def test_the_service_keeps_to_its_contract_under_fuzzing(make_server, tmp_path):
     # The fake agents run unsandboxed: this is about the API's answers, and the hundreds of
     # runs the stateful phase makes would each start bubblewrap twice (tests/test_sandbox.py
     # covers the sandbox).
+    github = FakeGitHub(tmp_path / "github")
+    github.start()
     server = make_server(auth="required", admin_token=ADMIN, limit_runs_per_hour="0",
-                         limit_max_budget_usd="1000", sandbox="off")
+                         limit_max_budget_usd="1000", sandbox="off",
+                         # A GitHub that knows none of the tokens the fuzzer makes up.
+                         github_url=github.url, github_api_url=github.api_url)
     report = tmp_path / "schemathesis.txt"
     # Its output goes to a file: read through a pipe, the run took ten times as long.
     with open(report, "w") as out:
@@ -60,3 +65,4 @@ def test_the_service_keeps_to_its_contract_under_fuzzing(make_server, tmp_path):
     assert generated >= MIN_CASES, output[-3000:]
     assert re.search(r"Stateful.*\n\n\s+Scenarios:\s+[1-9]", output), output[-3000:]
     print(f"schemathesis: {generated} cases")
+    github.stop()

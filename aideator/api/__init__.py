@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 
 from ..config import Settings
-from . import access, errors, meta, runs, streams, tokens
+from . import access, changes, errors, github, meta, runs, streams, tokens
 
 PREFIX = "/api/v1"
 
@@ -13,5 +13,5 @@ def init_app(app: Flask, settings: Settings) -> None:
     access.init_app(app, settings)   # before any other before_request: who is calling
     errors.init_app(app)
     streams.init_app(app, settings)
-    for bp in (meta.bp, runs.bp, streams.bp, tokens.bp):
+    for bp in (meta.bp, runs.bp, changes.bp, github.bp, streams.bp, tokens.bp):
         app.register_blueprint(bp, url_prefix=PREFIX)

@@ -8,6 +8,7 @@ from .. import streamlinks, usage
 from ..auth import Principal
 from ..config import Settings
 from ..eventlog import event_count
+from ..github import pulls
 from ..models import VARIATION_ENDED, Run, Selection, Variation
 from . import checks
 
@@ -101,9 +102,15 @@ def baseline_checks(run: Run, first: Variation | None) -> list[dict[str, Any]]:
                           ended=first.status in VARIATION_ENDED or first.result is not None)
 
 
+def patch_url(run_id: str, index: int) -> str:
+    return f"/api/v1/runs/{run_id}/variations/{index}/patch"
+
+
 def variation_view(v: Variation, metered: dict[str, Any] | None = None,
-                   run: Run | None = None) -> dict[str, Any]:
-    """``metered``: the variation's usage as the gateway metered it (none yet: zeros)."""
+                   run: Run | None = None,
+                   pull_request: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``metered``: the variation's usage as the gateway metered it (none yet: zeros);
+    ``pull_request``: the one opened from it, if any."""
     budget = (v.config or {}).get("max_budget_usd")
     return {"variation_id": v.index, "job_name": v.job_name, "status": v.status,
             "config": v.config, "pod": v.source, "exit_code": v.exit_code, "error": v.error,
@@ -112,7 +119,10 @@ def variation_view(v: Variation, metered: dict[str, Any] | None = None,
             "duration_seconds": seconds_between(v.started_at, v.finished_at),
             "outcome": outcome(v), "warnings": v.warnings or [],
             "checks": variation_checks(run, v) if run is not None else [],
-            "usage": {**(metered or usage.EMPTY), "max_budget_usd": budget}}
+            "usage": {**(metered or usage.EMPTY), "max_budget_usd": budget},
+            "base_commit": v.base_commit,
+            "patch_url": patch_url(v.run_id, v.index) if v.diff is not None else None,
+            "pull_request": pull_request}
 
 
 def diff_view(v: Variation) -> dict[str, Any]:
@@ -122,10 +132,11 @@ def diff_view(v: Variation) -> dict[str, Any]:
 def run_detail(run: Run) -> dict[str, Any]:
     variations = list(run.variations.order_by(Variation.index))
     metered = usage.of_run(run.id)
+    opened = pulls.of_run(run.id)
     return {"run_id": run.id, "github_url": run.github_url, "prompt": run.prompt,
             "status": run.status, "runtime": run.runtime, "agent_config": run.agent_config,
             "stream_url": stream_url(run.id), "created_at": iso(run.created_at),
-            "finished_at": iso(run.finished_at),
+            "finished_at": iso(run.finished_at), "base_commit": run.base_commit,
             "duration_seconds": seconds_between(run.created_at, run.finished_at),
             "event_count": event_count(run.id),
             "created_by": principal_ref(run.created_by, run.created_by_name),
@@ -133,7 +144,8 @@ def run_detail(run: Run) -> dict[str, Any]:
             "checks": run.checks or [],
             "baseline": {"checks": baseline_checks(run, variations[0] if variations
                                                    else None)},
-            "variations": [variation_view(v, metered.get(v.index), run) for v in variations],
+            "variations": [variation_view(v, metered.get(v.index), run, opened.get(v.index))
+                           for v in variations],
             "selection": selection_view(selection(run), run)}
 
 

@@ -37,6 +37,8 @@ class Grant:
     variation: int
     github_url: str
     max_budget_usd: float | None
+    # Who started the run (None with auth off): the gateway's git uses their GitHub token.
+    principal: str | None = None
 
 
 def _serializer(settings: Settings) -> URLSafeSerializer:
@@ -69,11 +71,12 @@ def verify(token: str, settings: Settings) -> Grant:
     if not isinstance(expires, int) or expires < time.time():
         raise Refused("aideator gateway: the credential has expired")
     with connection():
-        row = (Variation.select(Variation.status, Variation.config, Run.github_url)
+        row = (Variation.select(Variation.status, Variation.config, Run.github_url,
+                                Run.created_by)
                .join(Run).where((Variation.run == run_id) & (Variation.index == index))
                .objects().first())
     if row is None:
         raise Refused("aideator gateway: the credential's variation does not exist")
     if row.status in VARIATION_ENDED:
         raise Refused("aideator gateway: the credential's variation has ended")
-    return Grant(run_id, index, row.github_url, _budget(row.config or {}))
+    return Grant(run_id, index, row.github_url, _budget(row.config or {}), row.created_by)

@@ -5,6 +5,13 @@ An agent clones ``https://github.com/<owner>/<repo>``; its git config rewrites t
 gateway passes ``info/refs?service=git-upload-pack`` and ``git-upload-pack`` (fetch and
 clone) through to the same path on ``AIDEATOR_GITHUB_URL``, streamed both ways, and
 refuses pushes (``git-receive-pack``), dumb-protocol reads and every other repository.
+
+When the run's principal has connected GitHub (``github.tokens``), the upstream request
+carries their token (``Authorization: Basic x-access-token:<token>``, as GitHub expects
+over HTTPS), so a private repository clones while the agent still holds only its own
+gateway credential. A repository the host will not show (401/403/404: it does not exist,
+or it is private and no token that can read it is connected) is refused with a sentence
+saying so, which git prints to the agent's clone error.
 """
 from __future__ import annotations
 
@@ -16,6 +23,8 @@ from urllib.parse import urlsplit
 from flask import Response, current_app, request
 
 from .. import metrics
+from ..github import tokens
+from ..sealing import Unsealable
 from . import credentials, upstream
 
 log = logging.getLogger(__name__)
@@ -63,6 +72,13 @@ def proxy(owner: str, repo: str, action: str) -> Any:
         url += "?service=git-upload-pack"
     headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARD_HEADERS}
     headers["user-agent"] = request.headers.get("User-Agent", "git/aideator-gateway")
+    try:
+        token = tokens.token_of(grant.principal, gateway.settings)
+    except Unsealable as exc:
+        log.error("gateway: the run's GitHub token cannot be opened: %s", exc)
+        token = None
+    if token:
+        headers["authorization"] = tokens.git_authorization(token)
     body = request.get_data(cache=False) if request.method == "POST" else None
     try:
         response = upstream.send(request.method, url, headers=headers, body=body)
@@ -70,6 +86,15 @@ def proxy(owner: str, repo: str, action: str) -> Any:
         metrics.gateway_call("git", "unreachable")
         log.warning("gateway: the git host could not be reached: %s", exc)
         return plain(502, "aideator gateway: the git host could not be reached")
+    if response.status in (401, 403, 404):
+        response.drain_conn()
+        response.release_conn()
+        metrics.gateway_call("git", "upstream_error")
+        connected = "with the run's connected GitHub token" if token else \
+            "and no GitHub token is connected for the run's principal (PUT /api/v1/github)"
+        return plain(403, f"aideator gateway: the git host refused to show {owner}/{repo} "
+                          f"(HTTP {response.status}) {connected}: the repository does not "
+                          f"exist, or it is private and needs a token that can read it")
     metrics.gateway_call("git", "ok" if response.status < 400 else "upstream_error")
     out = Response(upstream.relay(response, lambda chunk: None, lambda complete: None),
                    status=response.status, direct_passthrough=True)

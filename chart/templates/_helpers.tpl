@@ -140,6 +140,20 @@ pod-security.kubernetes.io/warn-version: latest
 {{- end }}
 {{- end }}
 
+{{/* The Secret (name, key) holding the GitHub tokens' encryption key: the one named in
+values, else the chart's. */}}
+{{- define "aideator.encryptionKeySecretName" -}}
+{{- default (printf "%s-encryption-key" (include "aideator.fullname" .)) .Values.github.encryptionKey.existingSecret.name }}
+{{- end }}
+
+{{- define "aideator.encryptionKeySecretKey" -}}
+{{- if .Values.github.encryptionKey.existingSecret.name }}
+{{- .Values.github.encryptionKey.existingSecret.key }}
+{{- else }}
+{{- "encryption-key" }}
+{{- end }}
+{{- end }}
+
 {{/* Whether the service keeps its data in SQLite (no database URL of any kind). */}}
 {{- define "aideator.usesSqlite" -}}
 {{- if not (include "aideator.databaseSecretName" .) }}true{{ end }}

@@ -27,7 +27,8 @@ def test_helm_lint_strict_is_clean(values: str) -> None:
 def test_default_values_render_the_whole_release() -> None:
     assert kinds(render()) == sorted([
         "ConfigMap", "Deployment", "LimitRange", "NetworkPolicy", "PersistentVolumeClaim",
-        "Pod", "ResourceQuota", "Role", "RoleBinding", "Secret", "Service", "ServiceAccount"])
+        "Pod", "ResourceQuota", "Role", "RoleBinding", "Secret", "Secret", "Service",
+        "ServiceAccount"])   # the signing key, the GitHub tokens' encryption key
 
 
 def test_production_values_render_ingress_and_no_inline_secrets() -> None:
@@ -58,8 +59,8 @@ def test_optional_objects_validate_strictly(version: str) -> None:
                      "--set", "api.ingress.enabled=true", "--set", "api.ingress.hosts={a.test}",
                      "--set", "api.extraEnv[0].name=AIDEATOR_FANOUT_WINDOW",
                      "--set-string", "api.extraEnv[0].value=100")
-    # The database URL, the model key and the signing key.
-    assert kinds(objects).count("Secret") == 3 and "Namespace" in kinds(objects)
+    # The database URL, the model key, the signing key and the encryption key.
+    assert kinds(objects).count("Secret") == 4 and "Namespace" in kinds(objects)
     for obj in objects:
         kubernetes_validate.validate(obj, version, strict=True)
 

@@ -91,3 +91,23 @@ def test_an_existing_signing_key_secret_is_used_and_none_is_made() -> None:
 def test_the_values_schema_refuses_weak_or_unknown_auth_values(bad: str) -> None:
     result = helm("template", "aideator", str(CHART), "--set", bad, check=False)
     assert result.returncode != 0 and "schema" in result.stderr.lower()
+
+
+def test_the_github_token_encryption_key_comes_from_a_secret_like_the_signing_key() -> None:
+    objects = render()
+    secret = secrets(objects)["aideator-encryption-key"]
+    key = base64.b64decode(secret["data"]["encryption-key"]).decode()
+    assert len(key) == 64 and key.isalnum()
+    env = api_environment(objects)
+    assert env["AIDEATOR_ENCRYPTION_KEY"] == {
+        "secretKeyRef": {"name": "aideator-encryption-key", "key": "encryption-key"}}
+    assert key not in str(find(objects, "ConfigMap")) + str(find(objects, "Deployment"))
+    assert env["AIDEATOR_GITHUB_URL"] == "https://github.com"
+    assert env["AIDEATOR_GITHUB_API_URL"] == "https://api.github.com"
+    objects = render("--set", "github.encryptionKey.existingSecret.name=my-key",
+                     "--set", "github.encryptionKey.existingSecret.key=k",
+                     "--set", "github.apiUrl=https://ghe.example.com/api/v3")
+    env = api_environment(objects)
+    assert env["AIDEATOR_ENCRYPTION_KEY"] == {"secretKeyRef": {"name": "my-key", "key": "k"}}
+    assert env["AIDEATOR_GITHUB_API_URL"] == "https://ghe.example.com/api/v3"
+    assert "aideator-encryption-key" not in secrets(objects)

@@ -14,7 +14,7 @@ export class ApiError extends Error {
   }
 }
 
-async function call(method, path, body) {
+async function call(method, path, body, as = 'json') {
   let rejected = false;
   for (;;) {
     const headers = { Accept: 'application/json' };
@@ -35,6 +35,7 @@ async function call(method, path, body) {
       rejected = true;
       continue;
     }
+    if (response.ok && as === 'text') return response.text();
     const data = await response.json().catch(() => null);
     if (!response.ok) throw new ApiError(response.status, data);
     return data;
@@ -53,4 +54,7 @@ export const api = {
   select: (id, variation) => call('POST', `${run(id)}/select`, { winning_variation_id: variation }),
   cancel: (id) => call('POST', `${run(id)}/cancel`),
   streamToken: (id) => call('POST', `${run(id)}/stream-token`),
+  getPatch: (id, variation) => call('GET', `${run(id)}/variations/${variation}/patch`, undefined, 'text'),
+  pullRequest: (id, variation) => call('POST', `${run(id)}/variations/${variation}/pull-request`),
+  connectGitHub: (githubToken) => call('PUT', '/github', { token: githubToken }),
 };

@@ -1,6 +1,7 @@
 // One variation's column on the run page: its status, transcript, failure reason,
 // figures when it ends, its diff, and the action to choose it.
 
+import { ChangeActions } from './change-actions.js';
 import { renderDiff } from './diff.js';
 import { el } from './dom.js';
 import { Entries } from './entries.js';
@@ -10,7 +11,7 @@ import { Transcript } from './transcript.js';
 const ENDED = new Set(['succeeded', 'failed', 'cancelled']);
 
 export class Column {
-  constructor(variation, { onChoose }) {
+  constructor(variation, { onChoose, runId }) {
     this.index = variation.variation_id;
     this.status = null;
     const config = describeConfig(variation.config || {});
@@ -30,6 +31,7 @@ export class Column {
       type: 'button', class: 'button primary choose', hidden: true,
       onclick: () => onChoose(this.index),
     }, 'Choose this one');
+    this.changeActions = new ChangeActions(runId, this.index);
     this.node = el('section', {
       class: 'column', id: `variation-${this.index}`,
       dataset: { variation: String(this.index) }, 'aria-label': `Variation ${this.index}`,
@@ -44,7 +46,7 @@ export class Column {
     this.checks,
     this.metered,
     this.changes,
-    el('div', { class: 'col-actions' }, this.choose));
+    el('div', { class: 'col-actions' }, this.changeActions.node, this.choose));
     this.chip = el('button', {
       type: 'button', class: 'chip',
       onclick: () => this.node.scrollIntoView({ behavior: 'smooth', inline: 'start', block: 'nearest' }),
@@ -89,6 +91,7 @@ export class Column {
     }
     this.hasDiff = Boolean(outcome.diff_url);
     this.showChecks(variation.checks || []);
+    this.changeActions.apply(variation, this.ended);
     this.updateChoose();
   }
 

@@ -1,0 +1,94 @@
+"""A finished variation's change in a real browser: *Download patch* saves a file that
+``git am`` applies at the base commit, and *Open pull request* asks to connect GitHub the
+first time, then opens it and shows its link (also after a reload). Against the fake
+GitHub, with the agent that really clones and changes (tests/fixtures/git_agent.py)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import requests
+from selenium.webdriver.common.by import By
+
+from helpers import ROOT, Server, wait_for
+from tests.fake_github import FakeGitHub
+
+from .browser import wait_until
+
+GH_TOKEN = "ghp_browserTestToken0123456789"
+
+
+@pytest.fixture(scope="module")
+def github_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, FakeGitHub]]:
+    tmp = tmp_path_factory.mktemp("web-github")
+    github = FakeGitHub(tmp / "github")
+    github.repo("acme", "widgets", {"keep.txt": "one\n", "gone.txt": "bye\n"})
+    github.tokens[GH_TOKEN] = "browser-gh"
+    github.start()
+    server = Server(tmp / "data", github_url=github.url, github_api_url=github.api_url,
+                    sandbox="off",
+                    agent_command=f"{sys.executable} {ROOT / 'tests/fixtures/git_agent.py'}")
+    server.start()
+    yield server, github
+    server.stop()
+    github.stop()
+
+
+def finished_run(server: Server) -> str:
+    resp = requests.post(server.url("/runs"), timeout=10, json={
+        "github_url": "https://github.com/acme/widgets", "variations": 1,
+        "prompt": "Polish the widgets\nadd=src/new.py del=gone.txt bin=logo.bin"})
+    run_id = resp.json()["run_id"]
+    wait_for(lambda: requests.get(server.url(f"/runs/{run_id}"), timeout=10)
+             .json()["status"] == "completed", timeout=30)
+    return run_id
+
+
+def test_download_the_patch_and_open_a_pull_request_from_a_finished_variation(
+        browser: Any, github_world: tuple[Server, FakeGitHub], tmp_path: Path) -> None:
+    server, github = github_world
+    run_id = finished_run(server)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior",
+                            {"behavior": "allow", "downloadPath": str(downloads)})
+    browser.get(f"{server.base}/runs/{run_id}")
+    column = '#variation-0'
+    wait_until(browser, f"document.querySelector('{column} .download-patch')?.hidden === false")
+    browser.find_element(By.CSS_SELECTOR, f"{column} .download-patch").click()
+    saved = downloads / f"{run_id}-0.patch"
+    wait_for(lambda: saved.exists() and saved.stat().st_size > 0, timeout=10)
+    time.sleep(0.2)   # the file is complete once Chromium renamed it from .crdownload
+
+    fresh = tmp_path / "fresh"
+    subprocess.run(["git", "clone", "-q", f"{github.url}/acme/widgets", str(fresh)],
+                   check=True)
+    done = subprocess.run(["git", "-c", "user.name=T", "-c", "user.email=t@e", "am",
+                           str(saved)], cwd=fresh, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (fresh / "src" / "new.py").exists() and not (fresh / "gone.txt").exists()
+
+    # No GitHub connected yet: the button asks for a token, then opens the pull request.
+    browser.find_element(By.CSS_SELECTOR, f"{column} .pull-request").click()
+    wait_until(browser, f"document.querySelector('{column} .connect-github')?.hidden === false")
+    assert "connect GitHub" in browser.find_element(
+        By.CSS_SELECTOR, f"{column} .change-message").text
+    browser.find_element(By.CSS_SELECTOR, f"{column} input[name=github-token]") \
+        .send_keys(GH_TOKEN)
+    browser.find_element(By.CSS_SELECTOR, f"{column} .connect-github button").click()
+    link = wait_until(browser, lambda d: next(
+        (a for a in d.find_elements(By.CSS_SELECTOR, f"{column} .pr-link")
+         if a.is_displayed()), None))
+    assert link.text == "Pull request #1"
+    assert link.get_attribute("href") == f"{github.url}/acme/widgets/pull/1"
+    assert not browser.find_element(By.CSS_SELECTOR, f"{column} .pull-request").is_displayed()
+    assert GH_TOKEN not in browser.page_source
+
+    # After a reload, the link is there from the run's detail.
+    browser.refresh()
+    wait_until(browser, f"document.querySelector('{column} .pr-link')?.hidden === false")
+    assert len(github.pulls) == 1
