@@ -27,6 +27,8 @@ def module_files() -> dict[str, Path]:
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
             parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if "node_modules" in parts:   # the engines' npm packages, not our modules
+                continue
             if parts[-1] == "__init__":
                 parts.pop()
             modules[".".join(parts)] = path
