@@ -75,10 +75,11 @@ INTEGRATION_FIXTURES = frozenset({
     "api_image", "agent_image",                         # tests/deploy/test_images
     "checked_run", "board_browser",                     # test_checks
     "setup_world", "plain_server",                      # test_setup
+    "gemini_fake",                                      # tests/agent/test_agent_gemini
 })
 # ... or in its own body.
 INTEGRATION_CALLS = ("Server(", "FakeKubeAPI(", "FakeAnthropic(", "start_chromium(",
-                     "Postgres(")
+                     "Postgres(", "FakeGemini(")
 
 
 # The longest files, started first so that with one worker per core (pytest-xdist, whole

@@ -6,6 +6,8 @@ gateway credential opens nothing of the API):
 
 - ``POST /gateway/anthropic/v1/messages`` and ``.../v1/messages/count_tokens``
   (:mod:`.anthropic`); the agent's ``ANTHROPIC_BASE_URL`` is ``<base>/gateway/anthropic``.
+- ``/gateway/gemini/v1beta/models...`` (:mod:`.gemini`); the agent's
+  ``GOOGLE_GEMINI_BASE_URL`` is ``<base>/gateway/gemini``.
 - ``GET /gateway/git/<owner>/<repo>/info/refs?service=git-upload-pack`` and
   ``POST /gateway/git/<owner>/<repo>/git-upload-pack`` (:mod:`.git`), read-only.
 - anything else under ``/gateway``: 404.
@@ -22,7 +24,7 @@ from typing import Any
 from flask import Blueprint, Flask, request
 
 from ..config import Settings
-from . import anthropic, git
+from . import anthropic, gemini, git
 
 PREFIX = "/gateway"
 # Model requests carry the whole conversation (and images): far above the API's limit.
@@ -36,6 +38,7 @@ bp = Blueprint("gateway", __name__)
 class Gateway:
     settings: Settings
     anthropic: anthropic.Upstream
+    gemini: gemini.Upstream
 
 
 @bp.before_request
@@ -56,6 +59,11 @@ def count_tokens() -> Any:
 @bp.route("/anthropic/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def anthropic_other(rest: str) -> Any:
     return anthropic.error(404, "aideator gateway: only the model endpoints are served")
+
+
+@bp.route("/gemini/v1beta/<path:rest>", methods=["GET", "POST"])
+def gemini_api(rest: str) -> Any:
+    return gemini.proxy(rest)
 
 
 @bp.get("/git/<owner>/<repo>/info/refs")
@@ -82,7 +90,8 @@ def init_app(app: Flask, settings: Settings | None = None) -> None:
     """Serve the gateway on ``app`` (the main app: its service's settings by default)."""
     if settings is None:
         settings = app.extensions["aideator"].settings
-    app.extensions[EXTENSION] = Gateway(settings, anthropic.Upstream.from_environ())
+    app.extensions[EXTENSION] = Gateway(settings, anthropic.Upstream.from_environ(),
+                                         gemini.Upstream.from_environ())
     app.register_blueprint(bp, url_prefix=PREFIX)
 
 
