@@ -119,6 +119,12 @@ class Settings:
     # Where git clones come from: the gateway passes git's smart HTTP (read-only) through
     # to this host (a mirror, or a fake one in tests).
     github_url: str = "https://github.com"
+    # Upstreams of the Codex and Gemini engines' models (the gateway's OpenAI Responses
+    # API and Gemini API routes). Their real keys are the service's OPENAI_API_KEY and
+    # GEMINI_API_KEY (like ANTHROPIC_API_KEY, never given to an agent); a variation of an
+    # engine whose key is not set fails at once, saying so.
+    openai_url: str = "https://api.openai.com/v1"
+    gemini_url: str = "https://generativelanguage.googleapis.com"
     # A YAML file of model prices (USD per million tokens) for models the built-in table
     # (aideator/gateway/prices.yaml) does not know, or to override it.
     prices_file: str = ""
