@@ -10,8 +10,9 @@ file commands act inside the directory; ``ADD <url>`` must carry a SHA-256 ``--c
 is recorded, not fetched (tests stay offline); unpacking the Node.js build stands in
 this machine's ``node`` and ``npm`` (same major version), and ``npm ci`` stands in this
 checkout's ``agent/node_modules`` once it has checked that npm installed exactly the
-lock's packages there (``scripts/install-engines.sh`` does ``npm ci`` from the same lock). A command the replay does not know fails the
-build, so a Dockerfile change that the replay would silently miss breaks the test instead.
+lock's packages there (``scripts/install-engines.sh`` does ``npm ci`` from the same
+lock). A command the replay does not know fails the build, so a Dockerfile change that
+the replay would silently miss breaks the test instead.
 
 Differences from a real build, on purpose: pip may use its cache (the image sets
 ``PIP_NO_CACHE_DIR``) and ignores this machine's pip configuration (the image has none);
