@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Mapping
 import gevent
 import gevent.event
 
-from . import events, logs, metrics, notify, tracing
+from . import engines, events, logs, metrics, notify, tracing
 from .collector import Resume, collect
 from .eventlog import EventLog
 from .fanout import Fanout
@@ -36,7 +36,8 @@ CANCEL_POLL_SECONDS = 0.5
 def _spec(run: Run, variation: Variation,
           issue_token: Callable[[str, int], str] | None) -> VariationSpec:
     return VariationSpec(run_id=run.id, index=variation.index, job_name=variation.job_name,
-                         repo_url=run.github_url, prompt=run.prompt, config=variation.config,
+                         repo_url=run.github_url, prompt=variation_prompt(run, variation),
+                         config=variation.config,
                          setup=setup_settings(variation.setup),
                          gateway_token=issue_token(run.id, variation.index)
                          if issue_token else "",
@@ -44,6 +45,11 @@ def _spec(run: Run, variation: Variation,
                          # One variation measures the baseline: the same checks on the
                          # unchanged clone, in its own sandbox, before its model starts.
                          baseline=variation.index == 0 and bool(run.checks))
+
+
+def variation_prompt(run: Run, variation: Variation) -> str:
+    """The prompt a variation runs: its own (``variation_configs[i].prompt``) or the run's."""
+    return (variation.config or {}).get("prompt") or run.prompt
 
 
 def setup_settings(stored: Mapping[str, Any] | None) -> SetupSpec | None:
@@ -279,6 +285,18 @@ class Orchestrator:
 
     def _collect(self, spec: VariationSpec, resume: Resume,
                  cancelled: gevent.event.Event) -> str:
+        reason = engines.missing_key(spec.config.get("engine") or engines.DEFAULT_ENGINE)
+        if reason is not None and resume.handle is None:
+            # Nothing would answer its model: fail now, before anything starts, and say
+            # which key the service lacks (its siblings of other engines run on).
+            log.warning("variation %d of %s not started: %s", spec.index, spec.run_id, reason)
+            metrics.variation_finished("failed", "no_model_key")
+            self._event_log.append(spec.run_id,
+                                   events.variation_error(spec.index, spec.job_name, reason),
+                                   variation=spec.index,
+                                   variation_update={"status": "failed", "error": reason,
+                                                     "finished_at": utcnow()})
+            return "failed"
         try:
             return collect(runtime=self._runtime, event_log=self._event_log, spec=spec,
                            resume=resume, cancelled=cancelled)

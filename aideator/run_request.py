@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from . import engines
 from .schemas import ValidationFailed
 
 DEFAULT_VARIATIONS = 3
@@ -35,15 +36,43 @@ def checks(body: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def variation_configs(body: Mapping[str, Any], default_model: str) -> list[dict[str, Any]]:
-    """``agent_config`` over the defaults, then ``variation_configs[i]`` over that."""
-    base = {"model": default_model, **body.get("agent_config", {})}
+    """``agent_config`` over the defaults, then ``variation_configs[i]`` over that; each
+    with its ``engine`` and ``model`` filled in. A model comes from the nearest level that
+    names one; a variation that names another engine than the run's but no model gets
+    that engine's default (never the run's model, which belongs to another vendor)."""
+    base = dict(body.get("agent_config", {}))
     overrides = body.get("variation_configs") or []
     count = int(body.get("variations", len(overrides) or DEFAULT_VARIATIONS))
     if len(overrides) > count:
         raise ValidationFailed("variation_configs",
                                f"variation_configs: has {len(overrides)} items but "
                                f"variations is {count}")
-    return [{**base, **(overrides[i] if i < len(overrides) else {})} for i in range(count)]
+    base_engine = base.get("engine") or engines.DEFAULT_ENGINE
+    configs = []
+    for i in range(count):
+        own = dict(overrides[i]) if i < len(overrides) else {}
+        _check_prompt(own.get("prompt"), f"variation_configs.{i}.prompt")
+        engine = own.get("engine") or base_engine
+        if "model" in own:
+            model = own["model"]
+        elif "model" in base and engine == base_engine:
+            model = base["model"]
+        else:
+            model = engines.default_model(engine, default_model)
+        configs.append({**base, **own, "engine": engine, "model": model})
+    return configs
+
+
+def _check_prompt(prompt: str | None, field: str) -> None:
+    """A variation's prompt follows the run's rules; in code rather than in the schema's
+    pattern, which makes the contract test's request generation far slower per item."""
+    if prompt is None:
+        return
+    if "\x00" in prompt:
+        raise ValidationFailed(field, f"{field}: must not contain NUL characters (it travels "
+                                      "in an environment variable)")
+    if not prompt.strip():
+        raise ValidationFailed(field, f"{field}: must not be blank")
 
 
 def setup_request(body: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -101,8 +101,10 @@ def test_per_variation_models_reach_each_agent(server):
     detail = server.get(f"/runs/{run['run_id']}").json()
     # No budget asked: each variation gets the configured ceiling (5 USD by default).
     assert [v["config"] for v in detail["variations"]] == [
-        {"model": "claude-opus-4-1", "temperature": 0.2, "max_budget_usd": 5.0},
-        {"model": "claude-haiku-4-5", "temperature": 0.2, "max_budget_usd": 5.0}]
+        {"engine": "claude-code", "model": "claude-opus-4-1", "temperature": 0.2,
+         "max_budget_usd": 5.0},
+        {"engine": "claude-code", "model": "claude-haiku-4-5", "temperature": 0.2,
+         "max_budget_usd": 5.0}]
 
 
 def test_runs_are_listed_newest_first_in_pages(server):

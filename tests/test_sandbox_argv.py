@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from aideator.runtimes.agent_env import agent_environment
+from aideator.runtimes.agent_env import SECRET_VARIABLES, agent_environment
 from aideator.config import load_settings
 from aideator.runtimes import sandbox
 from aideator.runtimes.sandbox import Mounts
@@ -93,6 +93,31 @@ def test_the_gateway_variables_point_at_the_bridge_and_carry_only_the_variations
     assert env["GIT_CONFIG_VALUE_1"] == "Authorization: Bearer tok"
     assert "ANTHROPIC_API_KEY" not in agent_environment(
         run_id="r", variation_id=0, repo_url="u", prompt="p", config={}, workspace="/w")
+
+    assert env["ENGINE"] == "claude-code"
+
+
+def test_each_engine_gets_only_its_own_gateway_variables_and_the_variations_prompt():
+    def env_of(config):
+        return agent_environment(run_id="r", variation_id=1, repo_url="u", prompt="mine",
+                                 config=config, workspace="/w",
+                                 gateway_url="http://127.0.0.1:7480/", gateway_token="aidg_t")
+    model_variables = {"ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL",
+                       "OPENAI_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GEMINI_API_KEY"}
+    codex = env_of({"engine": "codex", "model": "gpt-5-codex", "prompt": "mine"})
+    assert codex["ENGINE"] == "codex" and codex["MODEL"] == "gpt-5-codex"
+    assert {k: codex[k] for k in model_variables & set(codex)} == {
+        "OPENAI_BASE_URL": "http://127.0.0.1:7480/gateway/openai/v1",
+        "OPENAI_API_KEY": "aidg_t"}
+    gemini = env_of({"engine": "gemini"})
+    assert {k: gemini[k] for k in model_variables & set(gemini)} == {
+        "GOOGLE_GEMINI_BASE_URL": "http://127.0.0.1:7480/gateway/gemini",
+        "GEMINI_API_KEY": "aidg_t"}
+    claude = env_of({"engine": "claude-code"})
+    assert model_variables & set(claude) == {"ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY"}
+    # The prompt is the one given (the variation's own, chosen by the orchestrator).
+    assert codex["PROMPT"] == "mine" and "PROMPT" in SECRET_VARIABLES
+    assert {"OPENAI_API_KEY", "GEMINI_API_KEY"} <= SECRET_VARIABLES
 
 
 def test_the_sandbox_setting_is_bubblewrap_or_an_explicit_off():

@@ -28,19 +28,60 @@ def test_run_ids_and_job_names_are_kubernetes_names():
 
 
 def test_variation_configs_merge_defaults_run_config_and_overrides():
+    cc = {"engine": "claude-code"}
     body = {"agent_config": {"temperature": 0.1},
             "variation_configs": [{}, {"model": "claude-haiku-4-5", "temperature": 0.9}]}
     assert variation_configs(body, "claude-sonnet-4-5") == [
-        {"model": "claude-sonnet-4-5", "temperature": 0.1},
-        {"model": "claude-haiku-4-5", "temperature": 0.9}]
+        {**cc, "model": "claude-sonnet-4-5", "temperature": 0.1},
+        {**cc, "model": "claude-haiku-4-5", "temperature": 0.9}]
     assert len(variation_configs({}, "m")) == 3
-    assert variation_configs({"variations": 1}, "m") == [{"model": "m"}]
+    assert variation_configs({"variations": 1}, "m") == [{**cc, "model": "m"}]
     # Variations without an item of their own use agent_config.
     assert variation_configs({"variations": 3, "variation_configs": [{"model": "x"}]},
-                             "m") == [{"model": "x"}, {"model": "m"}, {"model": "m"}]
+                             "m") == [{**cc, "model": "x"}, {**cc, "model": "m"},
+                                      {**cc, "model": "m"}]
     with pytest.raises(ValidationFailed) as err:
         variation_configs({"variations": 1, "variation_configs": [{}, {}]}, "m")
     assert err.value.field == "variation_configs"
+
+
+def test_a_variation_naming_an_engine_but_no_model_gets_that_engines_default():
+    body = {"agent_config": {"model": "claude-opus-4-1", "max_turns": 5},
+            "variation_configs": [{}, {"engine": "codex"},
+                                  {"engine": "gemini", "model": "gemini-2.5-flash",
+                                   "prompt": "Only the README"},
+                                  {"engine": "claude-code"}]}
+    got = variation_configs(body, "claude-sonnet-4-5")
+    assert [(c["engine"], c["model"]) for c in got] == [
+        ("claude-code", "claude-opus-4-1"), ("codex", "gpt-5-codex"),
+        ("gemini", "gemini-2.5-flash"), ("claude-code", "claude-opus-4-1")]
+    assert all(c["max_turns"] == 5 for c in got)
+    assert got[2]["prompt"] == "Only the README" and "prompt" not in got[1]
+    # The run's engine without a model: that engine's default, for every variation
+    # that does not name another.
+    got = variation_configs({"variations": 2, "agent_config": {"engine": "gemini"},
+                             "variation_configs": [{}, {"engine": "claude-code"}]}, "m")
+    assert [(c["engine"], c["model"]) for c in got] == [("gemini", "gemini-2.5-pro"),
+                                                        ("claude-code", "m")]
+
+
+def test_an_engine_without_its_key_in_the_service_is_named_with_the_variable():
+    from aideator import engines
+    assert engines.missing_key("codex", {}) == \
+        "no OPENAI_API_KEY configured for the codex engine"
+    assert engines.missing_key("gemini", {"OPENAI_API_KEY": "k"}) == \
+        "no GEMINI_API_KEY configured for the gemini engine"
+    assert engines.missing_key("codex", {"OPENAI_API_KEY": "k"}) is None
+    assert engines.missing_key("claude-code", {}) is None
+
+
+def test_the_services_engine_table_names_the_agents_engines_and_defaults():
+    import agent.engines as agent_engines
+    from aideator import engines
+    for name in agent_engines.NAMES:
+        assert name in engines.ENGINES
+        if name != "claude-code":
+            assert agent_engines.default_model(name) == engines.ENGINES[name].models[0]
 
 
 @pytest.mark.parametrize("line,kind,content", [

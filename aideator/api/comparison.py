@@ -10,11 +10,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .. import usage
+from .. import engines, usage
 from ..models import Run, Selection, Variation
 from . import checks, views
-
-DEFAULT_ENGINE = "claude-code"
 
 
 def _row(run: Run, v: Variation, baseline: list[dict[str, Any]],
@@ -31,8 +29,12 @@ def _row(run: Run, v: Variation, baseline: list[dict[str, Any]],
     setup = getattr(v, "setup", None)   # the per-repository setup step, when it has one
     setup_ms = setup.get("duration_ms") if isinstance(setup, dict) else None
     return {"variation_id": v.index, "label": f"Variation {v.index}",
-            "engine": (v.config or {}).get("engine") or DEFAULT_ENGINE,
-            "model": (v.config or {}).get("model"), "status": v.status, "error": v.error,
+            "engine": (v.config or {}).get("engine") or engines.DEFAULT_ENGINE,
+            "model": (v.config or {}).get("model"),
+            # The prompt the variation ran, and whether it is its own (not the run's).
+            "prompt": (v.config or {}).get("prompt") or run.prompt,
+            "own_prompt": bool((v.config or {}).get("prompt")),
+            "status": v.status, "error": v.error,
             "checks_passed": counted["passed"], "checks_failed": counted["failed"],
             "checks_pending": counted["pending"], "newly_failing": newly,
             "checks_newly_failing": len(newly), "tests": checks.test_totals(shown),
@@ -55,7 +57,8 @@ def _row(run: Run, v: Variation, baseline: list[dict[str, Any]],
 def _baseline_row(baseline: list[dict[str, Any]]) -> dict[str, Any]:
     counted = checks.counts(baseline)
     return {"variation_id": None, "label": "Baseline (unchanged repository)",
-            "engine": None, "model": None, "status": "baseline", "error": None,
+            "engine": None, "model": None, "prompt": None, "own_prompt": False,
+            "status": "baseline", "error": None,
             "checks_passed": counted["passed"], "checks_failed": counted["failed"],
             "checks_pending": counted["pending"], "newly_failing": [],
             "checks_newly_failing": 0, "tests": checks.test_totals(baseline),

@@ -113,7 +113,11 @@ def variation_view(v: Variation, metered: dict[str, Any] | None = None,
     ``pull_request``: the one opened from it, if any."""
     budget = (v.config or {}).get("max_budget_usd")
     return {"variation_id": v.index, "job_name": v.job_name, "status": v.status,
-            "config": v.config, "pod": v.source, "exit_code": v.exit_code, "error": v.error,
+            "config": v.config,
+            # The prompt it ran: its own (variation_configs[i].prompt) or the run's.
+            "prompt": (v.config or {}).get("prompt") or (run.prompt if run is not None
+                                                          else None),
+            "pod": v.source, "exit_code": v.exit_code, "error": v.error,
             "setup": setup_view(v.setup),
             "started_at": iso(v.started_at), "finished_at": iso(v.finished_at),
             "duration_seconds": seconds_between(v.started_at, v.finished_at),

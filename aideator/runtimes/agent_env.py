@@ -12,13 +12,18 @@ import json
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
+from .. import engines
+
 
 # The variables that carry the user's text (the prompt, the setup and the checks' commands)
 # or the variation's credential (the key, git's Authorization header, the setup's proxy
 # URL): the Kubernetes runtime passes them through a Secret, never in the Job spec that
 # anyone allowed to ``get jobs`` can read and etcd keeps.
 SECRET_VARIABLES = frozenset({"PROMPT", "SETUP", "CHECKS", "ANTHROPIC_API_KEY",
+                              "OPENAI_API_KEY", "GEMINI_API_KEY",
                               "GIT_CONFIG_VALUE_1", "SETUP_PROXY"})
+# Knobs of a variation's config that are not agent settings: the prompt travels as PROMPT.
+_NOT_KNOBS = frozenset({"prompt"})
 
 
 def _env_value(value: Any) -> str:
@@ -27,13 +32,16 @@ def _env_value(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def gateway_environment(gateway_url: str, gateway_token: str) -> dict[str, str]:
+def gateway_environment(gateway_url: str, gateway_token: str,
+                        engine: str = engines.DEFAULT_ENGINE) -> dict[str, str]:
     """How the agent reaches models and git: only through the service's gateway, with its
     variation's credential (the real model key never reaches it)."""
     base = gateway_url.rstrip("/")
+    # Only the engine's own variables: another vendor's would be a credential it never uses.
+    own = engines.ENGINES.get(engine) or engines.ENGINES[engines.DEFAULT_ENGINE]
     return {
-        "ANTHROPIC_BASE_URL": f"{base}/gateway/anthropic",
-        "ANTHROPIC_API_KEY": gateway_token,
+        own.url_variable: f"{base}{own.route}",
+        own.key_variable: gateway_token,
         # https://github.com/<owner>/<repo> -> the gateway's read-only git pass-through.
         "GIT_CONFIG_COUNT": "2",
         "GIT_CONFIG_KEY_0": f"url.{base}/gateway/git/.insteadOf",
@@ -50,26 +58,18 @@ def agent_environment(*, run_id: str, variation_id: int, repo_url: str, prompt: 
                       baseline: bool = False) -> dict[str, str]:
     """The variables one variation's agent runs with (secrets excluded).
 
-    With a ``gateway_url`` the agent reaches the model and GitHub through the service's
-    gateway only, with its own ``gateway_token``: Claude Code by its base URL and key,
-    git by a URL rewrite and a header (GIT_CONFIG_* variables, so no file is written)."""
+    ``prompt`` is the one this variation runs (its own or the run's). ``ENGINE`` names
+    its engine. With a ``gateway_url`` the agent reaches the model and GitHub through the
+    service's gateway only, with its own ``gateway_token``: the engine by its CLI's base
+    URL and key variables, git by a URL rewrite and a header (GIT_CONFIG_* variables, so
+    no file is written)."""
+    engine = config.get("engine") or engines.DEFAULT_ENGINE
     env = {
         "RUN_ID": run_id,
         "VARIATION_ID": str(variation_id),
         "REPO_URL": repo_url,
-        "PROMPT": prompt,
         "WORKSPACE": workspace,
     }
-    if gateway_url:
-        env.update({
-            "ANTHROPIC_BASE_URL": f"{gateway_url}/gateway/anthropic",
-            "ANTHROPIC_API_KEY": gateway_token,
-            "GIT_CONFIG_COUNT": "2",
-            "GIT_CONFIG_KEY_0": f"url.{gateway_url}/gateway/git/.insteadOf",
-            "GIT_CONFIG_VALUE_0": "https://github.com/",
-            "GIT_CONFIG_KEY_1": f"http.{gateway_url}/gateway/git/.extraHeader",
-            "GIT_CONFIG_VALUE_1": f"Authorization: Bearer {gateway_token}",
-        })
     if checks:
         # The run's checks as one JSON value (user text in a value, never in a name); the
         # agent runs them in its sandbox or pod, with no credential in their environment.
@@ -78,10 +78,12 @@ def agent_environment(*, run_id: str, variation_id: int, repo_url: str, prompt: 
         if baseline:
             env["BASELINE_CHECKS"] = "1"
     for key, value in sorted(config.items()):
-        if value is not None:
+        if value is not None and key not in _NOT_KNOBS:
             env[key.upper()] = _env_value(value)
+    env["PROMPT"] = prompt
+    env["ENGINE"] = engine
     if gateway_url:
-        env.update(gateway_environment(gateway_url, gateway_token))
+        env.update(gateway_environment(gateway_url, gateway_token, engine))
     return env
 
 

@@ -8,7 +8,9 @@ reaches the page as text nodes; the Content-Security-Policy below is a second fe
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, render_template
+from flask import Blueprint, Flask, Response, current_app, render_template
+
+from .. import engines
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/assets")
@@ -22,7 +24,11 @@ CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'se
 
 @bp.get("/")
 def new_run() -> str:
-    return render_template("web/new_run.html", page="new")
+    # The engines and the models each is known to take (the form offers them; any model
+    # name may be typed), the service's default model first for Claude Code.
+    settings = current_app.extensions["aideator"].settings
+    return render_template("web/new_run.html", page="new",
+                           engines=engines.catalogue(settings.default_model))
 
 
 @bp.get("/runs")

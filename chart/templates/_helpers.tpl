@@ -77,6 +77,12 @@ include "aideator.image" (list . .Values.api.image) */}}
 {{- default (printf "%s-anthropic" (include "aideator.fullname" .)) .Values.anthropic.existingSecret }}
 {{- end }}
 
+{{/* The Secret holding another engine's vendor key: (list . "openai") or (list . "gemini"). */}}
+{{- define "aideator.vendorSecretName" -}}
+{{- $root := index . 0 }}{{- $vendor := index . 1 }}
+{{- default (printf "%s-%s" (include "aideator.fullname" $root) $vendor) (index $root.Values $vendor).existingSecret }}
+{{- end }}
+
 {{/* The URL agents reach the service's gateway at: the API Service, by its cluster name. */}}
 {{- define "aideator.gatewayUrl" -}}
 {{- printf "http://%s.%s.svc:%v" (include "aideator.fullname" .) .Release.Namespace .Values.api.service.port }}

@@ -6,8 +6,13 @@ instruction is carried out on a directory that stands for the image's filesystem
 ``USER``/``CMD`` are recorded, and ``RUN`` commands are followed one by one: ``pip install``
 runs with the very same arguments in a fresh virtualenv (standing for the base image's
 Python), ``apt-get install`` names the Debian packages whose programs the image gets, and
-file commands act inside the directory. A command the replay does not know fails the
-build, so a Dockerfile change that the replay would silently miss breaks the test instead.
+file commands act inside the directory; ``ADD <url>`` must carry a SHA-256 ``--checksum`` and
+is recorded, not fetched (tests stay offline); unpacking the Node.js build stands in
+this machine's ``node`` and ``npm`` (same major version), and ``npm ci`` stands in this
+checkout's ``agent/node_modules`` once it has checked that npm installed exactly the
+lock's packages there (``scripts/install-engines.sh`` does ``npm ci`` from the same
+lock). A command the replay does not know fails the build, so a Dockerfile change that
+the replay would silently miss breaks the test instead.
 
 Differences from a real build, on purpose: pip may use its cache (the image sets
 ``PIP_NO_CACHE_DIR``) and ignores this machine's pip configuration (the image has none);
@@ -98,6 +103,10 @@ class ImageReplay:
         self.apt_packages: list[str] = []
         self.pip_installs: list[list[str]] = []
         self.users: list[str] = []
+        # ADD <url>: image path -> (url, "sha256:<hex>"), and what was unpacked from where.
+        self.downloads: dict[str, tuple[str, str]] = {}
+        self.unpacked: list[str] = []
+        self.npm_installs: list[list[str]] = []
 
     # -- building ------------------------------------------------------------------------
     def build(self) -> ImageReplay:
@@ -171,6 +180,17 @@ class ImageReplay:
                                   f"`{' '.join(argv)}`; teach tests/deploy/replay.py")
             command(self, ins, argv[1:])
 
+    def _add(self, ins: Instruction) -> None:
+        flags, operands = ins.flags_and_operands()
+        if len(operands) != 2 or not re.match(r"^https://", operands[0]):
+            raise ReplayError(f"{self._where(ins)}: only ADD <https url> <file> is followed "
+                              "(COPY the build context's files)")
+        checksum = flags.get("checksum", "")
+        if not re.fullmatch(r"sha256:[0-9a-f]{64}", checksum):
+            raise ReplayError(f"{self._where(ins)}: ADD {operands[0]} without a SHA-256 "
+                              "--checksum downloads whatever the server sends")
+        self.downloads[operands[1]] = (operands[0], checksum)
+
     def _user(self, ins: Instruction) -> None:
         self.user = ins.args.strip()
 
@@ -188,7 +208,7 @@ class ImageReplay:
         """Metadata that changes nothing the replay runs (EXPOSE, HEALTHCHECK, LABEL)."""
 
     _HANDLERS: dict[str, Callable[[ImageReplay, Instruction], None]] = {
-        "WORKDIR": _workdir, "ENV": _env, "COPY": _copy, "RUN": _run, "CMD": _cmd,
+        "WORKDIR": _workdir, "ENV": _env, "COPY": _copy, "ADD": _add, "RUN": _run, "CMD": _cmd,
         "USER": _user, "VOLUME": _volume, "EXPOSE": _nothing,
         "HEALTHCHECK": _nothing, "LABEL": _nothing,
     }
@@ -221,6 +241,53 @@ class ImageReplay:
             self.apt_packages.append(package)
             self._link_programs([package])
 
+    def _tar(self, ins: Instruction, args: list[str]) -> None:
+        archive = next((args[i + 1] for i, a in enumerate(args[:-1])
+                        if a.startswith("-") and a.endswith("f")), None)
+        url = self.downloads.get(archive or "", ("", ""))[0]
+        found = re.search(r"/node-v(\d+)\.\d+\.\d+-linux-x64\.tar\.xz$", url)
+        if not found:
+            raise ReplayError(f"{self._where(ins)}: only unpacking the Node.js download is "
+                              "followed")
+        here = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout
+        if not here.startswith(f"v{found.group(1)}."):
+            raise ReplayError(f"{self._where(ins)}: the image gets Node {found.group(1)}; "
+                              f"this machine has {here.strip() or 'none'}")
+        self.bin.mkdir(parents=True, exist_ok=True)
+        for program in ("node", "npm"):
+            path = shutil.which(program)
+            if path is None:
+                raise ReplayError(f"{self._where(ins)}: {program} is not on this machine")
+            if not (self.bin / program).exists():
+                (self.bin / program).symlink_to(path)
+        self.unpacked.append(url)
+
+    def _npm(self, ins: Instruction, args: list[str]) -> None:
+        if args[:1] != ["ci"] or "--ignore-scripts" not in args:
+            raise ReplayError(f"{self._where(ins)}: only `npm ci --ignore-scripts` is followed")
+        if not (self.bin / "npm").exists():
+            raise ReplayError(f"{self._where(ins)}: npm is not in the image yet")
+        project = self.path(self.workdir)
+        lock_file = project / "package-lock.json"
+        if not lock_file.exists():
+            raise ReplayError(f"{self._where(ins)}: npm ci without a package-lock.json")
+        lock = json.loads(lock_file.read_text())["packages"]
+        installed_dir = self.context / "node_modules"   # the checkout's, from the same lock
+        hidden = installed_dir / ".package-lock.json"
+        if not hidden.exists():
+            raise ReplayError(f"{self._where(ins)}: {installed_dir} is not installed: run "
+                              "sh scripts/install-engines.sh")
+        installed = json.loads(hidden.read_text())["packages"]
+        wanted = {k: (v.get("version"), v.get("integrity")) for k, v in lock.items() if k}
+        got = {k: (v.get("version"), v.get("integrity")) for k, v in installed.items()}
+        differ = sorted(k for k, v in wanted.items() if got.get(k) != v
+                        and not lock[k].get("optional"))
+        if differ:
+            raise ReplayError(f"{self._where(ins)}: {installed_dir} differs from the lock: "
+                              f"{differ[:5]}; run sh scripts/install-engines.sh")
+        (project / "node_modules").symlink_to(installed_dir.resolve())
+        self.npm_installs.append(args)
+
     def _rm(self, ins: Instruction, args: list[str]) -> None:
         for operand in (a for a in args if not a.startswith("-")):
             for found in glob.glob(str(self.path(operand))):
@@ -246,7 +313,7 @@ class ImageReplay:
 
     _COMMANDS: dict[str, Callable[[ImageReplay, Instruction, list[str]], None]] = {
         "pip": _pip, "apt-get": _apt_get, "rm": _rm, "mkdir": _mkdir, "useradd": _add_user,
-        "groupadd": _ownership, "chown": _ownership,
+        "groupadd": _ownership, "chown": _ownership, "tar": _tar, "npm": _npm,
     }
 
     def _link_programs(self, packages: list[str]) -> None:

@@ -15,7 +15,9 @@ from .conftest import (DEFAULT, DEV, KUBE_VERSIONS, NAMESPACE, PRODUCTION, VALUE
 EXTRA_ENV = {"AIDEATOR_BIND",                                  # read by gunicorn.conf.py
              "AIDEATOR_WORKERS",
              # the model gateway's upstream, read as Claude Code's own variables are
-             "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"}
+             "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
+             # the Codex and Gemini engines' keys, read by the gateway and aideator/engines.py
+             "OPENAI_API_KEY", "GEMINI_API_KEY"}
 
 
 @pytest.mark.parametrize("values", list(VALUE_SETS), ids=list(VALUE_SETS))
@@ -240,6 +242,33 @@ def test_the_model_key_is_the_api_pods_and_never_in_the_agents_namespace() -> No
     assert "sk-test" not in str(find(objects, "ConfigMap"))
     # Changing the key rolls the API pod (the Secret's checksum is on the pod template).
     other = render("--set", "anthropic.apiKey=sk-other", "--set", "agents.namespace=agents")
+    annotations = [find(o, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+                   for o in (objects, other)]
+    assert annotations[0]["checksum/database"] != annotations[1]["checksum/database"]
+
+
+def test_the_codex_and_gemini_keys_are_the_api_pods_from_secrets_like_anthropics() -> None:
+    objects = render("--set", "openai.apiKey=sk-openai-test", "--set",
+                     "gemini.existingSecret=google-keys", "--set", "gemini.secretKey=gemini",
+                     "--set", "gemini.baseUrl=https://gemini-proxy.example.com",
+                     "--set", "agents.namespace=agents")
+    secret = find(objects, "Secret", "aideator-openai")
+    assert secret["metadata"]["namespace"] == NAMESPACE
+    assert base64.b64decode(secret["data"]["api-key"]).decode() == "sk-openai-test"
+    assert not [o for o in objects if o["kind"] == "Secret"
+                and o["metadata"]["name"] in ("aideator-gemini", "google-keys")]
+    env = api_environment(objects)
+    assert env["OPENAI_API_KEY"] == {"secretKeyRef": {
+        "name": "aideator-openai", "key": "api-key", "optional": True}}
+    assert env["GEMINI_API_KEY"] == {"secretKeyRef": {
+        "name": "google-keys", "key": "gemini", "optional": True}}
+    assert env["AIDEATOR_GEMINI_URL"] == "https://gemini-proxy.example.com"
+    assert "AIDEATOR_OPENAI_URL" not in env
+    assert "sk-openai-test" not in str(find(objects, "ConfigMap"))
+    assert not [o for o in objects if o["metadata"].get("namespace") == "agents"
+                and o["kind"] == "Secret"]
+    # Changing a key rolls the API pod.
+    other = render("--set", "openai.apiKey=sk-openai-other", "--set", "agents.namespace=agents")
     annotations = [find(o, "Deployment")["spec"]["template"]["metadata"]["annotations"]
                    for o in (objects, other)]
     assert annotations[0]["checksum/database"] != annotations[1]["checksum/database"]

@@ -3,6 +3,7 @@ not excluded by .dockerignore, they run as the uid the chart and the Job templat
 the API image starts the way the chart starts it. (test_images.py replays their builds.)"""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -127,3 +128,31 @@ def test_apt_packages_are_pinned_or_their_comment_says_why_not() -> None:
             comment = "\n".join(text.splitlines()[max(ins.line - 8, 0):ins.line - 1])
             assert not unpinned or "Not pinned" in comment, (
                 f"{dockerfile.relative_to(ROOT)}:{ins.line}: {unpinned} unpinned, unexplained")
+
+
+def test_the_agent_image_installs_the_engines_clis_from_the_lock_with_npm_ci() -> None:
+    found = parse(AGENT.read_text())
+    runs = [i.args for i in found if i.keyword == "RUN"]
+    npm = [r for r in runs if "npm " in r]
+    # One install, from the lock only (`npm ci`, never `npm install`), no install scripts.
+    assert len(npm) == 1 and re.search(r"\bnpm ci\b", npm[0]) and "--ignore-scripts" in npm[0]
+    assert "npm install" not in AGENT.read_text()
+    # The lock (and package.json) is copied before that step, into the folder it runs in,
+    # which is where the engines find their CLIs (agent/node_modules/.bin).
+    npm_at = next(i.line for i in found if i.keyword == "RUN" and "npm ci" in i.args)
+    copies = [i for i in found if i.keyword == "COPY" and "package-lock.json" in i.args
+              and i.line < npm_at]
+    assert copies and copies[0].args.split()[-1] == "/app/agent/"
+    workdirs = [i.args for i in found if i.keyword == "WORKDIR" and i.line < npm_at]
+    assert workdirs[-1] == "/app/agent"
+    # The checkout's own node_modules never enters the build context.
+    assert DockerIgnore(ROOT / "agent").ignored("node_modules")
+    assert DockerIgnore(ROOT / "agent").ignored("node_modules/@openai/codex/package.json")
+    # Node.js from a download checked by its SHA-256, of a version the CLIs accept.
+    adds = [i for i in found if i.keyword == "ADD"]
+    assert len(adds) == 1
+    flags, (url, _) = adds[0].flags_and_operands()
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", flags["checksum"])
+    major = int(re.search(r"/node-v(\d+)\.\d+\.\d+-linux-x64\.tar\.xz$", url).group(1))
+    wanted = json.loads((ROOT / "agent" / "package.json").read_text())["engines"]["node"]
+    assert major >= int(re.fullmatch(r">=(\d+)", wanted).group(1))

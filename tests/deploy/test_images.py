@@ -95,11 +95,30 @@ def test_the_api_image_serves_runs_from_what_its_dockerfile_installs(api_image, 
     assert all(pod and pod.startswith("agent-run-") for pod in pods), pods
 
 
+def _has_the_engines_clis_from_the_lock(image: ImageReplay) -> None:
+    """Node.js 20 from the official build (by checksum), the Codex and Gemini CLIs from
+    agent/package-lock.json by `npm ci` where the engines look for them, and they run."""
+    assert list(image.downloads.values()) == [(
+        "https://nodejs.org/dist/v20.19.5/node-v20.19.5-linux-x64.tar.xz",
+        "sha256:315046739a513a70e03a4a55a8afda8cf979f30852e576075c340084e3f8ac0f")]
+    assert image.npm_installs == [["ci", "--ignore-scripts", "--no-audit", "--no-fund",
+                                   "--loglevel=error"]]
+    env = image.environment()
+    node = subprocess.run(["node", "--version"], env=env, capture_output=True, text=True)
+    assert node.stdout.startswith("v20."), node.stdout + node.stderr
+    bin_dir = image.path("/app/agent/node_modules/.bin")
+    codex = subprocess.run([str(bin_dir / "codex"), "--version"], env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert codex.returncode == 0 and "0.171.0" in codex.stdout, codex.stdout + codex.stderr
+    assert (bin_dir / "gemini").exists()
+
+
 def test_the_agent_image_completes_a_variation_against_the_fake_model(agent_image, tmp_path):
     assert agent_image.cmd == ["python", "-m", "agent"]
     _installed_from_the_lock_only(agent_image, "/app/agent/requirements.lock")
     assert "claude-agent-sdk" in agent_image.installed()
-    assert agent_image.apt_packages == ["git", "ca-certificates"]
+    assert agent_image.apt_packages == ["git", "ca-certificates", "xz-utils"]
+    _has_the_engines_clis_from_the_lock(agent_image)
 
     mirror = tmp_path / "mirror"
     make_repo(mirror / "acme" / "widgets", {"greet.txt": "hello world\n"})

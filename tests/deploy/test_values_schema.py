@@ -35,6 +35,8 @@ BAD_VALUES = {
     "not a runtime class name": ["--set", "agents.runtimeClassName=gVisor runsc"],
     "the model key in its old place": ["--set", "agents.anthropic.apiKey=sk-test"],
     "not a base url": ["--set", "anthropic.baseUrl=llm.example.com"],
+    "not an openai base url": ["--set", "openai.baseUrl=api.openai.com"],
+    "an unknown gemini value": ["--set", "gemini.key=AIza"],
     "several replicas on sqlite": ["--set", "api.replicas=3"],
     "grace period shorter than the hand-over": ["--set",
                                                 "api.terminationGracePeriodSeconds=5"],

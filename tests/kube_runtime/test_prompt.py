@@ -61,3 +61,34 @@ def test_a_prompt_full_of_metacharacters_arrives_byte_identical(kube_server, fak
     fake.wait_for(lambda: not any(fake.get(kind, "default", name)
                                   for kind in ("jobs", "secrets")
                                   for name in run["job_names"]), timeout=10)
+
+
+def test_each_jobs_secret_holds_its_own_prompt_and_only_its_engines_credential(
+        kube_server, fake, monkeypatch):
+    # Issue 18: a variation's own prompt and a Codex or Gemini engine's gateway credential
+    # travel like the run's prompt and Claude's: in the Job's Secret, never its spec.
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-REAL-kube")
+    monkeypatch.setenv("GEMINI_API_KEY", "gemini-REAL-kube")
+    server = kube_server()
+    run = start_run(server, "the run's prompt", 3, variation_configs=[
+        {}, {"engine": "codex", "prompt": NASTY}, {"engine": "gemini"}])
+    events = read_events(server.base + run["stream_url"], timeout=30)
+    reports = {e.data["variation_id"]: e.data["content"] for e in events
+               if e.event == "agent_output" and e.data["type"] == "env"}
+    assert [reports[i]["values"]["PROMPT"] for i in range(3)] == [
+        "the run's prompt", NASTY, "the run's prompt"]
+    assert [reports[i]["values"]["ENGINE"] for i in range(3)] == ["claude-code", "codex",
+                                                                  "gemini"]
+    credential = {0: "ANTHROPIC_API_KEY", 1: "OPENAI_API_KEY", 2: "GEMINI_API_KEY"}
+    for index, name in enumerate(run["job_names"]):
+        job = fake.get("jobs", "default", name)
+        secret = fake.get("secrets", "default", name)
+        keys = {"ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY"} & set(secret["data"])
+        assert keys == {credential[index]}
+        token = base64.b64decode(secret["data"][credential[index]]).decode()
+        assert token.startswith("aidg_") and token not in json.dumps(job)
+        assert "rm -rf" not in json.dumps(job)
+        names = set(reports[index]["names"])
+        assert not (keys ^ {"ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY"}) & names
+    text = "".join(e.raw.decode() for e in events)
+    assert "sk-openai-REAL-kube" not in text and "gemini-REAL-kube" not in text

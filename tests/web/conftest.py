@@ -27,6 +27,10 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # No per-principal limits: the tests start many runs within the hour.
     server = Server(tmp_path_factory.mktemp("web") / "data", limit_concurrent_runs="0",
                     limit_runs_per_hour="0")
+    # An OpenAI key and no Gemini key: a codex variation starts (the fake agent plays
+    # it), a gemini one fails at once (tests/web/test_engines.py).
+    server.env["OPENAI_API_KEY"] = "sk-openai-web-test"
+    server.env.pop("GEMINI_API_KEY", None)
     server.start()
     yield server
     server.stop()

@@ -55,7 +55,11 @@ def test_validation_errors_are_shown_next_to_their_field(browser, web):
     browser.find_element(By.ID, "per-variation").click()
     browser.find_element(By.NAME, "variation_configs.1.model").send_keys("not a model!")
     browser.find_element(By.NAME, "variation_configs.0.max_turns").send_keys("20")
-    browser.find_element(By.CSS_SELECTOR, "#agent-settings > summary").click()   # fold
+    # Fold (the per-variation fields made the form taller than the window: scroll back up
+    # to the summary first, past the sticky top bar).
+    summary = browser.find_element(By.CSS_SELECTOR, "#agent-settings > summary")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", summary)
+    summary.click()
     submit(browser)
     wait_until(browser, lambda d: field_error(d, "variation_configs.1.model"))
     assert "does not match" in field_error(browser, "variation_configs.1.model")

@@ -42,7 +42,8 @@ def test_a_run_from_the_form_fills_live_survives_a_reload_and_records_the_winner
     detail = web.run(run_id)
     assert [v["config"]["model"] for v in detail["variations"]] == [
         "claude-sonnet-4-5", "claude-haiku-4-5", "claude-sonnet-4-5"]
-    assert "claude-haiku-4-5" in page.column(1).find_element(By.CLASS_NAME, "col-config").text
+    assert page.column(1).find_element(By.CLASS_NAME, "col-engine").text == \
+        "claude-code · claude-haiku-4-5"
 
     # Every column fills while the run is live.
     wait_until(browser, lambda d: all(len(page.steps(i)) >= 6 for i in range(3)), 20,

@@ -9,7 +9,10 @@ import { cost, count, duration } from './format.js';
 // [key, heading, value of a row for sorting, cell]
 const COLUMNS = [
   ['variation', 'Variation', (r) => r.variation_id ?? -1, variationCell],
+  ['engine', 'Engine', (r) => r.engine || '', (r) => r.engine || '–'],
   ['model', 'Model', (r) => r.model || '', (r) => r.model || '–'],
+  // The prompt the variation ran, when it is its own (the others ran the run's).
+  ['prompt', 'Prompt', (r) => (r.own_prompt ? r.prompt : ''), promptCell],
   ['status', 'Outcome', (r) => r.status, (r) => el('span', { class: `badge status-${r.status}`, text: r.status, title: r.error || null })],
   ['checks', 'Checks passed', (r) => r.checks_passed - r.checks_failed / 100, checksCell],
   ['newly', 'Newly failing', (r) => r.checks_newly_failing, newlyCell],
@@ -150,4 +153,10 @@ function summarize(data) {
   if (!data.checks.length) return 'No checks were asked for: compare by changes and cost.';
   if (data.suggested_variation_id === null) return 'Waiting for the checks of finished variations.';
   return `Suggested: ${data.suggestion_reason}`;
+}
+
+function promptCell(r) {
+  if (r.variation_id === null || r.variation_id === undefined) return '–';
+  if (!r.own_prompt) return 'the run\'s';
+  return el('span', { class: 'board-prompt', text: r.prompt, title: r.prompt });
 }

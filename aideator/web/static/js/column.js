@@ -11,10 +11,18 @@ import { Transcript } from './transcript.js';
 const ENDED = new Set(['succeeded', 'failed', 'cancelled']);
 
 export class Column {
-  constructor(variation, { onChoose, runId }) {
+  constructor(variation, { onChoose, runId, runPrompt = null }) {
     this.index = variation.variation_id;
     this.status = null;
     const config = describeConfig(variation.config || {});
+    // Which agent ran, on which model; and its prompt when it is not the run's.
+    const engine = `${variation.config?.engine || 'claude-code'} · ${variation.config?.model || 'default model'}`;
+    const ownPrompt = variation.prompt && variation.prompt !== runPrompt ? variation.prompt : null;
+    const prompt = el('p', {
+      class: 'col-prompt', hidden: !ownPrompt, text: ownPrompt ? `Prompt: ${ownPrompt}` : '',
+      title: 'Click to show the whole prompt', dataset: { role: 'prompt' },
+    });
+    prompt.addEventListener('click', () => prompt.classList.toggle('expanded'));
     this.diffShown = false;
     this.entries = new Entries();
     this.transcript = new Transcript(this.entries);
@@ -39,6 +47,8 @@ export class Column {
     el('header', { class: 'col-head' },
       el('div', { class: 'col-title' },
         el('h2', { text: `Variation ${this.index}` }), this.badge, this.winnerBadge),
+      el('div', { class: 'col-engine', text: engine, dataset: { role: 'engine' } }),
+      prompt,
       el('div', { class: 'col-config', text: config, title: config })),
     this.failure,
     this.transcript.node,
@@ -150,12 +160,12 @@ function stat(name, value) {
 }
 
 function describeConfig(config) {
-  const parts = [config.model || 'default model'];
+  const parts = [];
   if (config.max_turns) parts.push(`max ${config.max_turns} turns`);
   if (config.effort) parts.push(`effort ${config.effort}`);
   if (config.tools === 'files') parts.push('file tools only');
   if (config.max_budget_usd) parts.push(`budget $${config.max_budget_usd}`);
   if (config.max_thinking_tokens !== undefined) parts.push(`thinking ${config.max_thinking_tokens}`);
   if (config.temperature !== undefined) parts.push(`temperature ${config.temperature}`);
-  return parts.join(' · ');
+  return parts.join(' · ') || 'default settings';
 }

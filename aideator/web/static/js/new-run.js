@@ -11,9 +11,15 @@ const perVariation = document.getElementById('per-variation');
 const variationConfigs = document.getElementById('variation-configs');
 const settings = document.getElementById('agent-settings');
 
+// The engines the service offers, each with a datalist of its known models (the page's
+// <datalist data-engine>): the engine field chooses which list the model field offers.
+const ENGINES = [...document.querySelectorAll('datalist[data-engine]')].map((d) => d.dataset.engine);
+const DEFAULT_ENGINE = ENGINES[0];
+
 // The agent settings a person can set here (the API's AgentConfig).
 const KNOBS = [
-  { name: 'model', label: 'Model', placeholder: 'default', list: 'models' },
+  { name: 'engine', label: 'Engine', choices: ['', ...ENGINES] },
+  { name: 'model', label: 'Model', placeholder: 'default', list: `models-${DEFAULT_ENGINE}` },
   { name: 'max_turns', label: 'Max turns', placeholder: '30', number: true },
   { name: 'max_budget_usd', label: 'Budget (USD)', placeholder: 'no limit', number: true },
   { name: 'effort', label: 'Effort', choices: ['', 'low', 'medium', 'high', 'xhigh', 'max'] },
@@ -32,8 +38,28 @@ function knobFields(prefix) {
         placeholder: knob.placeholder, list: knob.list, inputmode: knob.number ? 'decimal' : null,
         dataset: knob.number ? { number: '1' } : {},
       });
+    if (knob.name === 'engine') input.addEventListener('change', offerModels);
     return el('div', { class: 'field', dataset: { field: `${prefix}.${knob.name}` } },
       el('label', { for: id, text: knob.label }), input);
+  });
+}
+
+// A variation's own prompt (optional): empty, it runs the run's prompt.
+function promptField(prefix) {
+  const id = `${prefix}.prompt`.replaceAll('.', '-');
+  return el('div', { class: 'field wide', dataset: { field: `${prefix}.prompt` } },
+    el('label', { for: id, text: 'Prompt (optional)' }),
+    el('textarea', { id, name: `${prefix}.prompt`, rows: '3', placeholder: 'Empty: the run\'s prompt' }));
+}
+
+// Each model field offers the models of the engine its variation will run: its own
+// engine field, else the run's, else the default engine.
+function offerModels() {
+  const shared = form.elements['agent_config.engine'].value || DEFAULT_ENGINE;
+  form.elements['agent_config.model'].setAttribute('list', `models-${shared}`);
+  [...variationConfigs.children].forEach((_, i) => {
+    const engine = form.elements[`variation_configs.${i}.engine`].value || shared;
+    form.elements[`variation_configs.${i}.model`].setAttribute('list', `models-${engine}`);
   });
 }
 
@@ -48,10 +74,12 @@ function layoutVariationConfigs() {
   const rows = [...variationConfigs.children];
   for (let i = rows.length; i < wanted; i += 1) {
     variationConfigs.append(el('fieldset', { class: 'variation-config', dataset: { field: `variation_configs.${i}` } },
-      el('legend', { text: `Variation ${i}` }), ...knobFields(`variation_configs.${i}`)));
+      el('legend', { text: `Variation ${i}` }), ...knobFields(`variation_configs.${i}`),
+      promptField(`variation_configs.${i}`)));
   }
   for (let i = wanted; i < rows.length; i += 1) rows[i].remove();
   variationConfigs.hidden = wanted === 0;
+  offerModels();
 }
 
 // A number when it reads as one; else the text as typed, so the API says what is wrong.
@@ -67,6 +95,9 @@ function config(prefix) {
     const text = value(form.elements[`${prefix}.${knob.name}`]);
     if (text !== '') result[knob.name] = text;
   }
+  // The prompt as typed (only a blank one is left out: the run's prompt applies).
+  const prompt = form.elements[`${prefix}.prompt`];
+  if (prompt && prompt.value.trim() !== '') result.prompt = prompt.value;
   return result;
 }
 

@@ -223,7 +223,7 @@ async function start() {
   const grid = role(document, 'columns');
   grid.style.setProperty('--columns', String(run.variations.length));
   for (const variation of run.variations) {
-    const column = new Column(variation, { onChoose: choose, runId });
+    const column = new Column(variation, { onChoose: choose, runId, runPrompt: run.prompt });
     column.transcript.onFollow = () => scheduleRender(0);
     columns.set(column.index, column);
     grid.append(column.node);
