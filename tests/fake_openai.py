@@ -23,7 +23,8 @@ in ``input``), so a retried request gets the same answer and the server keeps no
 state. Past the end of a script its last step repeats. Steps: :func:`reply` of items made
 by :func:`reasoning`, :func:`message`, :func:`shell` (Codex's ``exec_command`` function),
 :func:`patch` (Codex's freeform ``apply_patch`` custom tool), :func:`function_call`;
-:func:`fault` (an HTTP error in the API's error JSON). ``GET /v1/models`` is answered too;
+:func:`fault` (an HTTP error in the API's error JSON); :func:`attempts` (one turn answered
+differently per attempt, e.g. a 429 then the reply: the one piece of state the server keeps). ``GET /v1/models`` is answered too;
 anything else is a 404, and every request is recorded in ``requests``.
 """
 from __future__ import annotations
@@ -59,7 +60,18 @@ class Fault:
     retry_after: float | None = None
 
 
-Step = Union[Reply, Fault]
+@dataclass
+class Attempts:
+    """One turn answered differently per attempt: the n-th request of this turn gets
+    ``steps[n]`` (the last one repeats), e.g. a 429 and then the reply."""
+    steps: tuple[Union[Reply, Fault], ...]
+
+
+Step = Union[Reply, Fault, Attempts]
+
+
+def attempts(*steps: Union[Reply, Fault]) -> Attempts:
+    return Attempts(tuple(steps))
 
 
 def _id(prefix: str) -> str:
@@ -217,6 +229,7 @@ class FakeOpenAI:
         self.default = default
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
+        self._attempts: dict[tuple[str, int], int] = {}
         self._httpd: ThreadingHTTPServer | None = None
 
     def start(self) -> str:
@@ -266,7 +279,13 @@ class FakeOpenAI:
         script = self.scripts.get(name)
         if not script:
             return name, turn, None
-        return name, turn, script[min(turn, len(script) - 1)]
+        step = script[min(turn, len(script) - 1)]
+        if isinstance(step, Attempts):
+            with self._lock:
+                n = self._attempts.get((name, turn), 0)
+                self._attempts[(name, turn)] = n + 1
+            step = step.steps[min(n, len(step.steps) - 1)]
+        return name, turn, step
 
 
 class _Handler(BaseHTTPRequestHandler):

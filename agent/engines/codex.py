@@ -195,7 +195,7 @@ _REASONS = (
      "rate_limit", 429),
     (re.compile(r"402|billing|insufficient_quota", re.I), "billing_error", 402),
     (re.compile(r"\b5\d\d\b|internal server error|server_error|bad gateway|"
-                r"service unavailable|overloaded|stream disconnected|connection", re.I),
+                r"service unavailable|overloaded|high demand|stream disconnected|connection", re.I),
      "server_error", None),
     (re.compile(r"\b400\b|invalid_request|bad request|not found|404", re.I),
      "invalid_request", None),
