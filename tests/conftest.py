@@ -70,13 +70,14 @@ INTEGRATION_FIXTURES = frozenset({
     "fake_kube", "fake", "kube_server",                 # tests/kube, tests/kube_runtime
     "chromium", "web_server", "secured",                # tests/web
     "fake_model", "world",                              # tests/agent, test_agent_service, auth
+    "fake_openai",                                      # tests/agent/test_agent_codex
     "seeded",                                           # test_validation
     "api_image", "agent_image",                         # tests/deploy/test_images
     "checked_run", "board_browser",                     # test_checks
     "setup_world", "plain_server",                      # test_setup
 })
 # ... or in its own body.
-INTEGRATION_CALLS = ("Server(", "FakeKubeAPI(", "FakeAnthropic(", "start_chromium(",
+INTEGRATION_CALLS = ("Server(", "FakeKubeAPI(", "FakeAnthropic(", "FakeOpenAI(", "start_chromium(",
                      "Postgres(")
 
 

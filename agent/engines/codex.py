@@ -9,10 +9,12 @@ protocol. The CLI gets a fresh ``CODEX_HOME`` that we write (nothing from the us
 no telemetry, analytics, feedback or update checks) whose only model provider is
 ``OPENAI_BASE_URL`` (the service's gateway) over plain HTTPS streaming.
 
-Its own sandbox is off (``danger-full-access``, approvals ``never``): the agent already runs
-inside ours (bubblewrap locally, the restricted pod on Kubernetes), and Codex's
-landlock/seccomp sandbox is refused inside an unprivileged bubblewrap (no new user
-namespace), so nested it would fail every command. See agent/PROTOCOL.md, *Engines*.
+Its own sandbox is off (``danger-full-access``, approvals ``never``) in favour of ours: the
+agent already runs inside one (bubblewrap locally, the restricted pod on Kubernetes) that
+confines it to its workspace with no network but the gateway. Codex's sandbox is itself a
+bubblewrap; it does nest inside our local one, but the restricted pod's seccomp profile
+refuses the user namespace it needs, so it would fail every command there, and an engine
+must behave the same on every runtime. See agent/PROTOCOL.md, *Engines*.
 ``TOOLS=files`` turns the shell tools off: the model keeps ``apply_patch`` only.
 
 The CLI has no turn limit and retries some failures without end ("waiting for network"):

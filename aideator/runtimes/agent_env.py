@@ -82,6 +82,9 @@ def agent_environment(*, run_id: str, variation_id: int, repo_url: str, prompt: 
             env[key.upper()] = _env_value(value)
     if gateway_url:
         env.update(gateway_environment(gateway_url, gateway_token))
+        if config.get("engine") == "codex":   # the Codex CLI's provider: the gateway's
+            env.update(OPENAI_BASE_URL=f"{gateway_url.rstrip('/')}/gateway/openai/v1",
+                       OPENAI_API_KEY=gateway_token)
     return env
 
 
