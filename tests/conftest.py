@@ -70,7 +70,7 @@ INTEGRATION_FIXTURES = frozenset({
     "fake_kube", "fake", "kube_server",                 # tests/kube, tests/kube_runtime
     "chromium", "web_server", "secured",                # tests/web
     "fake_model", "world",                              # tests/agent, test_agent_service, auth
-    "fake_openai",                                      # tests/agent/test_agent_codex
+    "fake_openai", "openai_world", "codex_server",      # codex: agent, gateway, service
     "seeded",                                           # test_validation
     "api_image", "agent_image",                         # tests/deploy/test_images
     "checked_run", "board_browser",                     # test_checks
