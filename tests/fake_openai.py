@@ -24,8 +24,9 @@ state. Past the end of a script its last step repeats. Steps: :func:`reply` of i
 by :func:`reasoning`, :func:`message`, :func:`shell` (Codex's ``exec_command`` function),
 :func:`patch` (Codex's freeform ``apply_patch`` custom tool), :func:`function_call`;
 :func:`fault` (an HTTP error in the API's error JSON); :func:`attempts` (one turn answered
-differently per attempt, e.g. a 429 then the reply: the one piece of state the server keeps). ``GET /v1/models`` is answered too;
-anything else is a 404, and every request is recorded in ``requests``.
+differently per attempt, e.g. a 429 then the reply: the one piece of state the server
+keeps). ``GET /v1/models`` is answered too; anything else is a 404, and every request is
+recorded in ``requests``.
 """
 from __future__ import annotations
 

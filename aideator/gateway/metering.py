@@ -6,8 +6,9 @@ cumulative usage so far; the last value of each kind is the call's. Whole JSON r
 carry one ``usage`` object. The OpenAI Responses API (``api="openai"``) reports a call's
 usage once, in its ``response.completed`` (or ``.incomplete``/``.failed``) event's
 ``response``, or the whole response's ``usage``: ``input_tokens`` counts the cached ones
-(``input_tokens_details.cached_tokens``), which are kept apart here as cache reads. Nothing is buffered but the current unfinished SSE line, so
-the stream passes through unchanged and undelayed.
+(``input_tokens_details.cached_tokens``), which are kept apart here as cache reads.
+Nothing is buffered but the current unfinished SSE line, so the stream passes through
+unchanged and undelayed.
 """
 from __future__ import annotations
 

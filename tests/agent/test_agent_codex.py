@@ -3,18 +3,21 @@ against a fake OpenAI Responses API on 127.0.0.1 (tests/fake_openai.py), offline
 from __future__ import annotations
 
 import json
+import signal
+import time
 from pathlib import Path
 from typing import Iterator
 
+import psutil
 import pytest
 
-from tests.agent.harness import API_KEY, Workspace
+from tests.agent.harness import API_KEY, AgentRun, Workspace, parse_lines
 from tests.fake_openai import (FakeOpenAI, attempts, fault, message, patch, reasoning,
                                reply, shell)
 
 CODEX = Path(__file__).resolve().parents[2] / "agent" / "node_modules" / ".bin" / "codex"
-pytestmark = pytest.mark.skipif(not CODEX.exists(),
-                                reason="the Codex CLI is not installed: sh scripts/install-engines.sh")
+pytestmark = pytest.mark.skipif(
+    not CODEX.exists(), reason="the Codex CLI is not installed: sh scripts/install-engines.sh")
 
 EDIT = ("*** Begin Patch\n*** Update File: greet.txt\n@@\n-hello world\n+hello, friend\n"
         "*** End Patch\n")
@@ -29,6 +32,7 @@ SCRIPTS = {
                       reply(message("fine after all")))],
     "down": [fault(500, "The server had an error")],
     "loop": [reply(shell("echo again"))],
+    "slow": [reply(message("thinking very slowly"), delay=30)],
 }
 
 
@@ -157,3 +161,27 @@ def test_max_turns_stops_codex_with_its_work_kept(world, fake_openai):
     result = run.of("result")[0]
     assert result["subtype"] == "error_max_turns" and result["num_turns"] == 2
     assert run.of("diff"), "the diff comes before a limit's error"
+
+
+def test_sigterm_stops_codex_and_everything_it_started(world, fake_openai):
+    proc = world.start(codex_env(world, fake_openai, "slow"))
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if '"phase":"running"' in line:
+            break
+    deadline = time.monotonic() + 15
+    while not fake_openai.response_requests("slow") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert children, "the CLI should be running"
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=20)
+    assert time.monotonic() - started < 10
+    run = AgentRun(proc.returncode, "".join(lines) + stdout, stderr)
+    run.events = parse_lines(run.stdout)
+    assert run.returncode == 143 and run.last["code"] == "cancelled"
+    gone, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive, "the CLI must not outlive the agent"
