@@ -170,9 +170,11 @@ def codex_server(tmp_path_factory):
 def test_codex_through_the_service_streams_the_protocol_and_is_metered(codex_server):
     # Needs agent_config.engine in the API's schema (the service side of issue 18).
     server, model = codex_server
-    run = server.post("/runs", {
+    resp = server.post("/runs", {
         "github_url": "https://github.com/acme/widgets", "prompt": "[[fake:codex]] Warmer",
-        "variation_configs": [{"engine": "codex", "model": MODEL}]}).json()
+        "variation_configs": [{"engine": "codex", "model": MODEL}]})
+    assert resp.status_code == 202, resp.text
+    run = resp.json()
     run_id = run["run_id"]
     events = read_events(server.base + run["stream_url"], timeout=120)
     assert events[-1].data == {"run_id": run_id, "status": "completed"}, events[-1].data
