@@ -126,12 +126,6 @@ class Settings:
     # chart takes it from a Secret). Empty: derived from AIDEATOR_SECRET_KEY; without
     # either, one generated once into <data_dir>/encryption.key (one machine only).
     encryption_key: str = field(default="", repr=False)
-    # Upstreams of the Codex and Gemini engines' models (the gateway's OpenAI Responses
-    # API and Gemini API routes). Their real keys are the service's OPENAI_API_KEY and
-    # GEMINI_API_KEY (like ANTHROPIC_API_KEY, never given to an agent); a variation of an
-    # engine whose key is not set fails at once, saying so.
-    openai_url: str = "https://api.openai.com/v1"
-    gemini_url: str = "https://generativelanguage.googleapis.com"
     # A YAML file of model prices (USD per million tokens) for models the built-in table
     # (aideator/gateway/prices.yaml) does not know, or to override it.
     prices_file: str = ""

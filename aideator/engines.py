@@ -36,7 +36,10 @@ ENGINES: dict[str, Engine] = {e.name: e for e in (
            ("claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5", "claude-opus-4-5"),
            ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"),
            "ANTHROPIC_BASE_URL", "/gateway/anthropic", "ANTHROPIC_API_KEY"),
-    Engine("codex", "Codex CLI", ("gpt-5-codex", "gpt-5", "gpt-5-mini", "o4-mini"),
+    # Codex offers its apply_patch file tool only to the models in its own catalog:
+    # these are from the pinned CLI's (0.171).
+    Engine("codex", "Codex CLI", ("gpt-5.5", "gpt-5.4", "gpt-5.3-codex", "gpt-5.2-codex",
+                                  "gpt-5.1-codex-max"),
            ("OPENAI_API_KEY",), "OPENAI_BASE_URL", "/gateway/openai/v1", "OPENAI_API_KEY"),
     Engine("gemini", "Gemini CLI", ("gemini-2.5-pro", "gemini-2.5-flash",
                                     "gemini-2.5-flash-lite"),

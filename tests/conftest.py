@@ -71,6 +71,7 @@ INTEGRATION_FIXTURES = frozenset({
     "chromium", "web_server", "secured",                # tests/web
     "fake_model", "world",                              # tests/agent, test_agent_service, auth
     "github_world",                                     # tests/web/test_changes
+    "fake_openai", "openai_world", "codex_server",      # codex: agent, gateway, service
     "seeded",                                           # test_validation
     "api_image", "agent_image",                         # tests/deploy/test_images
     "checked_run", "board_browser",                     # test_checks
@@ -78,8 +79,8 @@ INTEGRATION_FIXTURES = frozenset({
     "gemini_fake",                                      # tests/agent/test_agent_gemini
 })
 # ... or in its own body.
-INTEGRATION_CALLS = ("Server(", "FakeKubeAPI(", "FakeAnthropic(", "start_chromium(",
-                     "Postgres(", "FakeGemini(")
+INTEGRATION_CALLS = ("Server(", "FakeKubeAPI(", "FakeAnthropic(", "FakeOpenAI(", "FakeGemini(",
+                     "start_chromium(", "Postgres(")
 
 
 # The longest files, started first so that with one worker per core (pytest-xdist, whole

@@ -39,7 +39,7 @@ def test_engines_and_prompts_reach_only_their_variation_and_a_missing_key_fails_
         # The codex variation: its own prompt byte-identical, its engine's default model,
         # the OpenAI route of the gateway with a gateway credential, not the real key.
         assert (codex["ENGINE"], codex["MODEL"], codex["PROMPT"]) == \
-            ("codex", "gpt-5-codex", OWN_PROMPT)
+            ("codex", "gpt-5.5", OWN_PROMPT)
         assert codex["OPENAI_BASE_URL"].endswith("/gateway/openai/v1")
         assert codex["OPENAI_API_KEY"].startswith("aidg_")
         assert codex["ANTHROPIC_API_KEY"] is None and codex["ANTHROPIC_BASE_URL"] is None
@@ -62,7 +62,7 @@ def test_engines_and_prompts_reach_only_their_variation_and_a_missing_key_fails_
         assert [(r["engine"], r["model"], r["prompt"], r["own_prompt"])
                 for r in board["rows"]] == [
             ("claude-code", "claude-sonnet-4-5", RUN_PROMPT, False),
-            ("codex", "gpt-5-codex", OWN_PROMPT, True),
+            ("codex", "gpt-5.5", OWN_PROMPT, True),
             ("gemini", "gemini-2.5-pro", RUN_PROMPT, False)]
         assert OPENAI_KEY not in server.get(f"/runs/{run['run_id']}").text
     finally:

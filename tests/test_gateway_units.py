@@ -62,10 +62,13 @@ def test_prices_by_longest_family_override_file_and_unpriced(tmp_path):
               "cache_creation_input_tokens": 2000, "cache_read_input_tokens": 30000}
     assert sonnet.cost(tokens) == pytest.approx((300 + 1125 + 7500 + 9000) / 1e6)
     assert prices.price("gpt-5") is None and prices.price(None) is None
+    # OpenAI's: by family, and a newer model than the table is unpriced, never a guess.
+    assert prices.price("gpt-5.1-codex") == prices.Price(1.25, 10.0, 0.0, 0.125)
+    assert prices.price("gpt-5.5") is None
     override = tmp_path / "prices.yaml"
     override.write_text("gpt-5: {input: 1.25, output: 10, cache_write: 0, cache_read: 0.125}\n"
                         "claude-sonnet-4: {input: 1, output: 2, cache_write: 3, cache_read: 4}\n")
-    assert prices.price("gpt-5-mini", str(override)).output == 10
+    assert prices.price("gpt-5-pro", str(override)).output == 10
     assert prices.price("claude-sonnet-4-5", str(override)).input == 1
     bad = tmp_path / "bad.yaml"
     bad.write_text("m: {input: -1, output: 1, cache_write: 1, cache_read: 1}\n")

@@ -53,7 +53,7 @@ def test_a_variation_naming_an_engine_but_no_model_gets_that_engines_default():
                                   {"engine": "claude-code"}]}
     got = variation_configs(body, "claude-sonnet-4-5")
     assert [(c["engine"], c["model"]) for c in got] == [
-        ("claude-code", "claude-opus-4-1"), ("codex", "gpt-5-codex"),
+        ("claude-code", "claude-opus-4-1"), ("codex", "gpt-5.5"),
         ("gemini", "gemini-2.5-flash"), ("claude-code", "claude-opus-4-1")]
     assert all(c["max_turns"] == 5 for c in got)
     assert got[2]["prompt"] == "Only the README" and "prompt" not in got[1]

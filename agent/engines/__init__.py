@@ -27,6 +27,7 @@ _ENGINES: dict[str, tuple[str, str, tuple[str, ...]]] = {
                     ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN",
                      "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX",
                      "CLAUDE_CODE_USE_FOUNDRY")),
+    "codex": ("codex", "gpt-5.5", ("OPENAI_API_KEY",)),
     "gemini": ("gemini", "gemini-2.5-pro", ("GEMINI_API_KEY",)),
 }
 DEFAULT_ENGINE = "claude-code"

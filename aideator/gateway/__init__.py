@@ -6,6 +6,8 @@ gateway credential opens nothing of the API):
 
 - ``POST /gateway/anthropic/v1/messages`` and ``.../v1/messages/count_tokens``
   (:mod:`.anthropic`); the agent's ``ANTHROPIC_BASE_URL`` is ``<base>/gateway/anthropic``.
+- ``POST /gateway/openai/v1/responses`` and ``GET .../v1/models`` (:mod:`.openai`); the
+  Codex agent's ``OPENAI_BASE_URL`` is ``<base>/gateway/openai/v1``.
 - ``/gateway/gemini/v1beta/models...`` (:mod:`.gemini`); the agent's
   ``GOOGLE_GEMINI_BASE_URL`` is ``<base>/gateway/gemini``.
 - ``GET /gateway/git/<owner>/<repo>/info/refs?service=git-upload-pack`` and
@@ -24,7 +26,7 @@ from typing import Any
 from flask import Blueprint, Flask, request
 
 from ..config import Settings
-from . import anthropic, gemini, git
+from . import anthropic, gemini, git, openai
 
 PREFIX = "/gateway"
 # Model requests carry the whole conversation (and images): far above the API's limit.
@@ -38,6 +40,7 @@ bp = Blueprint("gateway", __name__)
 class Gateway:
     settings: Settings
     anthropic: anthropic.Upstream
+    openai: openai.Upstream
     gemini: gemini.Upstream
 
 
@@ -59,6 +62,21 @@ def count_tokens() -> Any:
 @bp.route("/anthropic/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def anthropic_other(rest: str) -> Any:
     return anthropic.error(404, "aideator gateway: only the model endpoints are served")
+
+
+@bp.post("/openai/v1/responses")
+def openai_responses() -> Any:
+    return openai.proxy("POST", "/responses")
+
+
+@bp.get("/openai/v1/models")
+def openai_models() -> Any:
+    return openai.proxy("GET", "/models")
+
+
+@bp.route("/openai/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def openai_other(rest: str) -> Any:
+    return openai.error(404, "aideator gateway: only the model endpoints are served")
 
 
 @bp.route("/gemini/v1beta/<path:rest>", methods=["GET", "POST"])
@@ -91,6 +109,7 @@ def init_app(app: Flask, settings: Settings | None = None) -> None:
     if settings is None:
         settings = app.extensions["aideator"].settings
     app.extensions[EXTENSION] = Gateway(settings, anthropic.Upstream.from_environ(),
+                                         openai.Upstream.from_environ(),
                                          gemini.Upstream.from_environ())
     app.register_blueprint(bp, url_prefix=PREFIX)
 

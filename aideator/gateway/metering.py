@@ -3,8 +3,12 @@
 Streamed (server-sent events): ``message_start`` carries the input side (input, cache
 creation and cache read tokens, and the first output tokens), each ``message_delta`` the
 cumulative usage so far; the last value of each kind is the call's. Whole JSON responses
-carry one ``usage`` object. Nothing is buffered but the current unfinished SSE line, so
-the stream passes through unchanged and undelayed.
+carry one ``usage`` object. The OpenAI Responses API (``api="openai"``) reports a call's
+usage once, in its ``response.completed`` (or ``.incomplete``/``.failed``) event's
+``response``, or the whole response's ``usage``: ``input_tokens`` counts the cached ones
+(``input_tokens_details.cached_tokens``), which are kept apart here as cache reads.
+Nothing is buffered but the current unfinished SSE line, so the stream passes through
+unchanged and undelayed.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ MAX_WHOLE_BYTES = 16 << 20
 # An SSE line longer than this is not an event we read usage from (text deltas can be
 # long, usage lines are short): it is skipped, never kept whole.
 MAX_LINE_BYTES = 1 << 20
+OPENAI_FINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
 
 
 def _tokens(value: Any) -> int | None:
@@ -29,8 +34,10 @@ def _tokens(value: Any) -> int | None:
 class Meter:
     """The usage of one model call, fed the response body chunk by chunk."""
 
-    def __init__(self, streamed: bool, request_model: str | None = None) -> None:
+    def __init__(self, streamed: bool, request_model: str | None = None,
+                 api: str = "anthropic") -> None:
         self.streamed = streamed
+        self.api = api
         self.model = request_model
         self.usage: dict[str, int] = {}
         self._partial = b""
@@ -82,6 +89,10 @@ class Meter:
             return
         if not isinstance(event, dict):
             return
+        if self.api == "openai":
+            if event.get("type") in OPENAI_FINAL_EVENTS:
+                self._message(event.get("response"))
+            return
         if event.get("type") == "message_start":
             self._message(event.get("message"))
         elif event.get("type") == "message_delta":
@@ -97,6 +108,8 @@ class Meter:
     def _usage(self, usage: Any) -> None:
         if not isinstance(usage, Mapping):
             return
+        if self.api == "openai":
+            usage = _openai_usage(usage)
         for kind in TOKEN_KINDS:
             amount = _tokens(usage.get(kind))
             if amount is not None:
@@ -105,3 +118,15 @@ class Meter:
 
     def tokens(self) -> dict[str, int]:
         return {kind: self.usage.get(kind, 0) for kind in TOKEN_KINDS}
+
+
+def _openai_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
+    """A Responses API usage in the gateway's kinds: uncached input, cache reads, output."""
+    details = usage.get("input_tokens_details")
+    cached = _tokens(details.get("cached_tokens")) if isinstance(details, Mapping) else None
+    total = _tokens(usage.get("input_tokens"))
+    out: dict[str, Any] = {"output_tokens": usage.get("output_tokens")}
+    if total is not None:
+        out["input_tokens"] = max(0, total - (cached or 0))
+        out["cache_read_input_tokens"] = cached or 0
+    return out

@@ -39,7 +39,7 @@ def test_engines_models_and_prompts_per_variation_from_the_form_to_the_columns(b
     assert offered(browser, "variation_configs.1.model")[:3] == [
         "claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5"]
     engine.select_by_value("codex")
-    assert offered(browser, "variation_configs.1.model")[:2] == ["gpt-5-codex", "gpt-5"]
+    assert offered(browser, "variation_configs.1.model")[:2] == ["gpt-5.5", "gpt-5.4"]
     Select(browser.find_element(By.NAME, "variation_configs.2.engine")).select_by_value("gemini")
     assert "gemini-2.5-flash" in offered(browser, "variation_configs.2.model")
     # The run's engine changes what a variation without its own engine is offered.
