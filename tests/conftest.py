@@ -72,6 +72,7 @@ INTEGRATION_FIXTURES = frozenset({
     "fake_model", "world",                              # tests/agent, test_agent_service, auth
     "github_world",                                     # tests/web/test_changes
     "fake_openai", "openai_world", "codex_server",      # codex: agent, gateway, service
+    "three_engines",                                    # test_engines_e2e
     "seeded",                                           # test_validation
     "api_image", "agent_image",                         # tests/deploy/test_images
     "checked_run", "board_browser",                     # test_checks
