@@ -166,9 +166,8 @@ def codex_server(tmp_path_factory):
     github.stop()
 
 
-@pytest.mark.skipif(not CODEX.exists(), reason="sh scripts/install-engines.sh")
 def test_codex_through_the_service_streams_the_protocol_and_is_metered(codex_server):
-    # Needs agent_config.engine in the API's schema (the service side of issue 18).
+    assert CODEX.exists(), "the Codex CLI is not installed: sh scripts/install-engines.sh"
     server, model = codex_server
     resp = server.post("/runs", {
         "github_url": "https://github.com/acme/widgets", "prompt": "[[fake:codex]] Warmer",

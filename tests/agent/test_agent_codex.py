@@ -16,8 +16,12 @@ from tests.fake_openai import (FakeOpenAI, attempts, fault, message, patch, reas
                                reply, shell)
 
 CODEX = Path(__file__).resolve().parents[2] / "agent" / "node_modules" / ".bin" / "codex"
-pytestmark = pytest.mark.skipif(
-    not CODEX.exists(), reason="the Codex CLI is not installed: sh scripts/install-engines.sh")
+
+
+@pytest.fixture(autouse=True)
+def _codex_installed() -> None:
+    # A failure, not a skip: `make test` installs it, so missing means a broken set-up.
+    assert CODEX.exists(), "the Codex CLI is not installed: sh scripts/install-engines.sh"
 
 EDIT = ("*** Begin Patch\n*** Update File: greet.txt\n@@\n-hello world\n+hello, friend\n"
         "*** End Patch\n")
