@@ -11,18 +11,16 @@ Only the headers the API needs are forwarded; never the agent's credential.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from flask import Response, current_app, jsonify, request
+from flask import current_app, jsonify, request
 
-from .. import metrics, usage
-from . import credentials, prices, upstream
+from .. import metrics
+from . import credentials, relay
 from .metering import Meter
 
-log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 FORWARD_HEADERS = ("anthropic-version", "anthropic-beta", "content-type", "accept",
@@ -32,7 +30,6 @@ RETURN_HEADERS = ("content-type", "content-encoding", "request-id", "retry-after
                   "anthropic-ratelimit-requests-remaining",
                   "anthropic-ratelimit-tokens-limit", "anthropic-ratelimit-tokens-remaining")
 # What a refusal for the budget says: the agent recognises it (agent/run.py).
-BUDGET_EXHAUSTED = "aideator gateway: budget exhausted"
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
                404: "not_found_error", 502: "api_error"}
 
@@ -91,55 +88,17 @@ def proxy(path: str) -> Any:
         metrics.gateway_call("anthropic", "unauthorized")
         return error(401, str(exc))
     calling = path == "/v1/messages"
-    if calling and grant.max_budget_usd is not None:
-        spent = usage.cost(grant.run_id, grant.variation)
-        if spent >= grant.max_budget_usd:
-            usage.refuse(grant.run_id, grant.variation)
-            metrics.gateway_call("anthropic", "refused_budget")
-            log.info("gateway: refused a model call of variation %d of %s: $%.4f spent of "
-                     "$%.4f", grant.variation, grant.run_id, spent, grant.max_budget_usd)
-            return error(400, f"{BUDGET_EXHAUSTED}: this variation's model calls cost "
-                              f"${spent:.4f}, its max_budget_usd is "
-                              f"${grant.max_budget_usd:.4f}")
+    refusal = relay.over_budget("anthropic", grant) if calling else None
+    if refusal:
+        return error(400, refusal)
     body = request.get_data(cache=False)
     headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARD_HEADERS}
     headers.update(gateway.anthropic.headers)
-    headers["accept-encoding"] = "identity"   # relayed as is: nothing to decode
     query = request.query_string.decode("latin-1")
-    url = gateway.anthropic.base_url + path + (f"?{query}" if query else "")
-    try:
-        response = upstream.send("POST", url, headers=headers, body=body)
-    except upstream.Unreachable as exc:
-        metrics.gateway_call("anthropic", "unreachable")
-        log.warning("gateway: the model API could not be reached: %s", exc)
-        return error(502, "aideator gateway: the model API could not be reached")
-    metrics.gateway_call("anthropic", "ok" if response.status < 400 else "upstream_error")
-    content_type = response.headers.get("content-type", "")
-    meter = Meter("text/event-stream" in content_type, _request_model(body))
-
-    def ended(complete: bool) -> None:
-        meter.finish()
-        if calling and response.status < 400 and meter.seen:
-            _record(gateway, grant, meter)
-
-    out = Response(upstream.relay(response, meter.feed, ended), status=response.status,
-                   direct_passthrough=True)
-    out.headers.clear()
-    for name in RETURN_HEADERS:
-        if name in response.headers:
-            out.headers[name] = response.headers[name]
-    out.headers["Cache-Control"] = "no-store"
-    # Proxies in front of the service must not buffer the stream either.
-    out.headers["X-Accel-Buffering"] = "no"
-    return out
-
-
-def _record(gateway: Any, grant: credentials.Grant, meter: Meter) -> None:
-    tokens = meter.tokens()
-    price = prices.price(meter.model, gateway.settings.prices_file)
-    cost = None if price is None else price.cost(tokens)
-    try:
-        usage.add(grant.run_id, grant.variation, tokens, cost)
-    except Exception:  # noqa: BLE001 - the call went through; its record must not crash it
-        log.exception("gateway: could not store the usage of a model call")
-    metrics.gateway_usage(meter.model, tokens, cost)
+    return relay.forward(
+        "anthropic", method="POST",
+        url=gateway.anthropic.base_url + path + (f"?{query}" if query else ""),
+        headers=headers, body=body,
+        meter_for=lambda streamed: Meter(streamed, _request_model(body)),
+        return_headers=RETURN_HEADERS, error=error, settings=gateway.settings, grant=grant,
+        metered=calling)

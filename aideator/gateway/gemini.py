@@ -12,21 +12,18 @@ taken off the URL before it goes upstream). Served: ``POST v1beta/models/{model}
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 from urllib.parse import parse_qsl, urlencode
 
-from flask import Response, current_app, jsonify, request
+from flask import current_app, jsonify, request
 
-from .. import metrics, usage
-from . import credentials, upstream
-from .anthropic import BUDGET_EXHAUSTED, _record
+from .. import metrics
+from . import credentials, relay
 from .metering import Meter, _tokens
 
-log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 METHODS = ("streamGenerateContent", "generateContent", "countTokens")
@@ -109,43 +106,18 @@ def proxy(path: str) -> Any:
         metrics.gateway_call("gemini", "unauthorized")
         return error(401, str(exc))
     calling = method in GENERATE
-    if calling and grant.max_budget_usd is not None:
-        spent = usage.cost(grant.run_id, grant.variation)
-        if spent >= grant.max_budget_usd:
-            usage.refuse(grant.run_id, grant.variation)
-            metrics.gateway_call("gemini", "refused_budget")
-            return error(400, f"{BUDGET_EXHAUSTED}: this variation's model calls cost "
-                              f"${spent:.4f}, its max_budget_usd is "
-                              f"${grant.max_budget_usd:.4f}")
+    refusal = relay.over_budget("gemini", grant) if calling else None
+    if refusal:
+        return error(400, refusal)
     body = request.get_data(cache=False) if request.method == "POST" else None
     headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARD_HEADERS}
     headers.update(gateway.gemini.headers)
-    headers["accept-encoding"] = "identity"
     # The agent's key never goes upstream; the other parameters (alt=sse) do.
     query = urlencode([(k, v) for k, v in parse_qsl(request.query_string.decode("latin-1"))
                        if k != "key"])
-    url = f"{gateway.gemini.base_url}/v1beta/{path}" + (f"?{query}" if query else "")
-    try:
-        response = upstream.send(request.method, url, headers=headers, body=body)
-    except upstream.Unreachable as exc:
-        metrics.gateway_call("gemini", "unreachable")
-        log.warning("gateway: the Gemini API could not be reached: %s", exc)
-        return error(502, "aideator gateway: the model API could not be reached")
-    metrics.gateway_call("gemini", "ok" if response.status < 400 else "upstream_error")
-    meter = GeminiMeter("text/event-stream" in response.headers.get("content-type", ""),
-                        model)
-
-    def ended(complete: bool) -> None:
-        meter.finish()
-        if calling and response.status < 400 and meter.seen:
-            _record(gateway, grant, meter)
-
-    out = Response(upstream.relay(response, meter.feed, ended), status=response.status,
-                   direct_passthrough=True)
-    out.headers.clear()
-    for name in RETURN_HEADERS:
-        if name in response.headers:
-            out.headers[name] = response.headers[name]
-    out.headers["Cache-Control"] = "no-store"
-    out.headers["X-Accel-Buffering"] = "no"
-    return out
+    return relay.forward(
+        "gemini", method=request.method,
+        url=f"{gateway.gemini.base_url}/v1beta/{path}" + (f"?{query}" if query else ""),
+        headers=headers, body=body, meter_for=lambda streamed: GeminiMeter(streamed, model),
+        return_headers=RETURN_HEADERS, error=error, settings=gateway.settings, grant=grant,
+        metered=calling)

@@ -12,18 +12,16 @@ else is a 404. Only the headers the API needs are forwarded, never the agent's c
 from __future__ import annotations
 
 import json
-import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from flask import Response, current_app, jsonify, request
+from flask import current_app, jsonify, request
 
-from .. import metrics, usage
-from . import credentials, prices, upstream
+from .. import metrics
+from . import credentials, relay
 from .metering import Meter
 
-log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 FORWARD_HEADERS = ("content-type", "accept", "content-encoding", "openai-beta")
@@ -33,7 +31,6 @@ RETURN_HEADERS = ("content-type", "content-encoding", "x-request-id", "retry-aft
                   "x-ratelimit-remaining-tokens", "x-ratelimit-reset-requests",
                   "x-ratelimit-reset-tokens")
 # What a refusal for the budget says: the agent recognises it (agent/engines/codex.py).
-BUDGET_EXHAUSTED = "aideator gateway: budget exhausted"
 ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error",
                404: "invalid_request_error", 502: "server_error"}
 ERROR_CODES = {401: "invalid_api_key", 404: "not_found"}
@@ -85,54 +82,17 @@ def proxy(method: str, path: str) -> Any:
         metrics.gateway_call("openai", "unauthorized")
         return error(401, str(exc))
     calling = path == "/responses"
-    if calling and grant.max_budget_usd is not None:
-        spent = usage.cost(grant.run_id, grant.variation)
-        if spent >= grant.max_budget_usd:
-            usage.refuse(grant.run_id, grant.variation)
-            metrics.gateway_call("openai", "refused_budget")
-            log.info("gateway: refused a model call of variation %d of %s: $%.4f spent of "
-                     "$%.4f", grant.variation, grant.run_id, spent, grant.max_budget_usd)
-            return error(400, f"{BUDGET_EXHAUSTED}: this variation's model calls cost "
-                              f"${spent:.4f}, its max_budget_usd is "
-                              f"${grant.max_budget_usd:.4f}")
+    refusal = relay.over_budget("openai", grant) if calling else None
+    if refusal:
+        return error(400, refusal)
     body = request.get_data(cache=False) if method == "POST" else None
     headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARD_HEADERS}
     headers.update(gateway.openai.headers)
-    headers["accept-encoding"] = "identity"   # relayed as is: nothing to decode
     query = request.query_string.decode("latin-1")
-    url = gateway.openai.base_url + path + (f"?{query}" if query else "")
-    try:
-        response = upstream.send(method, url, headers=headers, body=body)
-    except upstream.Unreachable as exc:
-        metrics.gateway_call("openai", "unreachable")
-        log.warning("gateway: the OpenAI API could not be reached: %s", exc)
-        return error(502, "aideator gateway: the model API could not be reached")
-    metrics.gateway_call("openai", "ok" if response.status < 400 else "upstream_error")
-    streamed = "text/event-stream" in response.headers.get("content-type", "")
-    meter = Meter(streamed, _request_model(body or b""), api="openai")
-
-    def ended(complete: bool) -> None:
-        meter.finish()
-        if calling and response.status < 400 and meter.seen:
-            _record(gateway, grant, meter)
-
-    out = Response(upstream.relay(response, meter.feed, ended), status=response.status,
-                   direct_passthrough=True)
-    out.headers.clear()
-    for name in RETURN_HEADERS:
-        if name in response.headers:
-            out.headers[name] = response.headers[name]
-    out.headers["Cache-Control"] = "no-store"
-    out.headers["X-Accel-Buffering"] = "no"
-    return out
-
-
-def _record(gateway: Any, grant: credentials.Grant, meter: Meter) -> None:
-    tokens = meter.tokens()
-    price = prices.price(meter.model, gateway.settings.prices_file)
-    cost = None if price is None else price.cost(tokens)
-    try:
-        usage.add(grant.run_id, grant.variation, tokens, cost)
-    except Exception:  # noqa: BLE001 - the call went through; its record must not crash it
-        log.exception("gateway: could not store the usage of a model call")
-    metrics.gateway_usage(meter.model, tokens, cost)
+    return relay.forward(
+        "openai", method=method,
+        url=gateway.openai.base_url + path + (f"?{query}" if query else ""),
+        headers=headers, body=body,
+        meter_for=lambda streamed: Meter(streamed, _request_model(body or b""), api="openai"),
+        return_headers=RETURN_HEADERS, error=error, settings=gateway.settings, grant=grant,
+        metered=calling)

@@ -1,0 +1,80 @@
+"""What every model API route of the gateway does alike, whatever the vendor: refuse a call
+past the variation's budget, send the request upstream with the service's key, relay the
+answer as it arrives while a meter reads its usage, and record that usage, priced, once
+the answer has ended. Each vendor's module keeps what differs: its paths, how its
+credential arrives, its error format and how its usage reads (its meter)."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Iterable, Mapping
+
+from flask import Response
+
+from .. import metrics, usage
+from . import credentials, prices, upstream
+from .metering import Meter
+
+log = logging.getLogger(__name__)
+
+# The refusal's words, which the engines turn into ``limit_reached``.
+BUDGET_EXHAUSTED = "aideator gateway: budget exhausted"
+
+
+def over_budget(api: str, grant: credentials.Grant) -> str | None:
+    """Why this model call is refused (the variation's budget is spent: the refusal is
+    counted), or None when it may go."""
+    if grant.max_budget_usd is None:
+        return None
+    spent = usage.cost(grant.run_id, grant.variation)
+    if spent < grant.max_budget_usd:
+        return None
+    usage.refuse(grant.run_id, grant.variation)
+    metrics.gateway_call(api, "refused_budget")
+    log.info("gateway: refused a %s call of variation %d of %s: $%.4f spent of $%.4f",
+             api, grant.variation, grant.run_id, spent, grant.max_budget_usd)
+    return (f"{BUDGET_EXHAUSTED}: this variation's model calls cost ${spent:.4f}, its "
+            f"max_budget_usd is ${grant.max_budget_usd:.4f}")
+
+
+def forward(api: str, *, method: str, url: str, headers: Mapping[str, str],
+            body: bytes | None, meter_for: Callable[[bool], Meter],
+            return_headers: Iterable[str], error: Callable[[int, str], Any],
+            settings: Any, grant: credentials.Grant, metered: bool) -> Any:
+    """Send the call upstream and relay its answer; ``meter_for(streamed)`` reads its usage,
+    recorded when ``metered`` (a model call, not a listing) and the call succeeded."""
+    headers = {**headers, "accept-encoding": "identity"}   # relayed as is: nothing to decode
+    try:
+        response = upstream.send(method, url, headers=headers, body=body)
+    except upstream.Unreachable as exc:
+        metrics.gateway_call(api, "unreachable")
+        log.warning("gateway: the %s API could not be reached: %s", api, exc)
+        return error(502, "aideator gateway: the model API could not be reached")
+    metrics.gateway_call(api, "ok" if response.status < 400 else "upstream_error")
+    meter = meter_for("text/event-stream" in response.headers.get("content-type", ""))
+
+    def ended(complete: bool) -> None:
+        meter.finish()
+        if metered and response.status < 400 and meter.seen:
+            record(settings, grant, meter)
+
+    out = Response(upstream.relay(response, meter.feed, ended), status=response.status,
+                   direct_passthrough=True)
+    out.headers.clear()
+    for name in return_headers:
+        if name in response.headers:
+            out.headers[name] = response.headers[name]
+    out.headers["Cache-Control"] = "no-store"
+    # Proxies in front of the service must not buffer the stream either.
+    out.headers["X-Accel-Buffering"] = "no"
+    return out
+
+
+def record(settings: Any, grant: credentials.Grant, meter: Meter) -> None:
+    tokens = meter.tokens()
+    price = prices.price(meter.model, settings.prices_file)
+    cost = None if price is None else price.cost(tokens)
+    try:
+        usage.add(grant.run_id, grant.variation, tokens, cost)
+    except Exception:  # noqa: BLE001 - the call went through; its record must not crash it
+        log.exception("gateway: could not store the usage of a model call")
+    metrics.gateway_usage(meter.model, tokens, cost)
