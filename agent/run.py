@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from contextlib import aclosing
-from dataclasses import dataclass
 from typing import Any
 
 from claude_agent_sdk import (ClaudeAgentOptions, ClaudeSDKError, HookMatcher,

@@ -75,7 +75,7 @@ def test_the_patch_applies_with_git_am_and_gives_the_variations_tree(changed, tm
     assert not (fresh / "gone.txt").exists() and (fresh / "blob.dat").exists()
 
     message = git("log", "-1", "--format=%an <%ae>%n%s%n%b", cwd=fresh).stdout.decode()
-    assert message.startswith(f"AIdeator <aideator@noreply.invalid>\n"
+    assert message.startswith("AIdeator <aideator@noreply.invalid>\n"
                               f"Make the greeting friendlier — bitte\n")
     for fact in ("run run-abcdefghij, variation 1", "Engine: claude-code",
                  "Model: claude-sonnet-4-5", "Metered cost: $0.0123 (2 model call(s), 120 "
