@@ -76,7 +76,7 @@ def test_the_patch_applies_with_git_am_and_gives_the_variations_tree(changed, tm
 
     message = git("log", "-1", "--format=%an <%ae>%n%s%n%b", cwd=fresh).stdout.decode()
     assert message.startswith("AIdeator <aideator@noreply.invalid>\n"
-                              f"Make the greeting friendlier — bitte\n")
+                              "Make the greeting friendlier — bitte\n")
     for fact in ("run run-abcdefghij, variation 1", "Engine: claude-code",
                  "Model: claude-sonnet-4-5", "Metered cost: $0.0123 (2 model call(s), 120 "
                  "tokens)", f"Base commit: {base}", "tests: passed",
