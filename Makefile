@@ -60,6 +60,7 @@ bench: $(STAMP) $(BROWSER) $(SANDBOX) $(ENGINES)
 	$(BIN)/python -m benchmarks.replicas
 	$(BIN)/python -m benchmarks.web
 	$(BIN)/python -m benchmarks.gateway
+	$(BIN)/python -m benchmarks.setup_once
 
 demo: $(STAMP) $(ENGINES)
 	$(BIN)/python scripts/offline_demo.py

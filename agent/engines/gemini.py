@@ -4,9 +4,13 @@ Runs ``gemini --prompt=… --output-format stream-json`` in the clone and transl
 events (agent/engines/gemini_events.py). The CLI reads settings from the repository
 (``.gemini/settings.json``: hooks, MCP servers, tool discovery commands, skills, agents)
 and from ``~/.gemini``; it refuses to run headless in an untrusted folder, so the clone is
-trusted and a settings file of ours at the *system* level, which outranks the workspace's,
-turns each of those off (see ``SYSTEM_SETTINGS``). Its home is a fresh directory in the
-workspace, beside the clone, so nothing from the user's HOME is read either.
+trusted. Two layers keep the repository's settings out: the repository's ``.gemini`` is
+moved out of the clone while the CLI runs (and put back before the diff), and our settings,
+which turn each of those features off (``system_settings``), are given at the user level of
+a fresh home beside the clone and at the *system* level, which outranks the workspace's.
+The system level alone is not enough: the CLI silently skips a system settings file unless
+it and every directory above it are owned by root and writable by nobody else, which a
+checkout under /tmp, or a sandbox whose user namespace maps the owner elsewhere, fails.
 """
 from __future__ import annotations
 
@@ -15,9 +19,10 @@ import contextlib
 import glob
 import json
 import os
+import shutil
 import signal
 import time
-from typing import Any
+from typing import Any, Iterator
 
 from .. import protocol
 from ..config import Settings
@@ -91,10 +96,10 @@ def write_config(settings: Settings, environ: dict[str, str]) -> dict[str, str]:
     """Write a fresh config home; return the CLI's environment additions."""
     home = config_dir(settings)
     os.makedirs(os.path.join(home, ".gemini"), mode=0o700, exist_ok=True)
-    # The user level: below the repository's, so only what is harmless if overridden (we
-    # count turns ourselves too).
-    user: dict[str, Any] = {"model": {"maxSessionTurns": settings.max_turns},
-                            "security": {"auth": {"selectedType": "gemini-api-key"}}}
+    # The user level: our settings again (the system level may be skipped, see above), and
+    # the turn limit (we count turns ourselves too).
+    user: dict[str, Any] = {**system_settings(settings.tools),
+                            "model": {"maxSessionTurns": settings.max_turns}}
     attempts = environ.get("GEMINI_MAX_ATTEMPTS", "")
     if attempts.isdigit() and 1 <= int(attempts) <= 10:
         user["general"] = {"maxAttempts": int(attempts)}
@@ -191,7 +196,35 @@ class _Transcript:
         return records
 
 
+@contextlib.contextmanager
+def repository_settings_hidden(settings: Settings) -> Iterator[None]:
+    """The repository's ``.gemini`` (settings, hooks, MCP servers, commands, agents) out of
+    the clone, beside it in the workspace, for as long as the CLI runs; then back, before
+    the diff is taken. One the model makes meanwhile gives way to the repository's own
+    (its edits there could not have been read by the CLI anyway)."""
+    inside = os.path.join(settings.clone_dir, ".gemini")
+    aside = os.path.join(settings.workspace, ".gemini-of-the-repository")
+    moved = os.path.lexists(inside)
+    if moved:
+        os.rename(inside, aside)
+    try:
+        yield
+    finally:
+        if moved:
+            if os.path.lexists(inside):
+                if os.path.isdir(inside) and not os.path.islink(inside):
+                    shutil.rmtree(inside)
+                else:
+                    os.unlink(inside)
+            os.rename(aside, inside)
+
+
 async def run(settings: Settings, emitter: Emitter) -> Outcome:
+    with repository_settings_hidden(settings):
+        return await _run(settings, emitter)
+
+
+async def _run(settings: Settings, emitter: Emitter) -> Outcome:
     environ = dict(os.environ)
     env = {**environ, **write_config(settings, environ)}
     binary = environ.get("GEMINI_BIN") or DEFAULT_BIN

@@ -16,9 +16,13 @@ from tests.agent.harness import ROOT, Workspace
 from tests.fake_gemini import FakeGemini, call, fault, reply, text, thought
 
 GEMINI_KEY = "aidg_gemini-test-SECRET-123"
-pytestmark = pytest.mark.skipif(not (ROOT / "agent/node_modules/.bin/gemini").exists(),
-                                reason="the Gemini CLI is not installed "
-                                       "(sh scripts/install-engines.sh)")
+
+
+@pytest.fixture(autouse=True)
+def _gemini_installed() -> None:
+    # A failure, not a skip: `make test` installs it, so missing means a broken set-up.
+    assert (ROOT / "agent/node_modules/.bin/gemini").exists(), \
+        "the Gemini CLI is not installed: sh scripts/install-engines.sh"
 
 
 def _hostile_repo(marker: Path) -> dict[str, str]:
