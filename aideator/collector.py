@@ -14,7 +14,7 @@ from agent import protocol
 
 from . import cluster_warnings, events, logs, metrics, tracing, usage
 from .eventlog import EventLog
-from .models import Run, utcnow
+from .models import SETUP_FIELDS, Run, utcnow
 from .runtimes.base import (Exited, Notice, Output, Runtime, Started, VariationSpec,
                             Waiting, WarningEvent)
 
@@ -30,8 +30,6 @@ DIFF_FIELDS = ("patch", "truncated", "bytes", "files", "additions", "deletions")
 CHECK_TYPES = frozenset({protocol.CHECK_STARTED, protocol.CHECK_FINISHED})
 CHECK_FIELDS = ("exit_code", "passed", "duration_ms", "timed_out", "lines", "truncated",
                 "tests")
-SETUP_FIELDS = ("command", "source", "timeout_seconds", "passed", "exit_code", "duration_ms",
-                "timed_out", "reason")
 
 
 @dataclass(frozen=True)

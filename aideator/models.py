@@ -87,6 +87,11 @@ class Run(BaseModel):
     base_commit = CharField(max_length=64, null=True)
 
 
+# What a variation's ``setup`` keeps of the agent's ``setup_finished`` line.
+SETUP_FIELDS = ("command", "source", "timeout_seconds", "passed", "exit_code", "duration_ms",
+                "timed_out", "reason")
+
+
 class Variation(BaseModel):
     run = ForeignKeyField(Run, backref="variations", on_delete="CASCADE", index=False)
     index = IntegerField()
@@ -110,7 +115,7 @@ class Variation(BaseModel):
     checks = JSONField(null=True)
     baseline_checks = JSONField(null=True)
     # The run's setup and how it went for this variation (see run_request.setup_request).
-    setup = JSONField(null=True)
+    setup = JSONField(null=True)   # the keys in SETUP_FIELDS
     # The commit its clone checked out (the agent's ``status cloned``): its diff's base.
     base_commit = CharField(max_length=64, null=True)
     started_at = DateTimeField(null=True)

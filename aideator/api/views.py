@@ -9,7 +9,7 @@ from ..auth import Principal
 from ..config import Settings
 from ..eventlog import event_count
 from ..github import pulls
-from ..models import VARIATION_ENDED, Run, Selection, Variation
+from ..models import SETUP_FIELDS, VARIATION_ENDED, Run, Selection, Variation
 from . import checks
 
 
@@ -80,10 +80,6 @@ def outcome(v: Variation) -> dict[str, Any]:
             "additions": diff.get("additions"),
             "deletions": diff.get("deletions"),
             "diff_url": diff_url(v.run_id, v.index) if v.diff is not None else None}
-
-
-SETUP_FIELDS = ("command", "source", "timeout_seconds", "passed", "exit_code", "duration_ms",
-                "timed_out", "reason")
 
 
 def setup_view(stored: dict[str, Any] | None) -> dict[str, Any] | None:
