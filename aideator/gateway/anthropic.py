@@ -10,7 +10,6 @@ Only the headers the API needs are forwarded; never the agent's credential.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -69,16 +68,6 @@ def _credential() -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def _request_model(body: bytes) -> str | None:
-    if request.headers.get("content-encoding"):
-        return None
-    try:
-        model = json.loads(body).get("model")
-    except (ValueError, AttributeError):
-        return None
-    return model if isinstance(model, str) else None
-
-
 def proxy(path: str) -> Any:
     """Forward ``path`` (``/v1/messages`` or ``/v1/messages/count_tokens``)."""
     gateway = current_app.extensions["aideator.gateway"]
@@ -99,6 +88,6 @@ def proxy(path: str) -> Any:
         "anthropic", method="POST",
         url=gateway.anthropic.base_url + path + (f"?{query}" if query else ""),
         headers=headers, body=body,
-        meter_for=lambda streamed: Meter(streamed, _request_model(body)),
+        meter_for=lambda streamed: Meter(streamed, relay.request_model(body)),
         return_headers=RETURN_HEADERS, error=error, settings=gateway.settings, grant=grant,
         metered=calling)

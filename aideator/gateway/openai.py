@@ -11,7 +11,6 @@ else is a 404. Only the headers the API needs are forwarded, never the agent's c
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -63,16 +62,6 @@ def _credential() -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def _request_model(body: bytes) -> str | None:
-    if request.headers.get("content-encoding"):
-        return None
-    try:
-        model = json.loads(body).get("model")
-    except (ValueError, AttributeError):
-        return None
-    return model if isinstance(model, str) else None
-
-
 def proxy(method: str, path: str) -> Any:
     """Forward ``path`` (``/responses`` or ``/models``) to the upstream API."""
     gateway = current_app.extensions["aideator.gateway"]
@@ -93,6 +82,6 @@ def proxy(method: str, path: str) -> Any:
         "openai", method=method,
         url=gateway.openai.base_url + path + (f"?{query}" if query else ""),
         headers=headers, body=body,
-        meter_for=lambda streamed: Meter(streamed, _request_model(body or b""), api="openai"),
+        meter_for=lambda streamed: Meter(streamed, relay.request_model(body or b""), api="openai"),
         return_headers=RETURN_HEADERS, error=error, settings=gateway.settings, grant=grant,
         metered=calling)

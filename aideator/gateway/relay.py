@@ -5,10 +5,11 @@ the answer has ended. Each vendor's module keeps what differs: its paths, how it
 credential arrives, its error format and how its usage reads (its meter)."""
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any, Callable, Iterable, Mapping
 
-from flask import Response
+from flask import Response, request
 
 from .. import metrics, usage
 from . import credentials, prices, upstream
@@ -18,6 +19,17 @@ log = logging.getLogger(__name__)
 
 # The refusal's words, which the engines turn into ``limit_reached``.
 BUDGET_EXHAUSTED = "aideator gateway: budget exhausted"
+
+
+def request_model(body: bytes) -> str | None:
+    """The model a JSON request body names (Anthropic's and OpenAI's APIs put it there)."""
+    if request.headers.get("content-encoding"):
+        return None
+    try:
+        model = json.loads(body).get("model")
+    except (ValueError, AttributeError):
+        return None
+    return model if isinstance(model, str) else None
 
 
 def over_budget(api: str, grant: credentials.Grant) -> str | None:
