@@ -30,8 +30,10 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.local_server import LocalServer
 
 MARKER = re.compile(r"\[\[fake:([A-Za-z0-9_.-]+)\]\]")
 STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
@@ -96,8 +98,10 @@ class _State:
     faults_served: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
-class FakeGemini:
+class FakeGemini(LocalServer):
     """A threaded HTTP server playing scripted Gemini responses."""
+
+    name = "fake-gemini"
 
     def __init__(self, scripts: dict[str, list[Reply | Fault]] | None = None, *,
                  default: str = "default") -> None:
@@ -106,27 +110,7 @@ class FakeGemini:
         self.requests: list[RecordedRequest] = []
         self._state = _State()
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
 
-    def start(self) -> str:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, name="fake-gemini",
-                         daemon=True).start()
-        return self.base_url
-
-    @property
-    def base_url(self) -> str:
-        assert self._httpd is not None, "not started"
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
 
     def scripted(self, script: str | None = None) -> list[RecordedRequest]:
         """The generate requests answered from a script (optionally: that one)."""
@@ -254,3 +238,6 @@ class _Handler(BaseHTTPRequestHandler):
         data = payload.encode()
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
+
+
+FakeGemini.handler = _Handler

@@ -36,8 +36,10 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Union
+
+from tests.local_server import LocalServer
 
 MARKER = re.compile(r"\[\[fake:([A-Za-z0-9_.-]+)\]\]")
 ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error",
@@ -221,8 +223,10 @@ def _all_text(node: Any, out: list[str]) -> None:
                 _all_text(node[key], out)
 
 
-class FakeOpenAI:
+class FakeOpenAI(LocalServer):
     """A threaded HTTP server that plays scripted Responses API answers."""
+
+    name = "fake-openai"
 
     def __init__(self, scripts: dict[str, list[Step]] | None = None,
                  default: str = "default") -> None:
@@ -231,34 +235,7 @@ class FakeOpenAI:
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._attempts: dict[tuple[str, int], int] = {}
-        self._httpd: ThreadingHTTPServer | None = None
 
-    def start(self) -> str:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, name="fake-openai",
-                         daemon=True).start()
-        return self.base_url
-
-    @property
-    def base_url(self) -> str:
-        assert self._httpd is not None, "not started"
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> "FakeOpenAI":
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def response_requests(self, script: str | None = None) -> list[RecordedRequest]:
         with self._lock:
@@ -372,3 +349,6 @@ class _Handler(BaseHTTPRequestHandler):
         data = payload.encode()
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
+
+
+FakeOpenAI.handler = _Handler

@@ -44,13 +44,14 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 
 from tests.agent.anthropic_wire import (ERROR_TYPES, MODELS, Cut, Fault, Reply, Stall, Step,
                                         cut, fault, message_start, model_info, reply,
                                         sse_events, stall, text, thinking, tool_use,
                                         whole_message)
+from tests.local_server import LocalServer
 
 __all__ = ["FakeAnthropic", "RecordedRequest", "per_session", "Step", "reply", "thinking",
            "text", "tool_use", "fault", "cut", "stall", "Reply", "Fault", "Cut", "Stall"]
@@ -70,8 +71,10 @@ class RecordedRequest:
 
 # -- the server ----------------------------------------------------------------------------
 
-class FakeAnthropic:
+class FakeAnthropic(LocalServer):
     """A threaded HTTP server that plays scripted model responses."""
+
+    name = "fake-anthropic"
 
     def __init__(self, scripts: dict[str, list[Step]] | None = None, *,
                  default: str | None = "default",
@@ -84,41 +87,17 @@ class FakeAnthropic:
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # lifecycle
     def start(self, scripts: dict[str, list[Step]] | None = None) -> str:
         """Listen on an ephemeral 127.0.0.1 port; return the base URL."""
         if scripts:
             self.scripts.update(scripts)
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        name="fake-anthropic", daemon=True)
-        self._thread.start()
-        return self.base_url
-
-    @property
-    def base_url(self) -> str:
-        assert self._httpd is not None, "not started"
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return super().start()
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> "FakeAnthropic":
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().stop()
 
     # queries for tests
     def message_requests(self) -> list[RecordedRequest]:
@@ -312,3 +291,4 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
+FakeAnthropic.handler = _Handler
