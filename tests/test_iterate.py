@@ -14,12 +14,16 @@ from typing import Any
 import requests
 
 from helpers import wait_for
-from tests.test_github import CHANGE, git, world  # noqa: F401 - world is a fixture
+from tests import test_github
+from tests.test_github import CHANGE, git
+
+# The same kind of module server (its own instance for this module).
+world = test_github.world
 
 URL = "https://github.com/acme/widgets"
 
 
-def start(world, parent: dict[str, Any] | None, prompt: str, variations: int = 1,  # noqa: F811
+def start(world, parent: dict[str, Any] | None, prompt: str, variations: int = 1,
           token: str | None = None, url: str = URL) -> requests.Response:
     body: dict[str, Any] = {"github_url": url, "prompt": prompt, "variations": variations}
     if parent is not None:
@@ -27,21 +31,21 @@ def start(world, parent: dict[str, Any] | None, prompt: str, variations: int = 1
     return world.api("POST", "/runs", body, token=token)
 
 
-def finished(world, run_id: str, token: str | None = None) -> dict[str, Any]:  # noqa: F811
+def finished(world, run_id: str, token: str | None = None) -> dict[str, Any]:
     def ended() -> dict[str, Any] | None:
         detail = world.api("GET", f"/runs/{run_id}", token=token).json()
         return detail if detail["status"] in ("completed", "failed") else None
     return wait_for(ended, timeout=60, interval=0.2)
 
 
-def diff_of(world, run_id: str, variation: int) -> dict[str, Any]:  # noqa: F811
+def diff_of(world, run_id: str, variation: int) -> dict[str, Any]:
     resp = world.api("GET", f"/runs/{run_id}/variations/{variation}/diff")
     assert resp.status_code == 200, resp.text
     return resp.json()
 
 
 def test_the_child_starts_from_the_parents_change_and_its_diff_shows_only_the_new_work(
-        world):  # noqa: F811
+        world):
     parent = world.run("acme/widgets", f"Make widgets\n{CHANGE} v1.fail=1 v2.truncate=1",
                        variations=3)
     base = parent["base_commit"]
@@ -102,7 +106,7 @@ def test_the_child_starts_from_the_parents_change_and_its_diff_shows_only_the_ne
     assert len(world.api("GET", "/runs?limit=100").json()["runs"]) == before
 
 
-def test_another_principals_run_cannot_be_a_parent(world):  # noqa: F811
+def test_another_principals_run_cannot_be_a_parent(world):
     parent = world.run("acme/widgets", CHANGE)
     origin = {"run_id": parent["run_id"], "variation_id": 0}
     for run_id in (parent["run_id"], "run-0000000000"):
