@@ -1,6 +1,5 @@
 """``python -m agent``: settings → clone → (parent's change) → setup → (baseline checks) →
 Claude Code → diff → checks, as protocol lines.
-checks, as protocol lines.
 
 With ``PREPARED=1`` the workspace was cloned and set up already (the local runtime's
 once-per-run prepare step, ``MODE=setup``): both are skipped and the commit is read from
