@@ -1,5 +1,5 @@
-"""``python -m agent``: settings → clone → setup → (baseline checks) → Claude Code → diff →
-checks, as protocol lines.
+"""``python -m agent``: settings → clone → (parent's change) → setup → (baseline checks) →
+Claude Code → diff → checks, as protocol lines.
 
 With ``PREPARED=1`` the workspace was cloned and set up already (the local runtime's
 once-per-run prepare step, ``MODE=setup``): both are skipped and the commit is read from
@@ -20,7 +20,7 @@ import time
 import traceback
 from typing import Any
 
-from . import checks, clone, config, diff, engines, protocol, setup
+from . import base_change, checks, clone, config, diff, engines, protocol, setup
 from .output import Emitter, Scrubber, secrets_from
 
 # After SIGTERM the run gets this long to clean up before the process exits regardless;
@@ -75,8 +75,13 @@ class Agent:
                 commit = await clone.checked_out(settings.clone_dir)
             except clone.CloneError as exc:
                 return self.fail("clone_failed", str(exc))
+            # A prepared clone has the parent's change committed already (the setup run
+            # applied it): HEAD is the diff's base, the parent's commit the repository's.
+            base = commit
+            if settings.base_change is not None:
+                commit = settings.base_change.commit
             self.out.emit(protocol.STATUS, phase="cloned", commit=commit,
-                          path=settings.clone_dir, prepared=True)
+                          path=settings.clone_dir, prepared=True, **_lineage(settings))
         else:
             self.out.emit(protocol.STATUS, phase="cloning", repo_url=settings.repo_url)
             try:
@@ -86,8 +91,17 @@ class Agent:
                                                progress=line))
             except clone.CloneError as exc:
                 return self.fail("clone_failed", str(exc))
+            base = commit
+            if settings.base_change is not None:
+                # Before the setup: it may depend on what the parent's change added.
+                commit = settings.base_change.commit
+                try:
+                    base = await base_change.apply(settings.clone_dir, settings.base_change)
+                except base_change.BaseChangeError as exc:
+                    return self.fail("clone_failed", "could not start from the parent's "
+                                                     f"change: {exc}")
             self.out.emit(protocol.STATUS, phase="cloned", commit=commit,
-                          path=settings.clone_dir)
+                          path=settings.clone_dir, **_lineage(settings))
             finished = await setup.run(settings, self.out)
             if finished is not None and not finished["passed"]:
                 return self.fail("setup_failed", setup.failure_message(finished))
@@ -101,7 +115,7 @@ class Agent:
         # What exists besides the cloned commit before the model starts (the setup's venv,
         # say) is not the model's work: the diff leaves it out.
         try:
-            untouched = await diff.untouched(settings.clone_dir, commit)
+            untouched = await diff.untouched(settings.clone_dir, base)
         except diff.DiffError as exc:
             return self.fail("diff_failed", str(exc))
 
@@ -109,7 +123,7 @@ class Agent:
         changes = None
         if outcome.has_work:
             try:
-                changes = await diff.collect(settings.clone_dir, commit, exclude=untouched)
+                changes = await diff.collect(settings.clone_dir, base, exclude=untouched)
             except diff.DiffError as exc:
                 return self.fail("diff_failed", str(exc))
             self.out.emit(protocol.DIFF, **changes.event_fields())
@@ -121,6 +135,13 @@ class Agent:
             return self.fail(outcome.code or "agent_error", outcome.message,
                              **(outcome.detail or {}))
         return self.finish(files_changed=len(changes.files) if changes else 0)
+
+
+def _lineage(settings: config.Settings) -> dict[str, Any]:
+    """The ``cloned`` line's ``parent``, when the clone started from another run's change."""
+    if settings.base_change is None:
+        return {}
+    return {"parent": settings.base_change.parent()}
 
 
 def _signal_children(sig: int) -> None:

@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from . import engines
+from . import base_change, engines
+from .base_change import BaseChange
 
 DEFAULT_MODEL = engines.default_model(engines.DEFAULT_ENGINE)
 DEFAULT_MAX_TURNS = 30
@@ -91,6 +92,8 @@ class Settings:
     mode: str = "run"
     # The egress proxy URL for the setup command only (never the model's or a check's).
     setup_proxy: str | None = None
+    # Start from another run's variation: its base commit plus its change (BASE_PATCH...).
+    base_change: BaseChange | None = None
 
     @property
     def clone_dir(self) -> str:
@@ -228,8 +231,16 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         checks=_checks(env),
         baseline_checks=_text(env, "BASELINE_CHECKS") == "1",
         mode=mode,
+        base_change=_base_change(env),
         **_setup(env),
     )
+
+
+def _base_change(env: Mapping[str, str]) -> BaseChange | None:
+    try:
+        return base_change.from_env(env)
+    except base_change.BaseChangeError as exc:
+        raise ConfigError("BASE_COMMIT", str(exc)) from None
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

@@ -85,6 +85,12 @@ class Run(BaseModel):
     checks = JSONField(null=True)
     # The commit the first variation's clone checked out (each variation keeps its own).
     base_commit = CharField(max_length=64, null=True)
+    # The variation this run iterates on (``from`` in the request), and the change every
+    # variation starts from: {commit, patch}, copied from the parent when the run was made
+    # so the run needs neither the parent's workspace nor the parent itself any more.
+    parent_run = CharField(max_length=63, null=True, index=True)
+    parent_variation = IntegerField(null=True)
+    base_change = JSONField(null=True)
 
 
 # What a variation's ``setup`` keeps of the agent's ``setup_finished`` line.

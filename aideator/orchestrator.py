@@ -44,7 +44,22 @@ def _spec(run: Run, variation: Variation,
                          checks=tuple(run.checks or ()),
                          # One variation measures the baseline: the same checks on the
                          # unchanged clone, in its own sandbox, before its model starts.
-                         baseline=variation.index == 0 and bool(run.checks))
+                         baseline=variation.index == 0 and bool(run.checks),
+                         base_change=base_change_of(run))
+
+
+def base_change_of(run: Run) -> dict[str, Any] | None:
+    if not run.base_change:
+        return None
+    return {**run.base_change, "parent_run": run.parent_run,
+            "parent_variation": run.parent_variation}
+
+
+def _lineage(parent: Mapping[str, Any] | None) -> dict[str, Any]:
+    if parent is None:
+        return {}
+    return {"parent_run": parent["run_id"], "parent_variation": parent["variation_id"],
+            "base_change": {"commit": parent["commit"], "patch": parent["patch"]}}
 
 
 def variation_prompt(run: Run, variation: Variation) -> str:
@@ -106,9 +121,11 @@ class Orchestrator:
                checks: list[Mapping[str, Any]] | None = None,
                setup: Mapping[str, Any] | None = None,
                created_by: tuple[str | None, str | None] = (None, None),
-               admit: Callable[[], None] | None = None) -> Run:
+               admit: Callable[[], None] | None = None,
+               parent: Mapping[str, Any] | None = None) -> Run:
         """Store a new run with its variations, holding its lease, and start it.
-        ``admit`` runs first in the same transaction and may refuse (raise)."""
+        ``admit`` runs first in the same transaction and may refuse (raise). ``parent``:
+        {run_id, variation_id, commit, patch}, the change its variations start from."""
         with write_transaction():
             if admit is not None:
                 admit()
@@ -116,7 +133,8 @@ class Orchestrator:
                              variation_count=len(variation_configs),
                              agent_config=dict(agent_config), runtime=self._runtime.name,
                              created_by=created_by[0], created_by_name=created_by[1],
-                             checks=[dict(c) for c in checks] if checks else None)
+                             checks=[dict(c) for c in checks] if checks else None,
+                             **_lineage(parent))
             variations = [Variation.create(run=run, index=i, config=dict(config),
                                            job_name=job_name(run.id, i),
                                            setup=dict(setup) if setup else None)

@@ -31,6 +31,13 @@ def run_link(run_id: str) -> str:
 
 def mail_of(run: Run, v: Variation, link: str | None = None) -> patch.Mail:
     """The variation's patch mail; a 409 if it has no change a patch can carry."""
+    if run.base_change:
+        # Its diff is against its parent's change, not its base commit alone: a mail of it
+        # would not apply there, and a series of the two is not built yet.
+        raise ApiError(409, "patch_unavailable",
+                       f"variation {v.index} of run {run.id} builds on variation "
+                       f"{run.parent_variation} of run {run.parent_run}: a patch or pull "
+                       "request of a run that iterates on another is not available yet")
     try:
         return patch.build(run_id=run.id, variation=v.index, prompt=run.prompt,
                            config=v.config or {}, diff=v.diff, status=v.status,

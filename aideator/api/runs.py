@@ -14,7 +14,7 @@ from ..models import RUN_ENDED, Run, Selection, Variation, db, utcnow
 from ..naming import is_run_id
 from ..run_request import checks, setup_request, variation_configs
 from ..schemas import ValidationFailed
-from . import comparison, views
+from . import comparison, lineage, views
 from .errors import ApiError, json_body
 
 bp = Blueprint("runs", __name__)
@@ -50,13 +50,16 @@ def create_run() -> Any:
         setup = setup_request(body)
     except ValidationFailed as exc:
         raise ApiError(422, "validation_error", exc.message, exc.field) from None
+    parent = lineage.parent_change(body["from"], body["github_url"]) if "from" in body \
+        else None
     created_by = auth.actor()
     try:
         run = service().orchestrator.submit(
             github_url=body["github_url"], prompt=body["prompt"],
             agent_config=body.get("agent_config", {}), variation_configs=configs,
             checks=run_checks, setup=setup,
-            created_by=created_by, admit=lambda: limits.admit(created_by[0], quota))
+            created_by=created_by, admit=lambda: limits.admit(created_by[0], quota),
+            parent=parent)
     except limits.LimitExceeded as exc:
         raise ApiError(429, "limit_exceeded", exc.detail,
                        headers={"Retry-After": str(exc.retry_after)}) from None

@@ -10,7 +10,7 @@ from ..config import Settings
 from ..eventlog import event_count
 from ..github import pulls
 from ..models import SETUP_FIELDS, VARIATION_ENDED, Run, Selection, Variation
-from . import checks
+from . import checks, lineage
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -60,7 +60,8 @@ def run_summary(run: Run, winner: int | None) -> dict[str, Any]:
             "status": run.status, "variations": run.variation_count,
             "created_at": iso(run.created_at), "finished_at": iso(run.finished_at),
             "winning_variation_id": winner,
-            "created_by": principal_ref(run.created_by, run.created_by_name)}
+            "created_by": principal_ref(run.created_by, run.created_by_name),
+            "parent": lineage.parent_of(run)}
 
 
 def diff_url(run_id: str, index: int) -> str:
@@ -137,6 +138,7 @@ def run_detail(run: Run) -> dict[str, Any]:
             "status": run.status, "runtime": run.runtime, "agent_config": run.agent_config,
             "stream_url": stream_url(run.id), "created_at": iso(run.created_at),
             "finished_at": iso(run.finished_at), "base_commit": run.base_commit,
+            "parent": lineage.parent_of(run), "children": lineage.children_of(run),
             "duration_seconds": seconds_between(run.created_at, run.finished_at),
             "event_count": event_count(run.id),
             "created_by": principal_ref(run.created_by, run.created_by_name),

@@ -17,14 +17,15 @@ from typing import Callable, Iterator, Sequence
 
 from peewee import Database, Model, PostgresqlDatabase
 
-from . import v2_leases, v3_access, v4_warnings, v5_usage, v6_checks, v7_setup, v8_github
+from . import (v2_leases, v3_access, v4_warnings, v5_usage, v6_checks, v7_setup, v8_github,
+               v9_lineage)
 
 log = logging.getLogger(__name__)
 
 STEPS: dict[int, Callable[[Database], None]] = {2: v2_leases.upgrade, 3: v3_access.upgrade,
                                                 4: v4_warnings.upgrade, 5: v5_usage.upgrade,
                                                 6: v6_checks.upgrade, 7: v7_setup.upgrade,
-                                                8: v8_github.upgrade}
+                                                8: v8_github.upgrade, 9: v9_lineage.upgrade}
 LATEST = max(STEPS)
 # Any constant shared by every replica: the key of the advisory lock.
 LOCK_KEY = 0x41494445   # "AIDE"

@@ -21,7 +21,9 @@ from .. import engines
 # anyone allowed to ``get jobs`` can read and etcd keeps.
 SECRET_VARIABLES = frozenset({"PROMPT", "SETUP", "CHECKS", "ANTHROPIC_API_KEY",
                               "OPENAI_API_KEY", "GEMINI_API_KEY",
-                              "GIT_CONFIG_VALUE_1", "SETUP_PROXY"})
+                              "GIT_CONFIG_VALUE_1", "SETUP_PROXY",
+                              # The parent variation's change is the user's code.
+                              "BASE_PATCH"})
 # Knobs of a variation's config that are not agent settings: the prompt travels as PROMPT.
 _NOT_KNOBS = frozenset({"prompt"})
 
@@ -55,7 +57,8 @@ def agent_environment(*, run_id: str, variation_id: int, repo_url: str, prompt: 
                       config: Mapping[str, Any], workspace: str, gateway_url: str = "",
                       gateway_token: str = "",
                       checks: Sequence[Mapping[str, Any]] = (),
-                      baseline: bool = False) -> dict[str, str]:
+                      baseline: bool = False,
+                      base_change: Mapping[str, Any] | None = None) -> dict[str, str]:
     """The variables one variation's agent runs with (secrets excluded).
 
     ``prompt`` is the one this variation runs (its own or the run's). ``ENGINE`` names
@@ -82,6 +85,12 @@ def agent_environment(*, run_id: str, variation_id: int, repo_url: str, prompt: 
             env[key.upper()] = _env_value(value)
     env["PROMPT"] = prompt
     env["ENGINE"] = engine
+    if base_change:
+        # Start from another run's variation (agent/base_change.py applies it).
+        env["BASE_PATCH"] = base_change["patch"]
+        env["BASE_COMMIT"] = base_change["commit"]
+        env["PARENT_RUN_ID"] = str(base_change.get("parent_run") or "")
+        env["PARENT_VARIATION_ID"] = str(base_change.get("parent_variation") or 0)
     if gateway_url:
         env.update(gateway_environment(gateway_url, gateway_token, engine))
     return env

@@ -38,6 +38,8 @@ class VariationSpec:
     checks: tuple[Mapping[str, Any], ...] = ()
     baseline: bool = False
     setup: SetupSpec | None = None
+    # Start from another run's variation: {commit, patch, parent_run, parent_variation}.
+    base_change: Mapping[str, Any] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -125,7 +125,8 @@ class LocalRuntime:
                                      config=spec.config,
                                      workspace=os.path.join(where, "workspace"),
                                      gateway_url=gateway, gateway_token=spec.gateway_token,
-                                     checks=spec.checks, baseline=spec.baseline))
+                                     checks=spec.checks, baseline=spec.baseline,
+                                     base_change=spec.base_change))
         env["HOME"] = os.path.join(where, "home")
         # The default command is ``python -m agent``: let it find the agent package.
         env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(agent.__file__)))

@@ -92,3 +92,33 @@ def test_download_the_patch_and_open_a_pull_request_from_a_finished_variation(
     browser.refresh()
     wait_until(browser, f"document.querySelector('{column} .pr-link')?.hidden === false")
     assert len(github.pulls) == 1
+
+
+def test_iterate_on_a_finished_variation_from_its_run_page(
+        browser: Any, github_world: tuple[Server, FakeGitHub]) -> None:
+    """*Iterate on this one* opens the new-run form with the repository filled in; the run
+    it starts starts from that change, and both run pages link each other."""
+    server, _ = github_world
+    parent = finished_run(server)
+    browser.get(f"{server.base}/runs/{parent}")
+    wait_until(browser, "document.querySelector('#variation-0 .iterate')?.hidden === false")
+    browser.find_element(By.CSS_SELECTOR, "#variation-0 .iterate").click()
+    wait_until(browser, "document.getElementById('github_url')?.value !== ''")
+    assert browser.find_element(By.ID, "github_url").get_attribute("value") == \
+        "https://github.com/acme/widgets"
+    assert parent in browser.find_element(By.CSS_SELECTOR, "[data-role=iterating]").text
+    browser.find_element(By.ID, "prompt").send_keys("Refine\ndel=src/new.py")
+    browser.find_element(By.ID, "start-run").click()
+    wait_until(browser, lambda d: "/runs/run-" in d.current_url)
+    child = browser.current_url.rsplit("/", 1)[1]
+    detail = wait_for(lambda: (lambda d: d if d["status"] == "completed" else None)(
+        requests.get(server.url(f"/runs/{child}"), timeout=10).json()), timeout=30)
+    assert detail["parent"] == {"run_id": parent, "variation_id": 0}
+    # Deleting the file only the parent's change added: the child started from it.
+    diff = requests.get(server.url(f"/runs/{child}/variations/0/diff"), timeout=10).json()
+    assert diff["files"] == ["src/new.py"] and "-added by variation 0" in diff["patch"]
+    wait_until(browser, "document.querySelector('[data-role=parent] a') !== null")
+    browser.find_element(By.CSS_SELECTOR, "[data-role=parent] a").click()
+    wait_until(browser, lambda d: d.current_url.endswith(f"/runs/{parent}"))
+    wait_until(browser, "document.querySelector('[data-role=children] a') !== null")
+    assert browser.find_element(By.CSS_SELECTOR, "[data-role=children] a").text == child

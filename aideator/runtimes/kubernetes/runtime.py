@@ -140,7 +140,8 @@ class KubernetesRuntime:
                                 config=spec.config, workspace=manifests.WORKSPACE,
                                 gateway_url=gateway_url(self._settings),
                                 gateway_token=spec.gateway_token,
-                                checks=spec.checks, baseline=spec.baseline)
+                                checks=spec.checks, baseline=spec.baseline,
+                                base_change=spec.base_change)
         if spec.setup is not None:
             env.update(setup_environment(spec.setup.environment(),
                                          gateway_url(self._settings), spec.gateway_token,

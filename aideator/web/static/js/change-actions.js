@@ -18,6 +18,12 @@ export class ChangeActions {
       type: 'button', class: 'button secondary pull-request', hidden: true,
       onclick: () => this.openPullRequest(),
     }, 'Open pull request');
+    // A new run whose variations all start from this one's change (the new-run form,
+    // prefilled; the run page is runs/<id>, the form the app's root).
+    this.iterate = el('a', {
+      class: 'button secondary iterate', hidden: true,
+      href: `../?from=${encodeURIComponent(runId)}&variation=${index}`,
+    }, 'Iterate on this one');
     this.link = el('a', { class: 'pr-link', hidden: true, rel: 'noopener noreferrer', target: '_blank' });
     this.message = el('p', { class: 'change-message', role: 'alert', hidden: true });
     this.tokenInput = el('input', {
@@ -29,7 +35,7 @@ export class ChangeActions {
       onsubmit: (event) => { event.preventDefault(); this.connectGitHub(); },
     }, el('label', { text: 'Connect GitHub: a token that can push to this repository' }),
     this.tokenInput, el('button', { type: 'submit', class: 'button primary' }, 'Connect'));
-    this.node = el('div', { class: 'change-actions' }, this.download, this.pull, this.link,
+    this.node = el('div', { class: 'change-actions' }, this.download, this.pull, this.iterate, this.link,
       this.message, this.connect);
   }
 
@@ -37,6 +43,7 @@ export class ChangeActions {
   apply(variation, ended) {
     this.download.hidden = !(ended && variation.patch_url);
     this.pull.hidden = !(ended && variation.patch_url) || Boolean(variation.pull_request);
+    this.iterate.hidden = !(ended && variation.patch_url);
     if (variation.pull_request) this.showPullRequest(variation.pull_request);
   }
 

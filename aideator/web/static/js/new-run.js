@@ -101,8 +101,30 @@ function config(prefix) {
   return result;
 }
 
+// "Iterate on this one" (a finished variation on the run page) opens this form with
+// ?from=<run id>&variation=<n>: the new run starts from that variation's change.
+const params = new URLSearchParams(window.location.search);
+const origin = params.has('from') && /^\d+$/.test(params.get('variation') || '')
+  ? { run_id: params.get('from'), variation_id: Number(params.get('variation')) } : null;
+
+async function showOrigin() {
+  const note = form.querySelector('[data-role="iterating"]');
+  note.hidden = false;
+  note.replaceChildren('Iterating on ',
+    el('a', { href: `runs/${encodeURIComponent(origin.run_id)}`, text: origin.run_id }),
+    `, variation ${origin.variation_id}: every variation starts from its change.`);
+  try {
+    const parent = await api.getRun(origin.run_id);
+    form.elements.github_url.value = parent.github_url;
+    form.elements.github_url.readOnly = true;
+  } catch (err) {
+    showError(err);
+  }
+}
+
 function body() {
   const request = { github_url: form.elements.github_url.value.trim(), prompt: form.elements.prompt.value };
+  if (origin) request.from = origin;
   const variations = form.elements.variations.value.trim();
   if (variations !== '') request.variations = /^\d+$/.test(variations) ? Number(variations) : variations;
   const shared = config('agent_config');
@@ -176,3 +198,4 @@ form.querySelector('[data-config="agent_config"]').append(...knobFields('agent_c
 perVariation.addEventListener('change', layoutVariationConfigs);
 form.elements.variations.addEventListener('input', layoutVariationConfigs);
 form.addEventListener('submit', submit);
+if (origin) showOrigin();

@@ -62,9 +62,26 @@ function pageError(message) {
   node.hidden = !message;
 }
 
+// The variation this run iterates on, and the runs that iterate on this one.
+function lineage(run) {
+  const link = (id) => el('a', { href: encodeURIComponent(id), text: id });
+  const parts = [];
+  if (run.parent) {
+    parts.push(el('span', { class: 'run-parent', dataset: { role: 'parent' } }, ' · from ',
+      link(run.parent.run_id), `, variation ${run.parent.variation_id}`));
+  }
+  if (run.children?.length) {
+    const children = el('span', { class: 'run-children', dataset: { role: 'children' } }, ' · iterated on by ');
+    run.children.forEach((id, i) => children.append(...(i ? [', '] : []), link(id)));
+    parts.push(children);
+  }
+  return parts;
+}
+
 function showHead(run) {
   role(head, 'meta').replaceChildren(repoLink(run.github_url),
-    ` · ${plural(run.variations.length, 'variation')} · started ${when(run.created_at)} · ${run.runtime} runtime`);
+    ` · ${plural(run.variations.length, 'variation')} · started ${when(run.created_at)} · ${run.runtime} runtime`,
+    ...lineage(run));
   const prompt = role(head, 'prompt');
   prompt.textContent = run.prompt;
   prompt.title = 'Click to show the whole prompt';

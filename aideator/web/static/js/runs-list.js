@@ -14,7 +14,8 @@ function row(run) {
   const link = el('a', { href: `runs/${encodeURIComponent(run.run_id)}`, text: clip(run.prompt, 140) });
   return el('tr', { dataset: { runId: run.run_id } },
     el('td', { class: 'when', text: when(run.created_at) }),
-    el('td', { class: 'what' }, link, el('div', { class: 'muted' }, repoLink(run.github_url), ` · ${run.run_id}`)),
+    el('td', { class: 'what' }, link, el('div', { class: 'muted' }, repoLink(run.github_url), ` · ${run.run_id}`,
+      ...(run.parent ? [' · from ', el('a', { href: `runs/${encodeURIComponent(run.parent.run_id)}`, class: 'run-parent', text: `${run.parent.run_id} #${run.parent.variation_id}` })] : []))),
     el('td', {}, el('span', { class: `badge status-${run.status}`, text: run.status })),
     el('td', { class: 'num', dataset: { label: 'Variations' }, text: String(run.variations) }),
     el('td', { class: 'num', dataset: { label: 'Winner' } },
