@@ -16,9 +16,9 @@ from typing import Any
 from claude_agent_sdk import (ClaudeAgentOptions, ClaudeSDKError, HookMatcher,
                               ResultError, query)
 
-from . import guard
+from . import guard, instructions
 from .config import Settings
-from .outcome import Outcome
+from .outcome import Outcome, model_failure
 from .output import Emitter
 from .translate import Translator
 
@@ -52,25 +52,22 @@ CLI_ENV = {
     "CLAUDE_CODE_DISABLE_LEGACY_MODEL_REMAP": "1",
 }
 
-_SYSTEM_START = ("You are running unattended inside AIdeator: nobody will answer questions. "
-                 "Work only in the current repository. ")
-_SYSTEM_END = ("Make the requested change directly in the files, then reply with a short "
-               "summary of what you changed.")
 
 
 def system_append(shell: bool, default_ms: int = BASH_DEFAULT_TIMEOUT_MS,
                   max_ms: int = BASH_MAX_TIMEOUT_MS) -> str:
     """What the agent is told it can do, appended to Claude Code's own system prompt."""
     if not shell:
-        return (_SYSTEM_START + "You can read, search and edit files, but you cannot run "
-                "commands. " + _SYSTEM_END)
-    return (_SYSTEM_START + "You can read, search and edit files, and run commands with the "
-            "Bash tool (for example the repository's tests, linters or build) to check your "
-            "change. Commands run inside a sandbox with no network access: nothing can be "
-            "downloaded or installed from the internet; use what is already installed. "
-            f"Each command is stopped after {_duration(default_ms)} unless you give it a "
-            f"longer timeout (at most {_duration(max_ms)}), and commands cannot run in the "
-            "background. Do not change the .git directory. " + _SYSTEM_END)
+        return instructions.around("You can read, search and edit files, but you cannot run "
+                                   "commands. ")
+    return instructions.around(
+        "You can read, search and edit files, and run commands with the "
+        "Bash tool (for example the repository's tests, linters or build) to check your "
+        "change. Commands run inside a sandbox with no network access: nothing can be "
+        "downloaded or installed from the internet; use what is already installed. "
+        f"Each command is stopped after {_duration(default_ms)} unless you give it a "
+        f"longer timeout (at most {_duration(max_ms)}), and commands cannot run in the "
+        "background. Do not change the .git directory. ")
 
 
 def _duration(ms: int) -> str:
@@ -78,9 +75,6 @@ def _duration(ms: int) -> str:
 
 
 LIMIT_SUBTYPES = {"error_max_turns", "error_max_budget_usd"}
-# How the service's model gateway words a call it refused because the variation's budget
-# is spent (aideator/gateway/anthropic.py): a limit reached, not a model failure.
-GATEWAY_BUDGET = "aideator gateway: budget exhausted"
 
 
 def tools_for(settings: Settings) -> list[str]:
@@ -172,12 +166,8 @@ async def run(settings: Settings, emitter: Emitter) -> Outcome:
 
 def _outcome(translator: Translator, failure: ClaudeSDKError | None) -> Outcome:
     result, model = translator.result, translator.model_failure
-    if model is not None and GATEWAY_BUDGET in model.message:
-        return Outcome(False, "limit_reached", model.message,
-                       {"reason": "max_budget_usd", "status": model.status})
     if model is not None:
-        return Outcome(False, "model_error", model.message,
-                       {"reason": model.reason, "status": model.status})
+        return model_failure(model.message, model.reason, model.status)
     if result is not None and result.subtype in LIMIT_SUBTYPES:
         return Outcome(False, "limit_reached",
                        f"the agent stopped at a limit ({result.subtype})",

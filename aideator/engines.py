@@ -3,8 +3,10 @@ give, the models each is known to take (offered by the web app's form; any other
 allowed), the model a variation gets when it names none, and the real key the service
 must hold for the gateway to reach the engine's vendor.
 
-The agent has its own registry (agent/engines/); this table is the service's side of the
-same names, kept apart because the service never imports the agent.
+The agent has its own registry (agent/engines/: what it runs, its default models and the
+credential variables its CLIs read); this table adds what only the service needs (labels,
+the models offered, the real keys, the gateway's routes). tests/test_units.py keeps the
+names and the default models of the two in step.
 """
 from __future__ import annotations
 

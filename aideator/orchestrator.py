@@ -308,26 +308,24 @@ class Orchestrator:
             # Nothing would answer its model: fail now, before anything starts, and say
             # which key the service lacks (its siblings of other engines run on).
             log.warning("variation %d of %s not started: %s", spec.index, spec.run_id, reason)
-            metrics.variation_finished("failed", "no_model_key")
-            self._event_log.append(spec.run_id,
-                                   events.variation_error(spec.index, spec.job_name, reason),
-                                   variation=spec.index,
-                                   variation_update={"status": "failed", "error": reason,
-                                                     "finished_at": utcnow()})
-            return "failed"
+            return self._failed(spec, reason, "no_model_key")
         try:
             return collect(runtime=self._runtime, event_log=self._event_log, spec=spec,
                            resume=resume, cancelled=cancelled)
         except Exception as exc:  # noqa: BLE001 - a bug must end as a visible failure
             log.exception("collector for %s failed", spec.job_name)
-            metrics.variation_finished("failed", "internal")
-            reason = f"internal error while following the variation: {exc}"
-            self._event_log.append(spec.run_id,
-                                   events.variation_error(spec.index, spec.job_name, reason),
-                                   variation=spec.index,
-                                   variation_update={"status": "failed", "error": reason,
-                                                     "finished_at": utcnow()})
-            return "failed"
+            return self._failed(spec, f"internal error while following the variation: {exc}",
+                                "internal")
+
+    def _failed(self, spec: VariationSpec, reason: str, cause: str) -> str:
+        """End the variation as failed with ``reason``, visibly (an event and its row)."""
+        metrics.variation_finished("failed", cause)
+        self._event_log.append(spec.run_id,
+                               events.variation_error(spec.index, spec.job_name, reason),
+                               variation=spec.index,
+                               variation_update={"status": "failed", "error": reason,
+                                                 "finished_at": utcnow()})
+        return "failed"
 
     def _finish_when_done(self, run_id: str, collectors: dict[int, gevent.Greenlet],
                           finished: dict[int, str], cancelled: gevent.event.Event) -> None:

@@ -30,7 +30,7 @@ def test_usage_metadata_of_the_last_chunk_is_the_calls():
 
 
 def test_the_real_key_comes_from_the_service_environment_only():
-    up = gemini.Upstream.from_environ({"GEMINI_API_KEY": "real-key",
-                                       "AIDEATOR_GEMINI_URL": "http://127.0.0.1:9/"})
+    up = gemini.upstream({"GEMINI_API_KEY": "real-key",
+                          "AIDEATOR_GEMINI_URL": "http://127.0.0.1:9/"})
     assert up.base_url == "http://127.0.0.1:9" and up.headers == {"x-goog-api-key": "real-key"}
     assert "real-key" not in repr(up)

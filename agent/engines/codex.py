@@ -33,17 +33,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import protocol
+from .. import instructions, protocol
 from ..config import Settings
-from ..outcome import Outcome
+from ..outcome import Outcome, model_failure
 from ..output import Emitter, clip
 
 NAME = "codex"
 ROOT = Path(__file__).resolve().parents[1]
 BINARY = ROOT / "node_modules" / ".bin" / "codex"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-# How the gateway words a call it refused for the budget (aideator/gateway/openai.py).
-GATEWAY_BUDGET = "aideator gateway: budget exhausted"
 
 MAX_TOOL_RESULT_BYTES = 4 * 1024
 MAX_TOOL_INPUT_STRING_BYTES = 4 * 1024
@@ -60,9 +58,6 @@ KILL_GRACE_SECONDS = 5
 
 EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "max"}
 
-_INSTRUCTIONS = ("You are running unattended inside AIdeator: nobody will answer questions. "
-                 "Work only in the current repository. {tools} Make the requested change "
-                 "directly in the files, then reply with a short summary of what you changed.")
 _SHELL = ("You can run commands (for example the repository's tests) to check your change; "
           "they run in a sandbox with no network access, so nothing can be downloaded. "
           "Do not change the .git directory.")
@@ -132,7 +127,7 @@ def config_toml(settings: Settings, environ: dict[str, str]) -> str:
         "model_reasoning_summary": "detailed",
         # The repository's AGENTS.md is not read, as Claude Code reads no CLAUDE.md here.
         "project_doc_max_bytes": 0,
-        "developer_instructions": _INSTRUCTIONS.format(tools=_SHELL if shell else _FILES),
+        "developer_instructions": instructions.around((_SHELL if shell else _FILES) + " "),
     }
     if settings.effort is not None:
         top["model_reasoning_effort"] = EFFORTS[settings.effort]
@@ -459,11 +454,7 @@ def _finish(t: Translator, stopped: str | None, returncode: int | None, idle: in
            duration_api_ms=None, total_cost_usd=None, usage=usage,
            stop_reason=None, text=None if failed else t.final_text)
     if t.failure is not None:
-        message, reason, status = t.failure
-        if GATEWAY_BUDGET in message:
-            return Outcome(False, "limit_reached", message,
-                           {"reason": "max_budget_usd", "status": status})
-        return Outcome(False, "model_error", message, {"reason": reason, "status": status})
+        return model_failure(*t.failure)
     if stopped == "turns":
         return Outcome(False, "limit_reached",
                        "the agent stopped at a limit (error_max_turns)",

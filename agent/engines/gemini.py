@@ -24,9 +24,9 @@ import signal
 import time
 from typing import Any, Iterator
 
-from .. import protocol
+from .. import instructions, protocol
 from ..config import Settings
-from ..outcome import Outcome
+from ..outcome import Outcome, model_failure
 from ..output import Emitter
 from .gemini_events import ModelFailure, Translator
 
@@ -42,10 +42,7 @@ SHELL_TOOLS = ["run_shell_command"]
 # CLI retries failed calls itself (up to general.maxAttempts, 10 by default, with backoff),
 # so this is what stops one that would retry, or wait on a silent stream, for ever.
 DEFAULT_MODEL_SILENCE_SECONDS = 300.0
-GATEWAY_BUDGET = "aideator gateway: budget exhausted"
 
-_UNATTENDED = ("You are running unattended inside AIdeator: nobody will answer questions. "
-               "Work only in the current repository. ")
 
 
 def system_settings(tools: str) -> dict[str, Any]:
@@ -130,9 +127,7 @@ def prompt_text(settings: Settings) -> str:
            "no network access) to check your change. Do not change the .git directory. "
            if settings.tools == "shell" else
            "You can read, search and edit files, but you cannot run commands. ")
-    return (_UNATTENDED + can + "Make the requested change directly in the files, then "
-            "reply with a short summary of what you changed.\n\nThe task:\n\n"
-            + settings.prompt)
+    return instructions.around(can) + "\n\nThe task:\n\n" + settings.prompt
 
 
 def info() -> dict[str, Any]:
@@ -367,12 +362,8 @@ def _finish(translator: Translator, emitter: Emitter, returncode: int | None,
                  # The CLI reports tokens, not prices: the gateway's metering has the cost.
                  total_cost_usd=None, usage=usage, stop_reason=None,
                  text=None if failure else "".join(translator.final_text) or None)
-    if failure is not None and GATEWAY_BUDGET in failure.message:
-        return Outcome(False, "limit_reached", failure.message,
-                       {"reason": "max_budget_usd", "status": failure.status})
     if failure is not None:
-        return Outcome(False, "model_error", failure.message,
-                       {"reason": failure.reason, "status": failure.status})
+        return model_failure(failure.message, failure.reason, failure.status)
     if limit:
         return Outcome(False, "limit_reached", "the agent stopped at a limit (error_max_turns)",
                        {"reason": "error_max_turns"})

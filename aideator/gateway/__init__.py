@@ -26,7 +26,7 @@ from typing import Any
 from flask import Blueprint, Flask, request
 
 from ..config import Settings
-from . import anthropic, gemini, git, openai
+from . import anthropic, gemini, git, openai, relay
 
 PREFIX = "/gateway"
 # Model requests carry the whole conversation (and images): far above the API's limit.
@@ -39,9 +39,9 @@ bp = Blueprint("gateway", __name__)
 @dataclass(frozen=True)
 class Gateway:
     settings: Settings
-    anthropic: anthropic.Upstream
-    openai: openai.Upstream
-    gemini: gemini.Upstream
+    anthropic: relay.Upstream
+    openai: relay.Upstream
+    gemini: relay.Upstream
 
 
 @bp.before_request
@@ -108,9 +108,8 @@ def init_app(app: Flask, settings: Settings | None = None) -> None:
     """Serve the gateway on ``app`` (the main app: its service's settings by default)."""
     if settings is None:
         settings = app.extensions["aideator"].settings
-    app.extensions[EXTENSION] = Gateway(settings, anthropic.Upstream.from_environ(),
-                                         openai.Upstream.from_environ(),
-                                         gemini.Upstream.from_environ())
+    app.extensions[EXTENSION] = Gateway(settings, anthropic.upstream(), openai.upstream(),
+                                         gemini.upstream())
     app.register_blueprint(bp, url_prefix=PREFIX)
 
 

@@ -11,7 +11,6 @@ Only the headers the API needs are forwarded; never the agent's credential.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from flask import current_app, jsonify, request
@@ -28,28 +27,20 @@ RETURN_HEADERS = ("content-type", "content-encoding", "request-id", "retry-after
                   "x-should-retry", "anthropic-ratelimit-requests-limit",
                   "anthropic-ratelimit-requests-remaining",
                   "anthropic-ratelimit-tokens-limit", "anthropic-ratelimit-tokens-remaining")
-# What a refusal for the budget says: the agent recognises it (agent/run.py).
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
                404: "not_found_error", 502: "api_error"}
 
 
-@dataclass(frozen=True)
-class Upstream:
-    base_url: str
-    # The real credential; repr=False keeps it out of any log of this object.
-    headers: Mapping[str, str] = field(repr=False)
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Upstream":
-        environ = os.environ if environ is None else environ
-        base = (environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-        if environ.get("ANTHROPIC_API_KEY"):
-            headers = {"x-api-key": environ["ANTHROPIC_API_KEY"]}
-        elif environ.get("ANTHROPIC_AUTH_TOKEN"):
-            headers = {"authorization": f"Bearer {environ['ANTHROPIC_AUTH_TOKEN']}"}
-        else:
-            headers = {}   # the upstream will answer 401, which the agent reports
-        return cls(base, headers)
+def upstream(environ: Mapping[str, str] | None = None) -> relay.Upstream:
+    environ = os.environ if environ is None else environ
+    base = (environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+    if environ.get("ANTHROPIC_API_KEY"):
+        headers = {"x-api-key": environ["ANTHROPIC_API_KEY"]}
+    elif environ.get("ANTHROPIC_AUTH_TOKEN"):
+        headers = {"authorization": f"Bearer {environ['ANTHROPIC_AUTH_TOKEN']}"}
+    else:
+        headers = {}   # the upstream will answer 401, which the agent reports
+    return relay.Upstream(base, headers)
 
 
 def error(status: int, message: str, headers: Mapping[str, str] | None = None) -> Any:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
 from typing import Any, Mapping
 from urllib.parse import parse_qsl, urlencode
 
@@ -35,17 +34,11 @@ STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 404: "NOT_FOUND
                 502: "UNAVAILABLE"}
 
 
-@dataclass(frozen=True)
-class Upstream:
-    base_url: str
-    headers: Mapping[str, str] = field(repr=False)   # the real key: never in a repr
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Upstream":
-        environ = os.environ if environ is None else environ
-        base = (environ.get("AIDEATOR_GEMINI_URL") or DEFAULT_BASE_URL).rstrip("/")
-        key = environ.get("GEMINI_API_KEY", "")
-        return cls(base, {"x-goog-api-key": key} if key else {})
+def upstream(environ: Mapping[str, str] | None = None) -> relay.Upstream:
+    environ = os.environ if environ is None else environ
+    base = (environ.get("AIDEATOR_GEMINI_URL") or DEFAULT_BASE_URL).rstrip("/")
+    key = environ.get("GEMINI_API_KEY", "")
+    return relay.Upstream(base, {"x-goog-api-key": key} if key else {})
 
 
 class GeminiMeter(Meter):

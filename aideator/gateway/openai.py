@@ -12,7 +12,6 @@ else is a 404. Only the headers the API needs are forwarded, never the agent's c
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from flask import current_app, jsonify, request
@@ -35,19 +34,12 @@ ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error",
 ERROR_CODES = {401: "invalid_api_key", 404: "not_found"}
 
 
-@dataclass(frozen=True)
-class Upstream:
-    base_url: str
-    # The real credential; repr=False keeps it out of any log of this object.
-    headers: Mapping[str, str] = field(repr=False)
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Upstream":
-        environ = os.environ if environ is None else environ
-        base = (environ.get("AIDEATOR_OPENAI_URL") or DEFAULT_BASE_URL).rstrip("/")
-        key = environ.get("OPENAI_API_KEY")
-        # Without a key the upstream answers 401, which the agent reports.
-        return cls(base, {"authorization": f"Bearer {key}"} if key else {})
+def upstream(environ: Mapping[str, str] | None = None) -> relay.Upstream:
+    environ = os.environ if environ is None else environ
+    base = (environ.get("AIDEATOR_OPENAI_URL") or DEFAULT_BASE_URL).rstrip("/")
+    key = environ.get("OPENAI_API_KEY")
+    # Without a key the upstream answers 401, which the agent reports.
+    return relay.Upstream(base, {"authorization": f"Bearer {key}"} if key else {})
 
 
 def error(status: int, message: str) -> Any:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from flask import Response, request
@@ -19,6 +20,15 @@ log = logging.getLogger(__name__)
 
 # The refusal's words, which the engines turn into ``limit_reached``.
 BUDGET_EXHAUSTED = "aideator gateway: budget exhausted"
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """Where a vendor's API is, and the service's real credential for it (read from the
+    service's environment by each vendor's module)."""
+    base_url: str
+    # The real credential; repr=False keeps it out of any log of this object.
+    headers: Mapping[str, str] = field(repr=False)
 
 
 def request_model(body: bytes) -> str | None:

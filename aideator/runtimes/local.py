@@ -267,7 +267,7 @@ class LocalRuntime:
                          else "exit_code")
             return False
         try:
-            prepare.copy_prepared(os.path.join(prepared), directory)
+            prepare.copy_prepared(prepared, directory)
         except (OSError, prepare.CopyFailed) as exc:
             yield Exited(False, f"copying the prepared workspace failed: {exc}",
                          cause="start_failed")
@@ -282,20 +282,18 @@ class LocalRuntime:
             if handle is not None:
                 return handle
             os.makedirs(prepared, exist_ok=True)
-            running = not os.path.exists(os.path.join(prepared, "exit.json"))
-            if running:
-                # Its gateway (for the clone) and its egress proxy: listening before it
-                # starts, served until it ends.
-                self._bridges.open(prepared, egress=self._egress.server)
-                try:
-                    handle = self._launch(prepared, self._argv(prepared, egress=True),
-                                          self._environment(spec, prepared, mode="setup"))
-                except BaseException:
-                    self._bridges.close(prepared)
-                    raise
-                gevent.spawn(self._end_setup, spec.run_id, prepared, handle)
-            else:
-                handle = {"pid": 0, "create_time": 0.0}
+            if os.path.exists(os.path.join(prepared, "exit.json")):
+                return {"pid": 0, "create_time": 0.0}   # it ended: follow what it wrote
+            # Its gateway (for the clone) and its egress proxy: listening before it
+            # starts, served until it ends.
+            self._bridges.open(prepared, egress=self._egress.server)
+            try:
+                handle = self._launch(prepared, self._argv(prepared, egress=True),
+                                      self._environment(spec, prepared, mode="setup"))
+            except BaseException:
+                self._bridges.close(prepared)
+                raise
+            gevent.spawn(self._end_setup, spec.run_id, prepared, handle)
             self._setups[spec.run_id] = handle
             return handle
 
