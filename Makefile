@@ -1,8 +1,8 @@
 # make run   - the service and its web app on http://localhost:8000 (local runtime, SQLite in ./data)
 # make test  - install what the tests need, then run them
 # make test-fast - the tests that start no server, database, browser or agent (~30 s)
-# make bench - figures of the event path, of replicas on PostgreSQL, of the web app, then
-#              of the model gateway
+# make bench - figures of the event path, the clients one worker serves in time, replicas
+#              on PostgreSQL, the web app, the sandbox, the model gateway and setup
 # make demo  - an offline run of three real agents against a fake model (no API key)
 # make lock  - pin the images' dependencies (exact versions, hashes) from the requirements
 PYTHON ?= python3
@@ -56,6 +56,7 @@ test-fast: $(STAMP) $(HELM)
 
 bench: $(STAMP) $(BROWSER) $(SANDBOX) $(ENGINES)
 	$(BIN)/python -m benchmarks.event_path
+	$(BIN)/python -m benchmarks.fanout_capacity
 	$(BIN)/python -m benchmarks.sandbox_start
 	$(BIN)/python -m benchmarks.replicas
 	$(BIN)/python -m benchmarks.web

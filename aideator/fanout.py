@@ -9,6 +9,9 @@ A feed has two possible producers, and both publish only what is stored: the eve
 of the replica that owns the run (right after its commit), or, for a run owned by another
 replica, a follower that reads the store when poked (``mirror``). Publishing is
 idempotent, so a run changing owners never shows a client an event twice.
+
+A client that has caught up may park its socket here (``direct``): then the publisher
+writes each batch to it, framed once for all parked clients, instead of waking it.
 """
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ from dataclasses import dataclass, field
 
 import gevent.event
 
+from . import metrics
+from .direct import Direct, frame
 from .sse import frames_after
 
 
@@ -34,6 +39,8 @@ class _Feed:
     clients: int = 0
     # Set when the store may hold more than the feed (a notification, an ownership change).
     poked: gevent.event.Event = field(default_factory=gevent.event.Event)
+    # Caught-up clients whose sockets the publisher writes (see aideator.direct).
+    parked: set[Direct] = field(default_factory=set)
 
     @property
     def first_seq(self) -> int:
@@ -42,6 +49,14 @@ class _Feed:
     def wake(self) -> None:
         changed, self.changed = self.changed, gevent.event.Event()
         changed.set()
+
+    def hand_back(self, client: Direct) -> None:
+        self.parked.discard(client)
+        client.handed_back.set()
+
+    def hand_back_all(self) -> None:
+        for client in list(self.parked):
+            self.hand_back(client)
 
 
 class Fanout:
@@ -65,6 +80,7 @@ class Fanout:
         feed.owned = False
         feed.poked.set()
         self._drop_if_unused(run_id, feed)
+        feed.hand_back_all()
         feed.wake()
 
     def publish(self, run_id: str, first_seq: int, last_seq: int, chunk: bytes,
@@ -80,6 +96,7 @@ class Fanout:
             # A gap (events stored while nobody here published): restart the window here;
             # clients behind it read the database.
             feed.firsts, feed.chunks, feed.queued_at = [], [], []
+            feed.hand_back_all()
         feed.firsts.append(first_seq)
         feed.chunks.append(chunk)
         feed.queued_at.append(queued_at)
@@ -87,13 +104,37 @@ class Fanout:
         feed.finished = feed.finished or finished
         while len(feed.chunks) > 1 and last_seq - feed.firsts[1] + 1 >= self._window:
             del feed.firsts[0], feed.chunks[0], feed.queued_at[0]
+        if feed.parked:
+            self._write_parked(feed, chunk, first_seq, last_seq, queued_at)
         feed.wake()
+
+    @staticmethod
+    def _write_parked(feed: _Feed, chunk: bytes, first_seq: int, last_seq: int,
+                      queued_at: float | None) -> None:
+        """The batch to every parked client, framed once per framing; those whose socket
+        did not take it whole go back to their greenlets (which send the rest)."""
+        framed: dict[bool, bytes] = {}
+        now = time.monotonic()
+        written = 0
+        for client in list(feed.parked):
+            data = framed.get(client.chunked)
+            if data is None:
+                data = framed[client.chunked] = frame(chunk, client.chunked)
+            whole = client.write(data)
+            client.after, client.written_at = last_seq, now
+            written += 1
+            if not whole or feed.finished:
+                feed.hand_back(client)
+        if written:
+            metrics.events_sent((last_seq - first_seq + 1) * written, "window",
+                                None if queued_at is None else now - queued_at, written)
 
     def end(self, run_id: str) -> None:
         """Nothing more will be stored for the run (it ended without a terminal event)."""
         feed = self._feeds.get(run_id)
         if feed is not None and not feed.finished:
             feed.finished = True
+            feed.hand_back_all()
             feed.wake()
 
     # -- clients -------------------------------------------------------------------------
@@ -133,6 +174,7 @@ class Fanout:
         another replica with Last-Event-ID)."""
         self.closing = True
         for feed in list(self._feeds.values()):
+            feed.hand_back_all()
             feed.wake()
 
     # -- reading -------------------------------------------------------------------------
@@ -167,6 +209,25 @@ class Fanout:
         if queued_at is None or queued_at < since:
             return None
         return time.monotonic() - queued_at
+
+    def park(self, run_id: str, client: Direct, after: int) -> bool:
+        """Park a client that has been sent every event up to ``after``: the publisher
+        writes its socket from now on, until it is handed back (``client.handed_back``).
+        False when it cannot park (it is behind, or the run or this process is ending)."""
+        feed = self._feeds.get(run_id)
+        if (feed is None or feed.last_seq != after or feed.finished or self.closing
+                or client.pending or client.gone):
+            return False
+        client.after = after
+        client.handed_back.clear()
+        feed.parked.add(client)
+        return True
+
+    def unpark(self, run_id: str, client: Direct) -> None:
+        """The client's greenlet writes its socket again (nothing else does from now)."""
+        feed = self._feeds.get(run_id)
+        if feed is not None:
+            feed.parked.discard(client)
 
     def wait(self, run_id: str, after: int, timeout: float) -> None:
         """Block until an event after ``after`` is published, or ``timeout`` passes."""

@@ -156,13 +156,14 @@ _lag_sum = 0.0
 _sent_timer: gevent.Greenlet | None = None
 
 
-def events_sent(count: int, source: str, lag: float | None = None) -> None:
-    """``count`` events sent to a client; ``lag``: since the first of them was read."""
+def events_sent(count: int, source: str, lag: float | None = None, clients: int = 1) -> None:
+    """``count`` events sent to ``clients`` clients in all; ``lag``: since the first of
+    them was read (the same for each of those clients)."""
     global _lag_sum, _sent_timer
     _sent[source] = _sent.get(source, 0) + count
     if lag is not None:
-        _lag_counts[bisect.bisect_left(DELIVERY_LAG._upper_bounds, lag)] += 1
-        _lag_sum += max(lag, 0.0)
+        _lag_counts[bisect.bisect_left(DELIVERY_LAG._upper_bounds, lag)] += clients
+        _lag_sum += max(lag, 0.0) * clients
     if _sent_timer is None:
         _sent_timer = gevent.spawn_later(SENT_FLUSH_SECONDS, flush_sent)
 

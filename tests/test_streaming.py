@@ -2,13 +2,16 @@
 heartbeats, and streams that must not hang."""
 from __future__ import annotations
 
+import http.client
+import socket
 import threading
+import time
 
 import pytest
 import requests
 
 from helpers import Server, start_run, wait_for
-from sse_client import SSEEvent, iter_events, read_events
+from sse_client import SSEEvent, iter_events, parse_frames, read_events
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +69,31 @@ def test_fifty_concurrent_clients_get_identical_sequences(server):
     reference = results[0]
     assert len(reference) == 3 * 301 + 1 + 3 * 2 + 2
     assert all(r == reference for r in results)
+
+
+def test_a_reader_that_stops_reading_gets_every_event_later_and_holds_nobody_up(server):
+    """Streams that have caught up are written by the fan-out itself (one write per batch
+    for all of them): a reader whose socket fills up goes back to its own pace, exactly
+    in order and framed right (HTTP/1.1 chunks, decoded by http.client), while the others
+    finish at theirs."""
+    run = start_run(server, "lines=3000 pad=1500 start_delay=1", variations=2)
+    url = server.base + run["stream_url"]
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", server.port))
+    slow = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    slow.sock = sock
+    slow.request("GET", run["stream_url"])
+    slow_response = slow.getresponse()
+    assert slow_response.status == 200 and slow_response.chunked
+    fast = read_events(url, timeout=60)   # while the slow reader reads nothing
+    assert fast[-1].event == "run_finished"
+    assert len(fast) > 6000   # ~9 MB: far more than both sockets' buffers hold
+    time.sleep(0.5)
+    events, _, rest = parse_frames(slow_response.read())
+    assert rest == b"" and [e.raw for e in events] == [e.raw for e in fast]
+    assert [e.id for e in events] == list(range(1, len(events) + 1))
+    slow.close()
 
 
 def test_a_client_joining_after_the_run_finished_gets_everything(server):

@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from .. import auth, metrics, sse
 from ..config import Settings
+from ..direct import Direct, for_request
 from ..eventlog import stored_frames
 from ..fanout import Fanout
 from ..mirror import Mirror
@@ -62,9 +63,12 @@ CLOSED_DETAIL = {
 
 def event_stream(fanout: Fanout, mirror: Mirror, run_id: str, after: int,
                  heartbeat: float,
-                 recheck: Callable[[], str | None] | None = None) -> Iterator[bytes]:
+                 recheck: Callable[[], str | None] | None = None,
+                 direct: Direct | None = None) -> Iterator[bytes]:
     """The stream's frames. ``recheck`` is asked every half heartbeat whether the stream
-    may go on (None) or why not: then a ``stream_closed`` frame ends it."""
+    may go on (None) or why not: then a ``stream_closed`` frame ends it. With ``direct``
+    (the client's socket), a caught-up stream parks it in the fan-out, which writes the
+    live batches itself, and wakes only to send a heartbeat, recheck or finish."""
     yield sse.RETRY
     mirror.subscribe(run_id)
     metrics.SSE_CLIENTS.inc()
@@ -109,8 +113,19 @@ def event_stream(fanout: Fanout, mirror: Mirror, run_id: str, after: int,
             wait = heartbeat - quiet
             if recheck is not None:
                 wait = min(wait, max(next_check - time.monotonic(), 0.0))
-            fanout.wait(run_id, after, wait)
+            if direct is not None and fanout.park(run_id, direct, after):
+                direct.handed_back.wait(wait)
+                fanout.unpark(run_id, direct)
+                if direct.gone:
+                    return
+                if direct.after > after:
+                    after, quiet_since = direct.after, max(quiet_since, direct.written_at)
+                direct.flush()
+            else:
+                fanout.wait(run_id, after, wait)
     finally:
+        if direct is not None:   # before the socket closes: nothing may write it after
+            fanout.unpark(run_id, direct)
         metrics.SSE_CLIENTS.dec()
         mirror.unsubscribe(run_id)
 
@@ -139,7 +154,8 @@ def stream(run_id: str) -> Any:
     checks = current_app.extensions[STANDING]
     response = Response(event_stream(svc.fanout, svc.mirror, run.id, after,
                                      svc.settings.sse_heartbeat_seconds,
-                                     recheck=lambda: checks.check(principal, run.id)),
+                                     recheck=lambda: checks.check(principal, run.id),
+                                     direct=for_request(request.environ)),
                         mimetype="text/event-stream",
                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     # Called when the server closes the response, whether or not the stream ever started.
