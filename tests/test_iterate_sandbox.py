@@ -53,9 +53,9 @@ def test_a_sandboxed_child_reads_the_parents_change_from_its_read_only_file(tmp_
 
         # Inside the sandbox, at the path it was told, the whole change, read-only.
         (tampered,) = outputs(events, "change_file").values()
-        assert {k: tampered[k] for k in ("path", "bytes", "write_error")} == {"path": "/run/aideator-change/base.patch",
-                            "bytes": len(change.encode()),
-                            "write_error": "Read-only file system"}
+        assert {k: tampered[k] for k in ("path", "bytes", "write_error")} == {
+            "path": "/run/aideator-change/base.patch", "bytes": len(change.encode()),
+            "write_error": "Read-only file system"}
         for env in outputs(events, "env").values():
             environ = env["environ"]
             assert environ["BASE_PATCH_FILE"] == "/run/aideator-change/base.patch"

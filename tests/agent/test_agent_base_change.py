@@ -23,8 +23,8 @@ def parent_change(repo: Path, added: dict[str, str] | None = None) -> tuple[str,
                           check=True).stdout.strip()
     (repo / "greet.txt").write_text("hello, parent\n")
     (repo / "logo.bin").write_bytes(BINARY)
-    for name, text in (added or {}).items():
-        (repo / name).write_text(text)
+    for name, content in (added or {}).items():
+        (repo / name).write_text(content)
     subprocess.run([*git, "add", "-N", "logo.bin", *(added or {})], check=True)
     patch = subprocess.run([*git, "diff", "--binary", "HEAD"], capture_output=True,
                            text=True, check=True).stdout
