@@ -1,8 +1,10 @@
 """Start a variation from another run's variation: the parent's base commit plus its change.
 
-The service passes the change as ``BASE_PATCH`` (a unified diff, ``--binary``, as the
-parent's ``diff`` line reported it), the commit it applies to as ``BASE_COMMIT``, and
-the parent as ``PARENT_RUN_ID``/``PARENT_VARIATION_ID``. After the clone (``--depth 1``
+The service passes the change as a file, read-only and outside the clone, whose path is
+``BASE_PATCH_FILE`` (a unified diff, ``--binary``, as the parent's ``diff`` lines
+reported it; a file because a change may be far larger than one environment variable can
+hold), the commit it applies to as ``BASE_COMMIT``, and the parent as
+``PARENT_RUN_ID``/``PARENT_VARIATION_ID``. After the clone (``--depth 1``
 of the default branch) the wrapper checks out ``BASE_COMMIT`` (fetching it first if the
 default branch has moved on), applies the patch to the work tree and index, and commits
 it in the clone: that commit is the diff's base, so the new run's diff shows only the new
@@ -26,7 +28,9 @@ _IDENTITY = ("-c", "user.name=AIdeator", "-c", "user.email=aideator@localhost",
 
 
 class BaseChangeError(RuntimeError):
-    pass
+    def __init__(self, message: str, field: str = "BASE_COMMIT") -> None:
+        super().__init__(message)
+        self.field = field   # the variable at fault, for a config error
 
 
 @dataclass(frozen=True)
@@ -41,13 +45,24 @@ class BaseChange:
 
 
 def from_env(env: Mapping[str, str]) -> BaseChange | None:
-    """The change to start from, or None; BaseChangeError if the variables are malformed."""
-    patch = env.get("BASE_PATCH") or ""
-    if not patch:
+    """The change to start from, or None; BaseChangeError if the variables are malformed
+    or the file cannot be read."""
+    path = env.get("BASE_PATCH_FILE") or ""
+    if not path:
         return None
     commit = (env.get("BASE_COMMIT") or "").strip()
     if not _COMMIT.fullmatch(commit):
-        raise BaseChangeError("BASE_COMMIT must be a commit id when BASE_PATCH is set")
+        raise BaseChangeError("BASE_COMMIT must be a commit id when BASE_PATCH_FILE is set")
+    try:
+        # Bytes decoded as the service wrote them (UTF-8); surrogateescape keeps any other
+        # byte as it was, so git applies exactly the stored change.
+        with open(path, "rb") as f:
+            patch = f.read().decode("utf-8", "surrogateescape")
+    except OSError as exc:
+        raise BaseChangeError(f"BASE_PATCH_FILE cannot be read: {exc.strerror or exc}",
+                              "BASE_PATCH_FILE") from None
+    if not patch.strip():
+        raise BaseChangeError("BASE_PATCH_FILE is empty", "BASE_PATCH_FILE")
     variation = (env.get("PARENT_VARIATION_ID") or "0").strip()
     return BaseChange(commit=commit, patch=patch,
                       parent_run_id=(env.get("PARENT_RUN_ID") or "").strip()[:63],
@@ -70,8 +85,9 @@ async def apply(repo: str, change: BaseChange) -> str:
         await _git(repo, "fetch", "-q", "--depth", "1", "--no-tags",
                    "--no-recurse-submodules", "origin", change.commit, network=True)
         await _git(repo, "checkout", "-q", "--detach", change.commit)
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".patch",
-                                     delete=False) as f:
+    # A copy in the agent's own TMPDIR: git reads a file it may rely on to end in a newline.
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", errors="surrogateescape",
+                                     suffix=".patch", delete=False) as f:
         f.write(change.patch if change.patch.endswith("\n") else change.patch + "\n")
         name = f.name
     try:

@@ -92,7 +92,8 @@ class Settings:
     mode: str = "run"
     # The egress proxy URL for the setup command only (never the model's or a check's).
     setup_proxy: str | None = None
-    # Start from another run's variation: its base commit plus its change (BASE_PATCH...).
+    # Start from another run's variation: its base commit plus its change (the file
+    # BASE_PATCH_FILE names).
     base_change: BaseChange | None = None
 
     @property
@@ -240,7 +241,7 @@ def _base_change(env: Mapping[str, str]) -> BaseChange | None:
     try:
         return base_change.from_env(env)
     except base_change.BaseChangeError as exc:
-        raise ConfigError("BASE_COMMIT", str(exc)) from None
+        raise ConfigError(exc.field, str(exc)) from None
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

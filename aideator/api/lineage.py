@@ -15,10 +15,15 @@ from ..naming import is_run_id
 from .errors import ApiError
 
 
-# The change reaches the agent in one environment variable (BASE_PATCH), and Linux caps a
-# single one at 128 KiB (MAX_ARG_STRLEN): a larger change would keep the agent from
-# starting. Refused here until it travels as a file.
-MAX_CHANGE_BYTES = 120 * 1024
+# The change reaches the agent as a file (BASE_PATCH_FILE). On Kubernetes that file is a
+# key of the Job's Secret, which the API server caps at 1 MiB in all (MaxSecretSize), and
+# the same Secret holds the prompt (32,000 characters: at most 128,000 bytes), the setup
+# (4,096 characters), the checks (5 commands of 4,000 characters, as JSON: at most
+# about 121,000 bytes) and the variation's credentials (well under 1 KiB): at most about
+# 266,000 bytes, so 720 KiB (737,280 bytes) of change always fits with them. The local
+# runtime has no such limit, but the same cap holds on both, so a run that iterates on one
+# could iterate on the other.
+MAX_CHANGE_BYTES = 720 * 1024
 
 def _same_repository(a: str, b: str) -> bool:
     def norm(url: str) -> str:
@@ -56,11 +61,12 @@ def parent_change(origin: Mapping[str, Any], github_url: str) -> dict[str, Any]:
                        f"variation {index} of run {run.id} cannot be iterated on: its clone "
                        "never reported the commit it started from", "from")
     change = (inherited.get("patch") or "") + diff
-    if len(change.encode("utf-8")) > MAX_CHANGE_BYTES:
+    size = len(change.encode("utf-8", "surrogateescape"))
+    if size > MAX_CHANGE_BYTES:
         raise ApiError(409, "parent_unusable",
-                       f"variation {index} of run {run.id} cannot be iterated on yet: its "
-                       f"change (with its ancestors') is over {MAX_CHANGE_BYTES // 1024} KiB, "
-                       "more than an agent's environment can carry", "from")
+                       f"variation {index} of run {run.id} cannot be iterated on: its change "
+                       f"(with its ancestors') is {size // 1024} KiB, over the "
+                       f"{MAX_CHANGE_BYTES // 1024} KiB a run can start from", "from")
     return {"run_id": run.id, "variation_id": index, "commit": commit, "patch": change}
 
 

@@ -21,9 +21,15 @@ from .. import engines
 # anyone allowed to ``get jobs`` can read and etcd keeps.
 SECRET_VARIABLES = frozenset({"PROMPT", "SETUP", "CHECKS", "ANTHROPIC_API_KEY",
                               "OPENAI_API_KEY", "GEMINI_API_KEY",
-                              "GIT_CONFIG_VALUE_1", "SETUP_PROXY",
-                              # The parent variation's change is the user's code.
-                              "BASE_PATCH"})
+                              "GIT_CONFIG_VALUE_1", "SETUP_PROXY"})
+# Where an agent finds the parent variation's change when it iterates on one (the user's
+# code, up to MAX_CHANGE_BYTES of aideator/api/lineage.py: far more than an environment
+# variable may hold, so a file, whose path is BASE_PATCH_FILE): read-only, outside the
+# clone. The same path on both runtimes: the Kubernetes runtime mounts the Job's Secret
+# key BASE_PATCH_KEY here, the sandboxed local runtime binds its file of the run here.
+BASE_PATCH_DIR = "/run/aideator-change"
+BASE_PATCH_KEY = "base.patch"
+BASE_PATCH_PATH = f"{BASE_PATCH_DIR}/{BASE_PATCH_KEY}"
 # Knobs of a variation's config that are not agent settings: the prompt travels as PROMPT.
 _NOT_KNOBS = frozenset({"prompt"})
 
@@ -58,14 +64,16 @@ def agent_environment(*, run_id: str, variation_id: int, repo_url: str, prompt: 
                       gateway_token: str = "",
                       checks: Sequence[Mapping[str, Any]] = (),
                       baseline: bool = False,
-                      base_change: Mapping[str, Any] | None = None) -> dict[str, str]:
+                      base_change: Mapping[str, Any] | None = None,
+                      base_patch_file: str = BASE_PATCH_PATH) -> dict[str, str]:
     """The variables one variation's agent runs with (secrets excluded).
 
     ``prompt`` is the one this variation runs (its own or the run's). ``ENGINE`` names
     its engine. With a ``gateway_url`` the agent reaches the model and GitHub through the
     service's gateway only, with its own ``gateway_token``: the engine by its CLI's base
     URL and key variables, git by a URL rewrite and a header (GIT_CONFIG_* variables, so
-    no file is written)."""
+    no file is written). With a ``base_change`` its patch is not in the environment: the
+    runtime puts it in the file ``base_patch_file`` (the path as the agent sees it)."""
     engine = config.get("engine") or engines.DEFAULT_ENGINE
     env = {
         "RUN_ID": run_id,
@@ -87,13 +95,18 @@ def agent_environment(*, run_id: str, variation_id: int, repo_url: str, prompt: 
     env["ENGINE"] = engine
     if base_change:
         # Start from another run's variation (agent/base_change.py applies it).
-        env["BASE_PATCH"] = base_change["patch"]
+        env["BASE_PATCH_FILE"] = base_patch_file
         env["BASE_COMMIT"] = base_change["commit"]
         env["PARENT_RUN_ID"] = str(base_change.get("parent_run") or "")
         env["PARENT_VARIATION_ID"] = str(base_change.get("parent_variation") or 0)
     if gateway_url:
         env.update(gateway_environment(gateway_url, gateway_token, engine))
     return env
+
+
+def base_patch_bytes(base_change: Mapping[str, Any]) -> bytes:
+    """The content of the file BASE_PATCH_FILE names: the stored patch, as UTF-8."""
+    return base_change["patch"].encode("utf-8", "surrogateescape")
 
 
 def setup_environment(setup: Mapping[str, str], gateway_url: str, gateway_token: str,

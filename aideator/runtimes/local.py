@@ -17,13 +17,20 @@ else re-attaches to it through ``launcher.pid``, so no agent is ever started twi
 
 A run with a setup is set up once (``prepare.py``): its ``setup/`` directory is launched
 the same way, with the egress proxy bridged in, and each variation starts from a copy.
+
+A run iterating on a variation has the parent's change in ``<run_id>/base.patch``
+(beside its variations' directories, so in no workspace and no diff; removed with the
+run): each of its agents, and its setup, read it at ``BASE_PATCH_FILE`` (inside the
+sandbox, bound read-only at ``agent_env.BASE_PATCH_PATH``).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import signal
+import tempfile
 from typing import Any, Generator, Iterator, Mapping
 
 import gevent
@@ -39,7 +46,7 @@ from ..egress import policy as egress_policy
 from ..egress.proxy import EgressProxy
 from ..naming import is_run_id
 from . import prepare, sandbox
-from .agent_env import agent_environment
+from .agent_env import BASE_PATCH_PATH, agent_environment, base_patch_bytes
 from .base import Exited, Observation, Output, Started, VariationSpec, Waiting
 from .bridge import Bridges, WSGIApp, no_gateway, socket_dir
 from .processes import (alive, exit_from_status, launched_handle, read_status, reap,
@@ -54,6 +61,8 @@ LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launcher.sh
 # ANTHROPIC_* nor GIT_CONFIG_*: the model key stays in the service (the gateway's
 # upstream), and the agent's model and git settings point at the gateway.
 PASSTHROUGH_PREFIXES = ("CLAUDE_CODE_",)
+# The parent variation's change, in the run's directory (a run iterating on one).
+BASE_PATCH = "base.patch"
 READ_SIZE = 1 << 18
 MAX_LINE = 1 << 20
 # How often an idle variation's log is checked for more output: soon after output stops
@@ -101,6 +110,26 @@ class LocalRuntime:
     def _dir(self, run_id: str, index: int) -> str:
         return os.path.join(self._root, run_id, str(index))
 
+    def _base_patch(self, spec: VariationSpec) -> str | None:
+        """The run's file of its parent's change (written once, by whoever gets here
+        first; every writer writes the same bytes), or None for a run that starts from
+        the repository."""
+        if not spec.base_change:
+            return None
+        path = os.path.join(self._root, spec.run_id, BASE_PATCH)
+        if not os.path.exists(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd, part = tempfile.mkstemp(prefix=f".{BASE_PATCH}.", dir=os.path.dirname(path))
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(base_patch_bytes(spec.base_change))
+                os.replace(part, path)   # whole or absent: an agent never reads half of it
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(part)
+                raise
+        return path
+
     def _prepared_dir(self, spec: VariationSpec) -> str | None:
         """The run's setup directory when its variations start from a prepared workspace:
         sandboxed runs with a setup. Unsandboxed (the opt-out), each variation runs the
@@ -116,6 +145,9 @@ class LocalRuntime:
         its sandbox (the run's setup directory, for a prepared variation)."""
         env = dict(self._passthrough)
         where = inside or directory
+        # The parent's change: bound at BASE_PATCH_PATH in the sandbox, else read in place.
+        patch_file = (BASE_PATCH_PATH if self._sandbox.sandboxed
+                      else self._base_patch(spec) or "")
         # Sandboxed, the gateway is on the sandbox's own loopback (the bridge); unsandboxed
         # (the opt-out), at the service's own address.
         gateway = (f"http://127.0.0.1:{sandbox.BRIDGE_PORT}" if self._sandbox.sandboxed
@@ -126,7 +158,8 @@ class LocalRuntime:
                                      workspace=os.path.join(where, "workspace"),
                                      gateway_url=gateway, gateway_token=spec.gateway_token,
                                      checks=spec.checks, baseline=spec.baseline,
-                                     base_change=spec.base_change))
+                                     base_change=spec.base_change,
+                                     base_patch_file=patch_file))
         env["HOME"] = os.path.join(where, "home")
         # The default command is ``python -m agent``: let it find the agent package.
         env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(agent.__file__)))
@@ -140,8 +173,8 @@ class LocalRuntime:
             env.update(spec.setup.environment())
         return env
 
-    def _argv(self, directory: str, *, inside: str | None = None,
-              egress: bool = False) -> list[str]:
+    def _argv(self, directory: str, *, inside: str | None = None, egress: bool = False,
+              base_patch: str | None = None) -> list[str]:
         """The launcher's command line: the agent command, in its sandbox unless opted out."""
         if not self._sandbox.sandboxed:
             return ["/bin/sh", LAUNCHER, directory, *self._settings.agent_command]
@@ -152,7 +185,8 @@ class LocalRuntime:
                                 workspace=os.path.join(directory, "workspace"), home=home,
                                 bridge=socket_dir(directory),
                                 passwd=os.path.join(etc, "passwd"),
-                                group=os.path.join(etc, "group"), inside=inside)
+                                group=os.path.join(etc, "group"), inside=inside,
+                                base_patch=base_patch)
         for name, text in sandbox.etc_files(mounts.at(home)).items():
             with open(os.path.join(etc, name), "w") as f:
                 f.write(text)
@@ -164,7 +198,8 @@ class LocalRuntime:
         """Launch the variation; if it was launched already, its handle."""
         directory = self._dir(spec.run_id, spec.index)
         inside = self._prepared_dir(spec)
-        return self._launch(directory, self._argv(directory, inside=inside),
+        return self._launch(directory, self._argv(directory, inside=inside,
+                                                  base_patch=self._base_patch(spec)),
                             self._environment(spec, directory, inside=inside))
 
     def _launch(self, directory: str, argv: list[str], env: dict[str, str]) -> dict[str, Any]:
@@ -288,7 +323,8 @@ class LocalRuntime:
             # starts, served until it ends.
             self._bridges.open(prepared, egress=self._egress.server)
             try:
-                handle = self._launch(prepared, self._argv(prepared, egress=True),
+                handle = self._launch(prepared, self._argv(prepared, egress=True,
+                                                           base_patch=self._base_patch(spec)),
                                       self._environment(spec, prepared, mode="setup"))
             except BaseException:
                 self._bridges.close(prepared)

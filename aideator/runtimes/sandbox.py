@@ -10,7 +10,9 @@ runtime it runs under bubblewrap (Debian's ``bubblewrap``) with:
 - a private ``/tmp``, its own PID, IPC, UTS, cgroup, user (an unprivileged uid, no
   capability) and network namespaces: only its own loopback, so no TCP port of the host;
 - the bridge directory at ``/run/aideator``: the gateway's Unix socket, served by the
-  service (``bridge.py``), which ``sandbox-init.sh`` exposes on 127.0.0.1:``BRIDGE_PORT``.
+  service (``bridge.py``), which ``sandbox-init.sh`` exposes on 127.0.0.1:``BRIDGE_PORT``;
+- for a run iterating on a variation, the parent's change, one file read-only at
+  ``agent_env.BASE_PATCH_PATH`` (outside the workspace, so never in the diff).
 
 What is not mounted does not exist for it: the data directory, the database, other
 variations, the service's files. The environment is the one the launcher was started with
@@ -26,6 +28,8 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import agent
+
+from .agent_env import BASE_PATCH_PATH
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 INIT_SCRIPT = os.path.join(HERE, "sandbox-init.sh")
@@ -66,6 +70,9 @@ class Mounts:
     # started from the run's prepared workspace sees it where the setup made it, so the
     # absolute paths a setup writes (a venv's scripts) hold.
     inside: str | None = None
+    # The run's file of the parent variation's change (a run iterating on one), bound
+    # read-only at BASE_PATCH_PATH.
+    base_patch: str | None = None
 
     def at(self, path: str) -> str:
         """Where the host ``path`` (the workspace, HOME) is inside the sandbox."""
@@ -203,6 +210,8 @@ def bwrap_argv(command: Sequence[str], mounts: Mounts, *, readable_paths: Sequen
     args += ["--bind", mounts.workspace, mounts.at(mounts.workspace),
              "--bind", mounts.home, mounts.at(mounts.home),
              "--ro-bind", mounts.bridge, BRIDGE_MOUNT, "--ro-bind", INIT_SCRIPT, INIT_MOUNT,
+             *(["--ro-bind", mounts.base_patch, BASE_PATCH_PATH] if mounts.base_patch
+               else []),
              # The root holding the mount points: read-only once they are made.
              "--remount-ro", "/", *namespace_args(), "--chdir", mounts.cwd]
     if info_fd is not None:

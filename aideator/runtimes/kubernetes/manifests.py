@@ -7,7 +7,9 @@ structurally, never by substituting text into YAML, and user text (PROMPT, REPO_
 only ever lands in env *values*. What must not be readable with ``get jobs`` (the prompt,
 the variation's gateway credential) goes into a Secret of its own (:func:`render_secret`,
 named as the Job and owned by it, so it is deleted with it); the Job reads it with
-``secretKeyRef`` and is created suspended, to be resumed once that Secret exists.
+``secretKeyRef`` and is created suspended, to be resumed once that Secret exists. What is
+too large for an environment variable (the parent variation's change of a run iterating
+on one) is a key of the same Secret mounted as a read-only file instead.
 """
 from __future__ import annotations
 
@@ -31,11 +33,20 @@ APP_LABEL = "aideator-agent"
 CONTAINER = "agent"
 # Where the template mounts the workspace volume: what the runtime passes as WORKSPACE.
 WORKSPACE = "/workspace"
+# The volume of the Job's Secret keys given as files (render_job's ``secret_files``).
+SECRET_FILES_VOLUME = "secret-files"
+# Their mode: readable by the owner and the group, which the kubelet makes the pod's
+# fsGroup (the template's runAsGroup too); no one else, no writing.
+SECRET_FILE_MODE = 0o440
+# The API server refuses a Secret whose values add up to more than this (MaxSecretSize).
+MAX_SECRET_BYTES = 1024 * 1024
 
 _DNS1123_SUBDOMAIN = re.compile(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+# A Secret's key, and a file name; not "." or "..", nor a name the kubelet keeps for itself.
+_SECRET_KEY = re.compile(r"^(?!\.\.?$)(?!\.\.)[-._a-zA-Z0-9]+$")
 _PULL_POLICIES = {"Always", "IfNotPresent", "Never"}
 
 
@@ -74,13 +85,16 @@ def render_job(*, run_id: str, variation_id: int, env: Mapping[str, str], image:
                image_pull_policy: str | None = None,
                image_pull_secrets: Sequence[str] = (),
                runtime_class: str = "", secret_env: Collection[str] = (),
+               secret_files: Collection[str] = (), files_dir: str = "",
                cache_claim: str = "", cache_dir: str = "") -> dict[str, Any]:
     """The batch/v1 Job running one variation; raises ValueError on anything the API
     server would reject (names, labels, env names) rather than letting it answer 422.
 
     The variables named in ``secret_env`` are read from the Job's Secret (same name, see
-    :func:`render_secret`) instead of being written into the spec; with any of them the Job
-    is created suspended (no pod can start before its Secret exists). ``cache_claim``: a
+    :func:`render_secret`) instead of being written into the spec; the keys named in
+    ``secret_files`` of that Secret are files in the directory ``files_dir`` (read-only,
+    SECRET_FILE_MODE). With any of either the Job is created suspended (no pod can start
+    before its Secret exists). ``cache_claim``: a
     PersistentVolumeClaim mounted at ``cache_dir``, the setup's package cache (the chart's
     ``agents.setupCache``)."""
     name = job_name(_label_value("run_id", run_id), _variation(variation_id))
@@ -99,7 +113,7 @@ def render_job(*, run_id: str, variation_id: int, env: Mapping[str, str], image:
     job["metadata"].update(name=name, namespace=namespace, labels=dict(labels))
     job["spec"]["ttlSecondsAfterFinished"] = ttl_seconds
     job["spec"]["activeDeadlineSeconds"] = deadline_seconds
-    if secret_env:
+    if secret_env or secret_files:
         job["spec"]["suspend"] = True
     pod = job["spec"]["template"]
     pod["metadata"]["labels"] = dict(labels)
@@ -119,6 +133,16 @@ def render_job(*, run_id: str, variation_id: int, env: Mapping[str, str], image:
     container["resources"] = copy.deepcopy(dict(resources))
     container["env"] = _env(container.get("env", []), env, secret=name,
                             secret_env=frozenset(secret_env))
+    if secret_files:
+        if not files_dir.startswith("/"):
+            raise ValueError(f"files_dir must be an absolute path: {files_dir!r}")
+        for key in secret_files:
+            _check(_SECRET_KEY, "secret file", key, 253)
+        pod["spec"]["volumes"].append({"name": SECRET_FILES_VOLUME, "secret": {
+            "secretName": name, "defaultMode": SECRET_FILE_MODE,
+            "items": [{"key": key, "path": key} for key in sorted(secret_files)]}})
+        container["volumeMounts"].append({"name": SECRET_FILES_VOLUME,
+                                          "mountPath": files_dir, "readOnly": True})
     if cache_claim:
         if not cache_dir.startswith("/"):
             raise ValueError(f"cache_dir must be an absolute path: {cache_dir!r}")
@@ -129,9 +153,12 @@ def render_job(*, run_id: str, variation_id: int, env: Mapping[str, str], image:
 
 
 def render_secret(*, job: Mapping[str, Any], env: Mapping[str, str],
-                  secret_env: Collection[str]) -> dict[str, Any]:
-    """The Secret holding ``job``'s ``secret_env`` variables (from ``env``), owned by the
-    Job as created (its uid), so the garbage collector deletes it with the Job.
+                  secret_env: Collection[str],
+                  files: Mapping[str, bytes] | None = None) -> dict[str, Any]:
+    """The Secret holding ``job``'s ``secret_env`` variables (from ``env``) and its
+    ``files`` (key -> content: the Job's ``secret_files``), owned by the Job as created
+    (its uid), so the garbage collector deletes it with the Job; ValueError when it would
+    be larger than the API server takes.
 
     No ``blockOwnerDeletion``: setting it needs update rights on ``jobs/finalizers``, and
     the Job need not wait for it. Immutable: nothing rewrites it, and the kubelet need not
@@ -142,6 +169,15 @@ def render_secret(*, job: Mapping[str, Any], env: Mapping[str, str],
     missing = [name for name in secret_env if name not in env]
     if missing:
         raise ValueError(f"no value for the Secret's {', '.join(sorted(missing))}")
+    values = {name: env[name].encode() for name in secret_env}
+    for key, content in (files or {}).items():
+        if key in values:
+            raise ValueError(f"the Secret's key {key!r} is both a variable and a file")
+        values[key] = bytes(content)
+    size = sum(len(v) for v in values.values())
+    if size > MAX_SECRET_BYTES:
+        raise ValueError(f"its Secret would hold {size} bytes, more than the "
+                         f"{MAX_SECRET_BYTES} Kubernetes allows")
     return {
         "apiVersion": "v1", "kind": "Secret", "type": "Opaque", "immutable": True,
         "metadata": {"name": meta["name"], "namespace": meta["namespace"],
@@ -149,8 +185,7 @@ def render_secret(*, job: Mapping[str, Any], env: Mapping[str, str],
                      "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job",
                                           "name": meta["name"], "uid": meta["uid"]}]},
         # Secret values are not expanded by the kubelet: no "$" escaping here.
-        "data": {name: base64.b64encode(env[name].encode()).decode()
-                 for name in sorted(secret_env)},
+        "data": {name: base64.b64encode(values[name]).decode() for name in sorted(values)},
     }
 
 

@@ -11,6 +11,8 @@ them (:class:`WarningWatcher`) while any variation is followed. Every call stays
 
 The prompt and the variation's credential never enter the Job spec: the Job is created
 suspended, then its Secret (owned by the Job, so deleted with it), then the Job is resumed.
+The parent variation's change of a run iterating on one is in that Secret too, mounted as
+the file BASE_PATCH_FILE names (too large for an environment variable).
 A service that stops between those steps leaves a suspended Job with no pod, which the
 next owner of the run (re-attaching, or re-creating and finding the Job) completes the
 same way; a Secret never exists without its owner, so none is left behind.
@@ -24,7 +26,8 @@ from typing import Any, Iterator, Mapping
 import gevent
 
 from ... import tracing
-from ..agent_env import SECRET_VARIABLES, agent_environment, setup_environment
+from ..agent_env import (BASE_PATCH_DIR, BASE_PATCH_KEY, SECRET_VARIABLES,
+                         agent_environment, base_patch_bytes, setup_environment)
 from ...config import Settings, gateway_url
 from ..base import Exited, Notice, Observation, VariationSpec, Waiting
 from . import client as kube
@@ -134,7 +137,8 @@ class KubernetesRuntime:
 
     # -- creating a Job ------------------------------------------------------------------
     def _environment(self, spec: VariationSpec) -> tuple[dict[str, str], frozenset[str]]:
-        """The agent's environment, and which of its variables go through the Secret."""
+        """The agent's environment, and which of its variables go through the Secret (its
+        BASE_PATCH_FILE is the Secret's file: see :meth:`_files`)."""
         env = agent_environment(run_id=spec.run_id, variation_id=spec.index,
                                 repo_url=spec.repo_url, prompt=spec.prompt,
                                 config=spec.config, workspace=manifests.WORKSPACE,
@@ -148,11 +152,19 @@ class KubernetesRuntime:
                                          self._settings))
         return env, SECRET_VARIABLES & set(env)
 
+    @staticmethod
+    def _files(spec: VariationSpec) -> dict[str, bytes]:
+        """The Secret's keys the agent reads as files in BASE_PATCH_DIR."""
+        if not spec.base_change:
+            return {}
+        return {BASE_PATCH_KEY: base_patch_bytes(spec.base_change)}
+
     def _render(self, spec: VariationSpec) -> dict[str, Any]:
         s = self._settings
         env, secret_env = self._environment(spec)
         return manifests.render_job(
-            secret_env=secret_env,
+            secret_env=secret_env, secret_files=list(self._files(spec)),
+            files_dir=BASE_PATCH_DIR,
             run_id=spec.run_id, variation_id=spec.index, env=env, image=s.agent_image,
             namespace=self._namespace, ttl_seconds=s.job_ttl_seconds,
             deadline_seconds=s.job_deadline_seconds,
@@ -227,7 +239,8 @@ class KubernetesRuntime:
                 if not (job.get("spec") or {}).get("suspend"):
                     return None  # resumed already (or made before Jobs were suspended)
                 env, secret_env = self._environment(spec)
-                secret = manifests.render_secret(job=job, env=env, secret_env=secret_env)
+                secret = manifests.render_secret(job=job, env=env, secret_env=secret_env,
+                                                 files=self._files(spec))
                 try:
                     self._kube.create_secret(namespace=self._namespace, body=secret)
                 except kube.Conflict:

@@ -3,7 +3,12 @@
 The pod's ``agent`` container becomes ``kubelet_command`` run with the container's env
 (``value`` entries after the kubelet's own ``$(VAR)`` expansion, ``secretKeyRef`` resolved
 from the fake's Secrets); stdout and stderr become the pod log, line by line with
-timestamps, and the exit code becomes the ``terminated`` state. Behaviours a cluster shows
+timestamps, and the exit code becomes the ``terminated`` state. The container's emptyDir
+and Secret volumes are local directories (a Secret volume holds its decoded keys as files,
+laid out as the kubelet's atomic writer does, with their modes; a missing Secret or key is
+a FailedMount, retried); ``FAKEKUBE_MOUNTS`` in its environment maps each mountPath to
+its directory, for a wrapper command to point paths there (the fake rewrites no value,
+and cannot make a mount read-only for a process that owns the files). Behaviours a cluster shows
 but a process cannot (image pull failures, Unschedulable, a volume that fails to mount,
 OOMKilled) are chosen per pod. The scheduler and the kubelet record the Events a cluster's
 would (FailedScheduling, Failed, BackOff, FailedMount, Scheduled, Started), repeating the
@@ -55,6 +60,10 @@ class _PodGone(Exception):
 
 
 class _ConfigError(Exception):
+    pass
+
+
+class _MountError(Exception):
     pass
 
 
@@ -158,7 +167,7 @@ class Kubelet:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOSTNAME": name,
                "KUBERNETES_SERVICE_HOST": host, "KUBERNETES_SERVICE_PORT": str(port)}
         env.update(self._env)
-        mounts = _emptydir_mounts(pod, workdir)
+        mounts = _volume_mounts(pod, workdir)
         env["FAKEKUBE_MOUNTS"] = json.dumps(mounts)
         defined: dict[str, str] = {}
         for entry in _container(pod).get("env") or []:
@@ -169,6 +178,31 @@ class Kubelet:
             defined[entry["name"]] = value
         env.update(defined)
         return env
+
+    def mount_secrets(self, pod: dict[str, Any], workdir: str) -> None:
+        """Each Secret volume the container mounts, as the files of its (decoded) keys."""
+        ns = pod["metadata"]["namespace"]
+        mounted = {m["name"] for m in _container(pod).get("volumeMounts") or []}
+        for volume in pod["spec"].get("volumes") or []:
+            source = volume.get("secret")
+            if source is None or volume["name"] not in mounted:
+                continue
+            where = f'MountVolume.SetUp failed for volume "{volume["name"]}" : '
+            secret = self._store.find("secrets", ns, source.get("secretName", ""))
+            if secret is None and not source.get("optional"):
+                raise _MountError(f'{where}secret "{source.get("secretName")}" not found')
+            data = {k: base64.b64decode(v) for k, v in ((secret or {}).get("data") or {})
+                    .items()}
+            mode = source.get("defaultMode", 0o644)
+            files: dict[str, tuple[bytes, int]] = {}
+            for item in source.get("items") or [{"key": k, "path": k} for k in data]:
+                if item["key"] not in data:
+                    if source.get("optional"):
+                        continue
+                    raise _MountError(f"{where}references non-existent secret key: "
+                                      f"{item['key']}")
+                files[item["path"]] = (data[item["key"]], item.get("mode", mode))
+            _write_atomically(os.path.join(workdir, "volumes", volume["name"]), files)
 
     def _value_from(self, ns: str, pod: dict[str, Any], source: dict[str, Any]) -> str:
         if "secretKeyRef" in source:
@@ -255,10 +289,27 @@ class _Runner:
             k.event(ref, WARNING, "Failed", "Error: ImagePullBackOff")
             k.set_status(ref, _waiting("ImagePullBackOff", _backoff_message))
             return
+        if not self._mount_secrets(workdir):
+            return
         env = self._wait_for_config(workdir)
         if env is None:
             return
         self._run(env, workdir)
+
+    def _mount_secrets(self, workdir: str) -> bool:
+        """Like the kubelet, write the pod's Secret volumes before its container starts,
+        retrying a missing Secret or key (FailedMount, the pod ContainerCreating)."""
+        while True:
+            pod = self.k._store.find("pods", *self.ref)
+            if pod is None:
+                return False
+            try:
+                self.k.mount_secrets(pod, workdir)
+                return True
+            except _MountError as e:
+                self.k.event(self.ref, WARNING, "FailedMount", str(e))
+                if self._pause(self.k._retry_seconds):
+                    return False
 
     def _wait_for_config(self, workdir: str) -> dict[str, str] | None:
         """Like the kubelet, keep retrying a missing Secret (CreateContainerConfigError)."""
@@ -405,13 +456,34 @@ def _terminated(code: int, reason: str, started: str, container_id: str,
     return mutate
 
 
-def _emptydir_mounts(pod: dict[str, Any], workdir: str) -> dict[str, str]:
-    """mountPath -> a local directory, for every emptyDir the container mounts (a wrapper
-    command can point WORKSPACE & co. there; the fake itself never rewrites env values)."""
-    empty = {v["name"] for v in pod["spec"].get("volumes") or [] if "emptyDir" in v}
+def _write_atomically(directory: str, files: Mapping[str, tuple[bytes, int]]) -> None:
+    """A Secret volume as the kubelet's AtomicWriter lays it out: the files in a
+    timestamped directory, ``..data`` a link to it, each top-level name a link into
+    ``..data``."""
+    if os.path.lexists(os.path.join(directory, "..data")):
+        return   # mounted already
+    stamp = "..fake_" + uuid.uuid4().hex[:12]
+    os.makedirs(os.path.join(directory, stamp), exist_ok=True)
+    for path, (content, mode) in files.items():
+        target = os.path.join(directory, stamp, path)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "wb") as f:
+            f.write(content)
+        os.chmod(target, mode)
+    os.symlink(stamp, os.path.join(directory, "..data"))
+    for top in sorted({path.split("/", 1)[0] for path in files}):
+        os.symlink(os.path.join("..data", top), os.path.join(directory, top))
+
+
+def _volume_mounts(pod: dict[str, Any], workdir: str) -> dict[str, str]:
+    """mountPath -> a local directory, for every emptyDir and Secret volume the container
+    mounts (a wrapper command can point WORKSPACE & co. there; the fake itself never
+    rewrites env values)."""
+    local = {v["name"] for v in pod["spec"].get("volumes") or []
+             if "emptyDir" in v or "secret" in v}
     mounts = {}
     for mount in _container(pod).get("volumeMounts") or []:
-        if mount["name"] in empty:
+        if mount["name"] in local:
             path = os.path.join(workdir, "volumes", mount["name"])
             os.makedirs(path, exist_ok=True)
             mounts[mount["mountPath"]] = path

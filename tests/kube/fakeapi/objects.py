@@ -6,6 +6,8 @@ same shapes as on a cluster.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import random
 import re
@@ -20,6 +22,8 @@ _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+# The API server's MaxSecretSize: the values of a Secret's data (stringData merged in).
+MAX_SECRET_SIZE = 1024 * 1024
 # The alphabet Kubernetes uses for generateName suffixes (no vowels, no look-alikes).
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
@@ -141,8 +145,23 @@ def validate_secret(secret: dict[str, Any]) -> None:
             if not ref.get(field):
                 causes.append((f"metadata.ownerReferences[{i}].{field}", "Invalid value: "
                                f"\"\": {field} must not be empty"))
+    if _secret_size(secret) > MAX_SECRET_SIZE:
+        causes.append(("data", f"Too long: must have at most {MAX_SECRET_SIZE} bytes"))
     if causes:
         raise invalid("secrets", name, causes)
+
+
+def _secret_size(secret: dict[str, Any]) -> int:
+    """The bytes of its values, as the API server counts them (stringData wins a key)."""
+    values: dict[str, int] = {}
+    for key, value in (secret.get("data") or {}).items():
+        try:
+            values[key] = len(base64.b64decode(value or "", validate=True))
+        except (binascii.Error, ValueError):
+            values[key] = len(value or "") * 3 // 4
+    for key, value in (secret.get("stringData") or {}).items():
+        values[key] = len((value or "").encode())
+    return sum(values.values())
 
 
 def _container_causes(path: str, container: dict[str, Any]) -> list[tuple[str, str]]:
