@@ -10,7 +10,7 @@ import kubernetes_validate
 import pytest
 
 from aideator.runtimes.kubernetes import manifests
-from aideator.runtimes.agent_env import agent_environment
+from aideator.runtimes.agent_env import BASE_PATCH_DIR, BASE_PATCH_KEY, agent_environment
 from aideator.config import Settings, gateway_url, load_settings
 
 from .conftest import KUBE_VERSIONS, PRODUCTION, VALUE_SETS, api_environment, find, render
@@ -26,7 +26,9 @@ def settings_of(objects: list[dict[str, Any]]) -> Settings:
     return load_settings({k: v for k, v in env.items() if isinstance(v, str)})
 
 
-def job_for(settings: Settings, variation_id: int = 0) -> dict[str, Any]:
+def job_for(settings: Settings, variation_id: int = 0, child: bool = False) -> dict[str, Any]:
+    """``child``: a variation of a run iterating on another (the parent's change is a file
+    of the Job's Secret)."""
     env = agent_environment(run_id="run-k3x9m2p7q1", variation_id=variation_id,
                             repo_url="https://github.com/octocat/Hello-World",
                             prompt="Refactor main.py", config={"model": settings.default_model},
@@ -38,6 +40,7 @@ def job_for(settings: Settings, variation_id: int = 0) -> dict[str, Any]:
         namespace=settings.kube_namespace, ttl_seconds=settings.job_ttl_seconds,
         deadline_seconds=settings.job_deadline_seconds,
         runtime_class=settings.agent_runtime_class,
+        secret_files=[BASE_PATCH_KEY] if child else [], files_dir=BASE_PATCH_DIR,
         resources={"requests": {"cpu": settings.agent_cpu_request,
                                 "memory": settings.agent_memory_request},
                    "limits": {"cpu": settings.agent_cpu_limit,
@@ -164,11 +167,14 @@ def test_the_network_policy_lets_the_job_reach_the_gateway_it_is_given(case: str
 
 
 @pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
-def test_the_job_pod_meets_the_restricted_pod_security_standard(case: str) -> None:
-    """What the restricted profile checks, for the pod the service creates."""
-    pod = job_for(settings_of(render(*CASES[case])))["spec"]["template"]["spec"]
+@pytest.mark.parametrize("child", [False, True], ids=["run", "child-run"])
+def test_the_job_pod_meets_the_restricted_pod_security_standard(case: str, child: bool) -> None:
+    """What the restricted profile checks, for the pod the service creates (a child run's
+    pod also mounts its Secret: a volume type the profile allows)."""
+    pod = job_for(settings_of(render(*CASES[case])), child=child)["spec"]["template"]["spec"]
     assert not {"hostNetwork", "hostPID", "hostIPC"} & set(pod)
-    assert all(set(volume) <= {"name", "emptyDir"} for volume in pod["volumes"])
+    kinds = {next(iter(set(volume) - {"name"})) for volume in pod["volumes"]}
+    assert kinds == ({"emptyDir", "secret"} if child else {"emptyDir"})
     for container in pod["containers"]:
         context = container["securityContext"]
         assert context["allowPrivilegeEscalation"] is False
