@@ -30,6 +30,8 @@ export function parsePatch(patch) {
       else if (line.startsWith('deleted file')) file.status = 'deleted';
       else if (line.startsWith('rename from')) file.status = 'renamed';
       else if (line.startsWith('Binary files')) file.status = 'binary';
+      // Its bytes, base85 (a binary file, or text in an encoding other than UTF-8).
+      else if (line === 'GIT binary patch') file.status = file.status === 'modified' ? 'binary' : file.status;
     } else if (line.startsWith('+')) {
       file.additions += 1;
       file.lines.push({ type: 'add', text: line.slice(1), new: newLine++ });
