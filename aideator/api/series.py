@@ -46,8 +46,8 @@ def ancestors(run: Run) -> list[tuple[Run, Variation]] | None:
     except patch.NotExpressible:
         return None
     started_from = (run.base_change or {}).get("patch")
-    if started_from is not None and combined != patch.diff_of(
-            {"patch": started_from}, "succeeded"):
+    if started_from is not None and combined != (
+            started_from if started_from.endswith("\n") else started_from + "\n"):
         return None
     return chain
 
