@@ -87,6 +87,14 @@ def command(*args: str) -> list[str]:
 async def run(*args: str, cwd: str | None = None,
               network: bool = False) -> tuple[int, str, str]:
     """Run one git command to completion; kills it if the caller is cancelled."""
+    code, out, err = await run_bytes(*args, cwd=cwd, network=network)
+    return code, out.decode("utf-8", "replace"), err
+
+
+async def run_bytes(*args: str, cwd: str | None = None,
+                    network: bool = False) -> tuple[int, bytes, str]:
+    """As :func:`run`, with git's output as it wrote it: a diff of a file that is not
+    UTF-8 must not be decoded (and so changed) before it is looked at."""
     proc = await asyncio.create_subprocess_exec(
         *command(*args), cwd=cwd, env=env(network=network), stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -96,7 +104,7 @@ async def run(*args: str, cwd: str | None = None,
         kill(proc)
         await proc.wait()
         raise
-    return proc.returncode or 0, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+    return proc.returncode or 0, out, err.decode("utf-8", "replace")
 
 
 def kill(proc: asyncio.subprocess.Process) -> None:

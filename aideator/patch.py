@@ -6,6 +6,8 @@ metered usage): no git runs and no user text goes near a shell. The prompt is us
 its first line becomes the subject (RFC 2047-encoded when not ASCII) and the rest is
 quoted in the body with an indent, so no line of it can look like the end of the message
 (``---``, ``diff -``) or the start of another one (``From ``) to ``git mailinfo``.
+Mails put one after another (:func:`series`) are what ``git am`` applies as several
+commits: a run iterating on another gives its ancestors' changes first.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import json
 import re
 from dataclasses import dataclass
 from email.header import Header
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from .version import __version__
 
@@ -31,19 +33,28 @@ class NotExpressible(Exception):
 
 
 @dataclass(frozen=True)
+class Parent:
+    """The run and variation a change was made on top of (a run iterating on another)."""
+    run_id: str
+    variation: int
+    link: str | None = None
+
+
+@dataclass(frozen=True)
 class Mail:
     subject: str
     body: str      # the message: run, variation, engine, model, cost, checks, prompt
     text: str      # the whole mail
 
 
-def subject_of(prompt: str) -> str:
-    """The prompt's first non-blank line, on one line, cut to a commit subject's length."""
+def subject_of(prompt: str, prefix: str = "") -> str:
+    """``prefix`` and the prompt's first non-blank line, on one line, cut to a commit
+    subject's length."""
     first = next((line.strip() for line in prompt.splitlines() if line.strip()), "")
-    first = " ".join(first.split())
+    first = " ".join((prefix + (first or "Change made by AIdeator")).split())
     if len(first) > SUBJECT_MAX:
         first = first[:SUBJECT_MAX - 1].rstrip() + "…"
-    return first or "Change made by AIdeator"
+    return first
 
 
 def _header(value: str) -> str:
@@ -88,7 +99,8 @@ def _one_line(text: str, limit: int = 200) -> str:
 
 def body_of(*, run_id: str, variation: int, engine: str, model: str | None,
             usage: Mapping[str, Any], checks: Any, prompt: str,
-            base_commit: str | None, link: str | None = None) -> str:
+            base_commit: str | None, link: str | None = None,
+            builds_on: Parent | None = None) -> str:
     lines = [f"Made by AIdeator: run {run_id}, variation {variation}.", "",
              f"Engine: {_one_line(engine)}", f"Model: {_one_line(model or 'default')}",
              f"Metered cost: {_cost(usage)}"]
@@ -97,6 +109,11 @@ def body_of(*, run_id: str, variation: int, engine: str, model: str | None,
     lines += _check_lines(checks)
     if link:
         lines.append(f"Run: {link}")
+    if builds_on is not None:
+        lines.append(f"Builds on: run {builds_on.run_id}, variation {builds_on.variation} "
+                     "(the commit before this one)")
+        if builds_on.link:
+            lines.append(f"Parent run: {builds_on.link}")
     lines += ["", "Prompt:"]
     lines += ["    " + line.rstrip() for line in prompt.replace("\r\n", "\n")
               .replace("\r", "\n").split("\n")]
@@ -123,19 +140,29 @@ def diff_of(diff: Mapping[str, Any] | None, status: str) -> str:
 def build(*, run_id: str, variation: int, prompt: str, config: Mapping[str, Any],
           diff: Mapping[str, Any] | None, status: str, usage: Mapping[str, Any],
           checks: Any = None, base_commit: str | None = None,
-          date: dt.datetime | None = None, link: str | None = None) -> Mail:
-    """The mail of one variation's change; NotExpressible if it has none to give."""
+          date: dt.datetime | None = None, link: str | None = None,
+          builds_on: Parent | None = None, subject_prefix: str = "",
+          number: tuple[int, int] | None = None) -> Mail:
+    """The mail of one variation's change; NotExpressible if it has none to give.
+    ``number`` (i, n): the i-th mail of a series of n."""
     patch = diff_of(diff, status)
-    subject = subject_of(prompt)
+    subject = subject_of(prompt, subject_prefix)
     body = body_of(run_id=run_id, variation=variation,
                    engine=str(config.get("engine") or "claude-code"),
                    model=config.get("model"), usage=usage, checks=checks, prompt=prompt,
-                   base_commit=base_commit, link=link)
+                   base_commit=base_commit, link=link, builds_on=builds_on)
+    return assemble(subject=subject, body=body, patch=patch, date=date, number=number)
+
+
+def assemble(*, subject: str, body: str, patch: str, date: dt.datetime | None = None,
+             number: tuple[int, int] | None = None) -> Mail:
+    """One mail around a change (``patch``, as :func:`diff_of` gives it)."""
     when = (date or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+    tag = f"[PATCH {number[0]}/{number[1]}]" if number else "[PATCH]"
     text = (f"From {NO_COMMIT} Mon Sep 17 00:00:00 2001\n"
             f"From: {AUTHOR}\n"
             f"Date: {email.utils.format_datetime(when.replace(tzinfo=dt.timezone.utc))}\n"
-            f"Subject: {_header('[PATCH] ' + subject)}\n"
+            f"Subject: {_header(tag + ' ' + subject)}\n"
             "MIME-Version: 1.0\n"
             "Content-Type: text/plain; charset=UTF-8\n"
             "Content-Transfer-Encoding: 8bit\n"
@@ -146,3 +173,9 @@ def build(*, run_id: str, variation: int, prompt: str, config: Mapping[str, Any]
             "-- \n"
             f"AIdeator {__version__}\n\n")
     return Mail(subject, body, text)
+
+
+def series(mails: Sequence[Mail]) -> Mail:
+    """Mails one after another (an mbox ``git am`` applies in order): the last one's
+    subject and body stand for the whole, as a pull request's title and description."""
+    return Mail(mails[-1].subject, mails[-1].body, "".join(m.text for m in mails))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import subprocess
 from pathlib import Path
 
@@ -103,3 +104,36 @@ def test_the_subject_is_the_prompts_first_line_on_one_line():
     assert patch.subject_of("\n\n  Fix   the bug \nand more") == "Fix the bug"
     long = patch.subject_of("x" * 200)
     assert len(long) == patch.SUBJECT_MAX and long.endswith("…")
+
+
+def test_a_file_that_is_not_utf8_round_trips_byte_for_byte(tmp_path):
+    """A Latin-1 text file (git sees text, JSON carries only UTF-8): its change is sent as
+    binary, so the patch still applies and gives its exact bytes; UTF-8 files stay text."""
+    upstream = make_repo(tmp_path / "upstream", {"readme.txt": "hello\n"})
+    (upstream / "menu.txt").write_bytes("café crème\n".encode("latin-1"))
+    git("add", "-A", cwd=upstream)
+    git("commit", "-qm", "latin-1", cwd=upstream)
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(upstream), str(clone)], check=True)
+    base = git("rev-parse", "HEAD", cwd=clone).stdout.decode().strip()
+    (clone / "menu.txt").write_bytes("café crème brûlée\nthé\n".encode("latin-1"))
+    (clone / "new-latin1.txt").write_bytes("naïve\n".encode("latin-1"))
+    (clone / "readme.txt").write_text("hello — ü\n")
+
+    found = asyncio.run(diff.collect(str(clone), base))
+    assert "\ufffd" not in found.patch
+    assert "+hello — ü\n" in found.patch              # UTF-8: still readable hunks
+    assert found.patch.count("GIT binary patch") == 2  # Latin-1: its bytes, base85
+    assert sorted(found.files) == ["menu.txt", "new-latin1.txt", "readme.txt"]
+    # Through JSON, as the agent's diff line travels and the service stores it.
+    carried = json.loads(json.dumps(found.event_fields()))
+    mail = patch.build(run_id="run-abcdefghij", variation=0, prompt="Latin-1", config={},
+                       diff=carried, status="succeeded", usage={}, base_commit=base)
+
+    fresh = tmp_path / "fresh"
+    subprocess.run(["git", "clone", "-q", str(upstream), str(fresh)], check=True)
+    git("checkout", "-q", "--detach", base, cwd=fresh)
+    done = git("am", cwd=fresh, input=mail.text.encode())
+    assert done.returncode == 0, done.stderr.decode() + done.stdout.decode()
+    assert tree(fresh) == tree(clone)
+    assert (fresh / "menu.txt").read_bytes() == "café crème brûlée\nthé\n".encode("latin-1")

@@ -1,5 +1,6 @@
 """What to do with a variation's change: download it as a patch (``git am``-able), or
-open a pull request with it on GitHub."""
+open a pull request with it on GitHub. A run iterating on another gives a series: its
+ancestors' changes, then its own (``series.py``)."""
 from __future__ import annotations
 
 from typing import Any
@@ -10,6 +11,7 @@ from .. import auth, patch, usage
 from ..github import pulls, tokens
 from ..github.rest import GitHubError
 from ..models import Run, Variation
+from . import series
 from .errors import ApiError
 from .github import github_error
 from .runs import get_run
@@ -29,22 +31,20 @@ def run_link(run_id: str) -> str:
     return f"{request.host_url.rstrip('/')}/runs/{run_id}"
 
 
-def mail_of(run: Run, v: Variation, link: str | None = None) -> patch.Mail:
-    """The variation's patch mail; a 409 if it has no change a patch can carry."""
-    if run.base_change:
-        # Its diff is against its parent's change, not its base commit alone: a mail of it
-        # would not apply there, and a series of the two is not built yet.
-        raise ApiError(409, "patch_unavailable",
-                       f"variation {v.index} of run {run.id} builds on variation "
-                       f"{run.parent_variation} of run {run.parent_run}: a patch or pull "
-                       "request of a run that iterates on another is not available yet")
+def mail_of(run: Run, v: Variation, links: bool = False) -> patch.Mail:
+    """The variation's patch mail (a series, for a run iterating on another: the
+    ancestors' changes first); a 409 if it has no change a patch can carry. ``links``:
+    the body links the run (and its ancestors), as a pull request's does."""
+    link = run_link if links else (lambda run_id: None)
     try:
+        if run.base_change:
+            return series.mail_of(run, v, link)
         return patch.build(run_id=run.id, variation=v.index, prompt=run.prompt,
                            config=v.config or {}, diff=v.diff, status=v.status,
                            usage=usage.of_variation(run.id, v.index),
                            # Check results, where the variation has them (a later field).
                            checks=getattr(v, "checks", None), base_commit=v.base_commit,
-                           date=v.finished_at, link=link)
+                           date=v.finished_at, link=link(run.id))
     except patch.NotExpressible as exc:
         raise ApiError(409, "patch_unavailable",
                        f"variation {v.index} of run {run.id}: {exc}") from None
@@ -67,12 +67,12 @@ def create_pull_request(run_id: str, variation_id: int) -> Any:
     variation = _variation(run, variation_id)
     settings = current_app.extensions["aideator"].settings
     caller = auth.actor()[0]
-    link = run_link(run.id)
     try:
         opened = pulls.open_pull_request(
             run_id=run.id, variation=variation.index, github_url=run.github_url,
-            base_commit=variation.base_commit, token=tokens.token_of(caller, settings),
-            by=caller, settings=settings, mail=lambda: mail_of(run, variation, link))
+            base_commit=variation.base_commit or (run.base_change or {}).get("commit"),
+            token=tokens.token_of(caller, settings),
+            by=caller, settings=settings, mail=lambda: mail_of(run, variation, links=True))
     except GitHubError as exc:
         raise github_error(exc) from None
     body = {"run_id": run.id, "variation_id": variation.index, **pulls.view(opened.row)}

@@ -42,6 +42,11 @@ def run(run_id: str) -> str:
     return render_template("web/run.html", page="run", run_id=run_id)
 
 
+@bp.get("/settings")
+def settings() -> str:
+    return render_template("web/settings.html", page="settings")
+
+
 @bp.after_request
 def harden(response: Response) -> Response:
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY

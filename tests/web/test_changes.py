@@ -18,6 +18,7 @@ from helpers import ROOT, Server, wait_for
 from tests.fake_github import FakeGitHub
 
 from .browser import wait_until
+from .pages import RunPage
 
 GH_TOKEN = "ghp_browserTestToken0123456789"
 
@@ -122,3 +123,38 @@ def test_iterate_on_a_finished_variation_from_its_run_page(
     wait_until(browser, lambda d: d.current_url.endswith(f"/runs/{parent}"))
     wait_until(browser, "document.querySelector('[data-role=children] a') !== null")
     assert browser.find_element(By.CSS_SELECTOR, "[data-role=children] a").text == child
+
+
+def test_a_latin1_file_shows_as_binary_and_its_patch_gives_its_exact_bytes(
+        browser: Any, github_world: tuple[Server, FakeGitHub], tmp_path: Path) -> None:
+    """A text file that is not UTF-8: the diff view shows it (as binary, the UTF-8 file
+    beside it as text) without a script error, and the downloaded patch gives its bytes."""
+    server, github = github_world
+    resp = requests.post(server.url("/runs"), timeout=10, json={
+        "github_url": "https://github.com/acme/widgets", "variations": 1,
+        "prompt": "Menu\nlatin1=menu.txt add=src/new.py"})
+    run_id = resp.json()["run_id"]
+    detail = wait_for(lambda: (lambda d: d if d["status"] == "completed" else None)(
+        requests.get(server.url(f"/runs/{run_id}"), timeout=10).json()), timeout=30)
+    browser.get(f"{server.base}/runs/{run_id}")
+    RunPage(browser).wait_diffs([0])
+    files = browser.execute_script(
+        "return Object.fromEntries([...document.querySelectorAll('#variation-0 .diff-file')]"
+        ".map(f => [f.querySelector('.diff-path').textContent,"
+        " [...f.querySelectorAll('.diff-status')].map(s => s.textContent).join(' ')]))")
+    assert files == {"menu.txt": "added binary", "src/new.py": "added"}
+    assert "added by variation 0" in browser.find_element(
+        By.CSS_SELECTOR, "#variation-0 .col-changes").text
+
+    patch = requests.get(server.url(f"/runs/{run_id}/variations/0/patch"), timeout=10)
+    assert patch.status_code == 200, patch.text
+    fresh = tmp_path / "fresh"
+    subprocess.run(["git", "clone", "-q", f"{github.url}/acme/widgets", str(fresh)],
+                   check=True)
+    subprocess.run(["git", "checkout", "-q", "--detach", detail["base_commit"]], cwd=fresh,
+                   check=True)
+    done = subprocess.run(["git", "-c", "user.name=T", "-c", "user.email=t@e", "am"],
+                          input=patch.content, cwd=fresh, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert (fresh / "menu.txt").read_bytes() == "café crème brûlée, variation 0\n".encode(
+        "latin-1")

@@ -16,7 +16,8 @@ WEB = ROOT / "aideator" / "web"
 
 def test_pages_are_served_with_their_scripts_and_a_strict_policy(client):
     for path, script in (("/", "new-run.js"), ("/runs", "runs-list.js"),
-                         ("/runs/run-k3x9m2p7q1", "run-page.js")):
+                         ("/runs/run-k3x9m2p7q1", "run-page.js"),
+                         ("/settings", "settings.js")):
         page = client.get(path)
         assert page.status_code == 200 and page.mimetype == "text/html"
         assert f'src="/assets/js/{script}"' in page.text

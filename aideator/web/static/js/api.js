@@ -56,5 +56,7 @@ export const api = {
   streamToken: (id) => call('POST', `${run(id)}/stream-token`),
   getPatch: (id, variation) => call('GET', `${run(id)}/variations/${variation}/patch`, undefined, 'text'),
   pullRequest: (id, variation) => call('POST', `${run(id)}/variations/${variation}/pull-request`),
+  getGitHub: () => call('GET', '/github'),
   connectGitHub: (githubToken) => call('PUT', '/github', { token: githubToken }),
+  disconnectGitHub: () => call('DELETE', '/github'),
 };

@@ -6,7 +6,7 @@ import { count } from './format.js';
 
 const OPEN_UP_TO = 400;   // lines: bigger files start folded
 
-// Split a unified patch into files: {path, status, lines: [{type, text, old, new}]}.
+// Split a unified patch into files: {path, status, binary, lines: [{type, text, old, new}]}.
 export function parsePatch(patch) {
   const files = [];
   let file = null;
@@ -30,6 +30,8 @@ export function parsePatch(patch) {
       else if (line.startsWith('deleted file')) file.status = 'deleted';
       else if (line.startsWith('rename from')) file.status = 'renamed';
       else if (line.startsWith('Binary files')) file.status = 'binary';
+      // Its bytes, base85 (a binary file, or text in an encoding other than UTF-8).
+      else if (line === 'GIT binary patch') file.binary = true;
     } else if (line.startsWith('+')) {
       file.additions += 1;
       file.lines.push({ type: 'add', text: line.slice(1), new: newLine++ });
@@ -69,6 +71,7 @@ function fileNode(file) {
     el('summary', {},
       el('span', { class: 'diff-path', text: file.path, title: file.path }),
       file.status === 'modified' ? null : el('span', { class: `diff-status ${file.status}`, text: file.status }),
+      file.binary ? el('span', { class: 'diff-status binary', text: 'binary' }) : null,
       el('span', { class: 'add', text: `+${count(file.additions)}` }),
       el('span', { class: 'del', text: `−${count(file.deletions)}` })),
     el('div', { class: 'diff-scroll' }, el('table', { class: 'diff-table' }, el('tbody', {}, ...rows))));
