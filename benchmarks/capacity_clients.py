@@ -8,7 +8,9 @@ moment data arrives (epoll), it times each agent line (agent print -> client rec
 The others are load: the server writes them exactly as it writes the probes (it cannot
 tell them apart), but they are drained only every DRAIN_SECONDS, many batches per read,
 which the sockets' buffers hold meanwhile; reading every one of thousands of sockets per
-batch would make this process, not the server, the bottleneck. Every client counts its
+batch would make this process, not the server, the bottleneck. A drain goes DRAIN_SLICE
+sockets at a time with the probes read in between, so that it does not delay them (a
+whole pass over thousands of sockets takes tens of milliseconds). Every client counts its
 events, so a lost one shows.
 
 Prints ``connected`` once every client has its response headers, then, when every stream
@@ -31,6 +33,7 @@ TS = re.compile(rb'"ts": ?([0-9.]+)')
 LATENCY_BIN_MS = 0.5
 PROBE_EVERY = 10
 DRAIN_SECONDS = 0.25
+DRAIN_SLICE = 100
 # Connections opened at once: under gunicorn's listen backlog (2048), so none waits for a
 # SYN retransmission.
 CONNECT_BATCH = 500
@@ -107,8 +110,10 @@ def main() -> None:
     histogram: dict[int, int] = {}
     cpu_start = started = None
     next_drain = time.monotonic() + DRAIN_SECONDS
+    draining = 0   # the next load socket of a drain under way; len(load): none
     while probes or load:
-        for key, _ in selector.select(max(next_drain - time.monotonic(), 0)):
+        wait = 0 if draining < len(load) else max(next_drain - time.monotonic(), 0)
+        for key, _ in selector.select(wait):
             stream = probes[key.fd]
             try:
                 data = stream.sock.recv(1 << 20)
@@ -125,10 +130,15 @@ def main() -> None:
             if stream.done or not data:
                 selector.unregister(key.fd)
                 del probes[key.fd]
-        if time.monotonic() >= next_drain:
-            for stream in load:
+        if draining < len(load):
+            for stream in load[draining:draining + DRAIN_SLICE]:
                 drain(stream)
-            load = [s for s in load if not s.done]
+            draining += DRAIN_SLICE
+            if draining >= len(load):
+                load = [s for s in load if not s.done]
+                draining = len(load)
+        elif time.monotonic() >= next_drain:
+            draining = 0
             next_drain = time.monotonic() + DRAIN_SECONDS
     for stream in streams:
         stream.sock.close()

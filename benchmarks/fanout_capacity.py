@@ -97,9 +97,11 @@ def step(server: Server, worker: psutil.Process, clients: int, pace: float,
     # Time enough for every client to connect before the agents print.
     start_delay = 2 + clients / 400
     created = time.monotonic()
-    run = server.post("/runs", {"github_url": REPO, "variations": VARIATIONS, "prompt":
-                                f"lines={lines} delay={1 / pace} start_delay={start_delay}"}
-                      ).json()
+    answer = server.post("/runs", {"github_url": REPO, "variations": VARIATIONS, "prompt":
+                                   f"lines={lines} delay={1 / pace} start_delay={start_delay}"})
+    if answer.status_code != 202:
+        raise SystemExit(f"the run was refused: {answer.status_code} {answer.text}")
+    run = answer.json()
     procs = start_clients(clients, server.base + run["stream_url"])
     # The worker's CPU from the agents' first line (they start a moment after the run).
     first_line = created + start_delay + 0.3
@@ -186,7 +188,8 @@ def main() -> None:
     pipes: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         server = Server(Path(tmp) / "capacity", worker_connections="20000",
-                        max_concurrent_variations=str(VARIATIONS + 1)).start()
+                        max_concurrent_variations=str(VARIATIONS + 1),
+                        limit_runs_per_hour="0").start()   # a run per step
         try:
             worker, others = pin(server)
             print(f"fan-out capacity: one gevent worker pinned to a core; clients in "
