@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -51,7 +52,7 @@ CLIENT_STEPS = [int(n) for n in os.environ.get(
     "BENCH_CAPACITY_STEPS", "500,1000,1500,2000,3000,4000,5000,6000,8000,10000").split(",")]
 BOUNDS_MS = (100.0, 250.0)
 IDLE_CLIENTS = int(os.environ.get("BENCH_CAPACITY_IDLE", "2000"))
-# Clients per client process: one process per spare core at most, each a single thread.
+# Client processes: one per spare core, two at most, each a single thread.
 CLIENT_PROCESSES = max(1, min(2, (os.cpu_count() or 1) - 1))
 PROFILE_DIR = os.environ.get("BENCH_CAPACITY_PROFILE")
 
@@ -120,7 +121,7 @@ def step(server: Server, worker: psutil.Process, clients: int, pace: float,
     wall = time.monotonic() - started
     worker_cpu = sum(worker.cpu_times()[:2]) - cpu_before
     if profiler is not None:
-        profiler.send_signal(2)
+        profiler.send_signal(signal.SIGINT)   # py-spy writes its profile and exits
         profiler.wait()
     for proc in procs:
         proc.wait()
