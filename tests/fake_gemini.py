@@ -30,12 +30,10 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.local_server import LocalServer
+from tests.local_server import MARKER, FakeHandler, LocalServer, RecordedRequest
 
-MARKER = re.compile(r"\[\[fake:([A-Za-z0-9_.-]+)\]\]")
 STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
                 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
                 503: "UNAVAILABLE"}
@@ -80,17 +78,6 @@ def reply(*parts: dict[str, Any], prompt_tokens: int = 100, output_tokens: int =
 
 def fault(status: int, message: str = "", times: int | None = None) -> Fault:
     return Fault(status, message or f"fake {status}", times)
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-    script: str | None = None
-    turn: int | None = None
-    status: int = 200
 
 
 @dataclass
@@ -158,32 +145,16 @@ def _chunk_of(parts: list[dict[str, Any]], model: str,
     return chunk
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(FakeHandler):
     fake: FakeGemini
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass
-
-    def _send_json(self, status: int, obj: Any) -> None:
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def _error(self, status: int, message: str) -> None:
         self._send_json(status, {"error": {"code": status, "message": message,
                                            "status": STATUS_NAMES.get(status, "UNKNOWN")}})
 
     def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
+        raw = self._raw_body()
+        body = self._parsed(raw)
         req = RecordedRequest(self.command, self.path,
                               {k.lower(): v for k, v in self.headers.items()}, body)
         with self.fake._lock:
@@ -222,22 +193,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        try:
-            # One chunk per part, the usage and finish reason on the last (as the API does).
-            for n, part in enumerate(parts):
-                last = n == len(parts) - 1
-                chunk = _chunk_of([part], model, step.usage if last else None, finish=last)
-                self._chunk(f"data: {json.dumps(chunk)}\r\n\r\n")
-                if step.delay:
-                    time.sleep(step.delay)
-            self._chunk("")
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
-    def _chunk(self, payload: str) -> None:
-        data = payload.encode()
-        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        self.wfile.flush()
+        # One chunk per part, the usage and finish reason on the last (as the API does).
+        last = len(parts) - 1
+        chunks = (_chunk_of([part], model, step.usage if n == last else None, finish=n == last)
+                  for n, part in enumerate(parts))
+        self._stream((f"data: {json.dumps(chunk)}\r\n\r\n" for chunk in chunks), step.delay)
 
 
 FakeGemini.handler = _Handler

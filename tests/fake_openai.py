@@ -31,17 +31,14 @@ recorded in ``requests``.
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any, Union
 
-from tests.local_server import LocalServer
+from tests.local_server import MARKER, FakeHandler, LocalServer, RecordedRequest
 
-MARKER = re.compile(r"\[\[fake:([A-Za-z0-9_.-]+)\]\]")
 ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error",
                429: "rate_limit_exceeded", 500: "server_error", 503: "server_error"}
 ERROR_CODES = {401: "invalid_api_key", 429: "rate_limit_exceeded", 500: "server_error"}
@@ -189,16 +186,6 @@ def _halves(text: str) -> list[str]:
 
 # -- the server -----------------------------------------------------------------------------
 
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-    script: str | None = None
-    turn: int | None = None
-
-
 def rounds(items: list[Any]) -> int:
     """How many tool-call rounds the conversation in ``input`` already holds: a round
     starts at a call that follows anything but another call (its parallel siblings)."""
@@ -266,47 +253,20 @@ class FakeOpenAI(LocalServer):
         return name, turn, step
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(FakeHandler):
     fake: FakeOpenAI
-    protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
-        pass
-
-    def _body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        encoding = self.headers.get("Content-Encoding", "")
-        if raw and encoding == "zstd":
-            import zstandard
-            raw = zstandard.ZstdDecompressor().decompress(raw, max_output_size=64 << 20)
-        elif raw and encoding == "gzip":
-            import gzip
-            raw = gzip.decompress(raw)
-        try:
-            return json.loads(raw) if raw else None
-        except ValueError:
-            return raw.decode("utf-8", "replace")
-
-    def _json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("x-request-id", _id("req"))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
+    def response_headers(self) -> dict[str, str]:
+        return {"x-request-id": _id("req")}
 
     def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        self._json(status, {"error": {"message": message,
+        self._send_json(status, {"error": {"message": message,
                                       "type": ERROR_TYPES.get(status, "server_error"),
                                       "param": None, "code": ERROR_CODES.get(status)}},
                    headers)
 
     def _dispatch(self) -> None:
-        body = self._body() if self.command == "POST" else None
+        body = self._parsed(self._raw_body()) if self.command == "POST" else None
         req = RecordedRequest(self.command, self.path,
                               {k.lower(): v for k, v in self.headers.items()}, body)
         self.fake._record(req)
@@ -314,7 +274,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command == "POST" and path == "/v1/responses" and isinstance(body, dict):
             self._responses(req, body)
         elif self.command == "GET" and path == "/v1/models":
-            self._json(200, {"object": "list", "data": [
+            self._send_json(200, {"object": "list", "data": [
                 {"id": "gpt-5.5", "object": "model", "owned_by": "openai"}]})
         else:
             self._error(404, f"fake server has no route for {self.command} {path}")
@@ -336,19 +296,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("x-request-id", _id("req"))
         self.end_headers()
-        try:
-            for event, data in sse_events(step, str(body.get("model") or "gpt-fake")):
-                self._chunk(f"event: {event}\ndata: {json.dumps(data)}\n\n")
-                if step.delay:
-                    time.sleep(step.delay)
-            self._chunk("")
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
-    def _chunk(self, payload: str) -> None:
-        data = payload.encode()
-        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        self.wfile.flush()
+        self._stream((f"event: {event}\ndata: {json.dumps(data)}\n\n" for event, data
+                      in sse_events(step, str(body.get("model") or "gpt-fake"))), step.delay)
 
 
 FakeOpenAI.handler = _Handler

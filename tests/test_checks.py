@@ -18,7 +18,7 @@ from helpers import Server
 from sse_client import read_events
 from tests.agent.fake_anthropic import FakeAnthropic, reply, text, tool_use
 from tests.fake_github import FakeGitHub
-from web.browser import missing, screenshot, start_chromium, wait_until
+from web.browser import chromium_for_tests, screenshot, wait_until
 
 CALC = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
 TEST_ADD = """\
@@ -214,12 +214,8 @@ def test_the_comparison_tells_newly_failing_from_already_failing(checked_run):
 
 @pytest.fixture(scope="module")
 def board_browser(checked_run):
-    problem = missing()
-    if problem:
-        pytest.fail(problem)
-    driver = start_chromium()
-    yield driver
-    driver.quit()
+    with chromium_for_tests() as driver:
+        yield driver
 
 
 def board_rows(driver):

@@ -15,8 +15,7 @@ from typing import Any, Mapping
 
 from flask import current_app, jsonify, request
 
-from .. import metrics
-from . import credentials, relay
+from . import relay
 from .metering import Meter
 
 
@@ -62,15 +61,11 @@ def _credential() -> str:
 def proxy(path: str) -> Any:
     """Forward ``path`` (``/v1/messages`` or ``/v1/messages/count_tokens``)."""
     gateway = current_app.extensions["aideator.gateway"]
-    try:
-        grant = credentials.verify(_credential(), gateway.settings)
-    except credentials.Refused as exc:
-        metrics.gateway_call("anthropic", "unauthorized")
-        return error(401, str(exc))
     calling = path == "/v1/messages"
-    refusal = relay.over_budget("anthropic", grant) if calling else None
-    if refusal:
-        return error(400, refusal)
+    try:
+        grant = relay.admit("anthropic", _credential(), gateway.settings, calling)
+    except relay.Refusal as refusal:
+        return error(refusal.status, str(refusal))
     body = request.get_data(cache=False)
     headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARD_HEADERS}
     headers.update(gateway.anthropic.headers)

@@ -19,8 +19,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask import current_app, jsonify, request
 
-from .. import metrics
-from . import credentials, relay
+from . import relay
 from .metering import Meter, _tokens
 
 
@@ -93,15 +92,11 @@ def proxy(path: str) -> Any:
         model, method = None, "list"
     else:
         return error(404, "aideator gateway: only the model endpoints are served")
-    try:
-        grant = credentials.verify(_credential(), gateway.settings)
-    except credentials.Refused as exc:
-        metrics.gateway_call("gemini", "unauthorized")
-        return error(401, str(exc))
     calling = method in GENERATE
-    refusal = relay.over_budget("gemini", grant) if calling else None
-    if refusal:
-        return error(400, refusal)
+    try:
+        grant = relay.admit("gemini", _credential(), gateway.settings, calling)
+    except relay.Refusal as refusal:
+        return error(refusal.status, str(refusal))
     body = request.get_data(cache=False) if request.method == "POST" else None
     headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARD_HEADERS}
     headers.update(gateway.gemini.headers)

@@ -16,8 +16,7 @@ from typing import Any, Mapping
 
 from flask import current_app, jsonify, request
 
-from .. import metrics
-from . import credentials, relay
+from . import relay
 from .metering import Meter
 
 
@@ -57,15 +56,11 @@ def _credential() -> str:
 def proxy(method: str, path: str) -> Any:
     """Forward ``path`` (``/responses`` or ``/models``) to the upstream API."""
     gateway = current_app.extensions["aideator.gateway"]
-    try:
-        grant = credentials.verify(_credential(), gateway.settings)
-    except credentials.Refused as exc:
-        metrics.gateway_call("openai", "unauthorized")
-        return error(401, str(exc))
     calling = path == "/responses"
-    refusal = relay.over_budget("openai", grant) if calling else None
-    if refusal:
-        return error(400, refusal)
+    try:
+        grant = relay.admit("openai", _credential(), gateway.settings, calling)
+    except relay.Refusal as refusal:
+        return error(refusal.status, str(refusal))
     body = request.get_data(cache=False) if method == "POST" else None
     headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARD_HEADERS}
     headers.update(gateway.openai.headers)

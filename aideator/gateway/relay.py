@@ -42,6 +42,30 @@ def request_model(body: bytes) -> str | None:
     return model if isinstance(model, str) else None
 
 
+class Refusal(Exception):
+    """A call the gateway does not pass on: ``status`` 401 (no valid credential) or 400
+    (the variation's budget is spent), worded by the caller the way its API words one."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def admit(api: str, credential: str, settings: Any, calling: bool) -> credentials.Grant:
+    """The variation ``credential`` stands for, if it may make this call; Refusal
+    (counted) if not. ``calling``: a model call, which the budget covers (a listing of
+    models is not)."""
+    try:
+        grant = credentials.verify(credential, settings)
+    except credentials.Refused as exc:
+        metrics.gateway_call(api, "unauthorized")
+        raise Refusal(401, str(exc)) from None
+    refusal = over_budget(api, grant) if calling else None
+    if refusal:
+        raise Refusal(400, refusal)
+    return grant
+
+
 def over_budget(api: str, grant: credentials.Grant) -> str | None:
     """Why this model call is refused (the variation's budget is spent: the refusal is
     counted), or None when it may go."""

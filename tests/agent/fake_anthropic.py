@@ -38,35 +38,21 @@ else gets a 404 and is recorded, so a test can see what a client called.
 from __future__ import annotations
 
 import json
-import re
 import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 
 from tests.agent.anthropic_wire import (ERROR_TYPES, MODELS, Cut, Fault, Reply, Stall, Step,
                                         cut, fault, message_start, model_info, reply,
                                         sse_events, stall, text, thinking, tool_use,
                                         whole_message)
-from tests.local_server import LocalServer
+from tests.local_server import MARKER, FakeHandler, LocalServer, RecordedRequest
 
 __all__ = ["FakeAnthropic", "RecordedRequest", "per_session", "Step", "reply", "thinking",
            "text", "tool_use", "fault", "cut", "stall", "Reply", "Fault", "Cut", "Stall"]
 
-MARKER = re.compile(r"\[\[fake:([A-Za-z0-9_.-]+)\]\]")
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-    script: str | None = None
-    turn: int | None = None
 
 
 # -- the server ----------------------------------------------------------------------------
@@ -169,45 +155,19 @@ def _all_text(body: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(FakeHandler):
     fake: FakeAnthropic
-    protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
-        pass  # the recorded request list is the log
-
-    # plumbing
-    def _read_body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        if self.headers.get("Content-Encoding") == "gzip" and raw:
-            import gzip
-            raw = gzip.decompress(raw)
-        if not raw:
-            return None
-        try:
-            return json.loads(raw)
-        except ValueError:
-            return raw.decode("utf-8", "replace")
-
-    def _send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("request-id", f"req_{uuid.uuid4().hex[:24]}")
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
+    def response_headers(self) -> dict[str, str]:
+        return {"request-id": f"req_{uuid.uuid4().hex[:24]}"}
 
     def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         self._send_json(status, {"type": "error", "error": {
             "type": ERROR_TYPES.get(status, "api_error"), "message": message}}, headers)
 
     def _dispatch(self) -> None:
-        body = self._read_body() if self.command in ("POST", "PUT", "PATCH") else None
+        body = self._parsed(self._raw_body()) if self.command in ("POST", "PUT", "PATCH") \
+            else None
         req = RecordedRequest(self.command, self.path,
                               {k.lower(): v for k, v in self.headers.items()}, body)
         self.fake._record(req)
@@ -275,11 +235,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._chunk("")
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
-
-    def _chunk(self, payload: str) -> None:
-        data = payload.encode()
-        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        self.wfile.flush()
 
     def _stall(self, step: Stall, model: str) -> None:
         start = message_start(model)

@@ -7,7 +7,8 @@ import base64
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -41,6 +42,21 @@ def start_chromium(user_data_dir: str | None = None) -> webdriver.Chrome:
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
     return driver
+
+
+@contextmanager
+def chromium_for_tests() -> Iterator[webdriver.Chrome]:
+    """A browser for tests, quit at the end; the test fails, naming what to install,
+    where there is none."""
+    problem = missing()
+    if problem:
+        import pytest
+        pytest.fail(problem)
+    driver = start_chromium()
+    try:
+        yield driver
+    finally:
+        driver.quit()
 
 
 def set_viewport(driver: webdriver.Chrome, width: int, height: int = 900) -> None:

@@ -7,19 +7,15 @@ from typing import Any, Iterator
 import pytest
 from helpers import REPO, Server, start_run, wait_for  # noqa: F401 - REPO for the tests
 
-from .browser import missing, script_errors, set_viewport, start_chromium
+from .browser import chromium_for_tests, script_errors, set_viewport
 
 
 @pytest.fixture(scope="session")
 def chromium(web_server: Server) -> Iterator[Any]:
     # Quit before the server stops: the browser's keep-alive connections would hold up
     # its graceful shutdown.
-    problem = missing()
-    if problem:
-        pytest.fail(problem)
-    driver = start_chromium()
-    yield driver
-    driver.quit()
+    with chromium_for_tests() as driver:
+        yield driver
 
 
 @pytest.fixture(scope="session")
