@@ -14,7 +14,7 @@ import tempfile
 
 # The service's package, whatever directory gunicorn was started from.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from aideator import logs  # noqa: E402
+from aideator.ops import logs  # noqa: E402
 from aideator.config import load_settings  # noqa: E402
 
 _settings = load_settings()
@@ -53,21 +53,21 @@ def on_starting(server):
 
 
 # Drains on SIGTERM (hands its runs over). A name, imported by the master before it forks:
-# aideator.worker imports nothing heavy (no database driver before gevent patches).
-worker_class = "aideator.worker.DrainingGeventWorker"
+# aideator.ops.worker imports nothing heavy (no database driver before gevent patches).
+worker_class = "aideator.ops.worker.DrainingGeventWorker"
 workers = int(os.environ.get("AIDEATOR_WORKERS", "1"))
 worker_connections = _settings.worker_connections
 # SSE responses are long: the timeout only guards the worker's heartbeat.
 timeout = 60
 graceful_timeout = 10
 keepalive = 75
-# Every line the server writes goes through aideator.logs (JSON, or text on a terminal):
+# Every line the server writes goes through aideator.ops.logs (JSON, or text on a terminal):
 # gunicorn's own messages and the access log too. The access log never holds the raw
 # request line: its query may carry a stream token.
 loglevel = _settings.log_level
 logconfig_dict = logs.logconfig(_settings.log_format, _settings.log_level)
 accesslog = "-"
-# The path without its query: a stream link's query carries a token (aideator.logs writes
+# The path without its query: a stream link's query carries a token (aideator.ops.logs writes
 # the access line from its parts, the query with its secrets taken out).
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss'
 # The runtime control socket is not used, and two instances would fight over its path.
@@ -96,7 +96,7 @@ def child_exit(server, worker):
     multiprocess.mark_process_dead(worker.pid, _metrics_dir)
 
 
-# GET /metrics on a port of its own (aideator/metrics_server.py), served by this master
+# GET /metrics on a port of its own (aideator/ops/metrics_server.py), served by this master
 # process from every worker's files: never on the public API port.
 _metrics_server = None
 
@@ -104,7 +104,7 @@ _metrics_server = None
 def when_ready(server):
     global _metrics_server
     if _settings.metrics_port:
-        from aideator import metrics_server
+        from aideator.ops import metrics_server
         _metrics_server = metrics_server.start(
             _settings.metrics_port, metrics_server.host_of(server.cfg.bind[0]), _metrics_dir)
 

@@ -1,4 +1,10 @@
-"""AIdeator: run N Claude coding agents on a repository and stream how they think."""
+"""AIdeator: run N coding agents on a repository and stream how they think.
+
+``create_app`` wires the parts together, and ``service`` the parts of a process that outlive
+a request. Each sub-package's docstring says what it holds and what it may import
+(``tests/test_layout.py`` checks it); ``config``, ``version`` and ``naming`` are the
+foundation every part may import.
+"""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
@@ -13,14 +19,14 @@ __all__ = ["__version__", "create_app"]
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """The application; ``test_config`` overrides settings read from the environment."""
-    # Imported here, not above: gunicorn's master imports aideator.logs before forking,
+    # Imported here, not above: gunicorn's master imports aideator.ops.logs before forking,
     # and must not import the database driver before the workers' gevent patches.
     from flask import Flask
     from flask_cors import CORS
 
-    from . import logs, tracing
     from .config import database_url, load_settings, trusted_hosts
-    from .models import init_db, release_connection
+    from .ops import logs, tracing
+    from .store.models import init_db, release_connection
 
     settings = load_settings(overrides=test_config)
     logs.setup(settings.log_format, settings.log_level)
@@ -49,7 +55,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # stream borrows one only for each read).
     app.teardown_appcontext(lambda exc: release_connection())
 
-    from . import api, cli, gateway, web
+    from . import api, gateway, web
+    from .access import cli
     api.init_app(app, settings)
     gateway.init_app(app, settings)
     web.init_app(app)

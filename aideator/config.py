@@ -75,7 +75,7 @@ class Settings:
     # the API's host (AIDEATOR_BIND), never on the API port itself. 0: no metrics.
     metrics_port: int = 9464
 
-    # -- Logs (aideator/logs.py) -----------------------------------------------------------
+    # -- Logs (aideator/ops/logs.py) -----------------------------------------------------------
     # "json" (one object per line) or "text"; empty: text on a terminal, else json.
     log_format: str = ""
     # Lowest level logged: debug, info, warning, error or critical.

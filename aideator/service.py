@@ -9,17 +9,17 @@ from __future__ import annotations
 import logging
 
 from .config import Settings
-from .deletion import Retention
-from .eventlog import EventLog
-from .fanout import Fanout
 from .gateway import create_app as create_gateway_app
 from .gateway import credentials
-from .mirror import Mirror
-from .models import is_postgres
-from .notify import Listener
-from .orchestrator import Orchestrator
-from .ownership import Leases, replica_id
+from .runs.deletion import Retention
+from .runs.orchestrator import Orchestrator
 from .runtimes import create_runtime
+from .store.models import is_postgres
+from .store.ownership import Leases, replica_id
+from .stream.eventlog import EventLog
+from .stream.fanout import Fanout
+from .stream.mirror import Mirror
+from .stream.notify import Listener
 
 log = logging.getLogger(__name__)
 

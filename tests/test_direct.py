@@ -6,9 +6,9 @@ from __future__ import annotations
 import gevent.socket
 import pytest
 
-from aideator.direct import Direct, frame
-from aideator.fanout import Fanout
-from aideator.sse import frames
+from aideator.stream.direct import Direct, frame
+from aideator.stream.fanout import Fanout
+from aideator.stream.sse import frames
 
 
 def batch(first: int, count: int, text: str = "x") -> bytes:

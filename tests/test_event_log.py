@@ -4,10 +4,10 @@ from __future__ import annotations
 import gevent
 import pytest
 
-from aideator import events
-from aideator.eventlog import EventLog, event_count, stored_frames
-from aideator.fanout import Fanout
-from aideator.models import EventBatch, Run, Variation, db, init_db
+from aideator.store.models import EventBatch, Run, Variation, db, init_db
+from aideator.stream import events
+from aideator.stream.eventlog import EventLog, event_count, stored_frames
+from aideator.stream.fanout import Fanout
 
 RUN = "run-aaaaaaaaaa"
 

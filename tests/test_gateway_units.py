@@ -78,8 +78,8 @@ def test_prices_by_longest_family_override_file_and_unpriced(tmp_path):
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_usage_adds_up_across_concurrent_writers(database, tmp_path, request):
-    from aideator import usage
-    from aideator.models import Run, Variation, close_db, connection, init_db
+    from aideator.store import usage
+    from aideator.store.models import Run, Variation, close_db, connection, init_db
     url = (request.getfixturevalue("pg_url") if database == "postgresql"
            else f"sqlite:///{tmp_path / 'u.db'}")
     init_db(url)

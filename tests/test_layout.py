@@ -1,6 +1,8 @@
 """The package's shape, checked from its source: imports run one way (no cycles, nothing
-importing the package it sits in), and an installed copy carries its data files and the
-one version.
+importing the package it sits in, each part of the service importing only the parts below
+it in ``ALLOWED``), and an installed copy carries its data files and the one version.
+
+``python tests/test_layout.py`` prints the parts, their modules and what each imports.
 
 The import graph is read with ``ast``, every ``import`` counted, even those inside a
 function (a lazy import still joins two modules into one circle), except those under
@@ -15,9 +17,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from aideator import __version__
-
 ROOT = Path(__file__).resolve().parent.parent
+if __name__ == "__main__":   # run as a script from anywhere: find the package beside tests/
+    sys.path.insert(0, str(ROOT))
+
+from aideator import __version__  # noqa: E402
+
 PACKAGES = ("aideator", "agent")
 
 
@@ -104,12 +109,105 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
     return None
 
 
+# The parts of the service: each sub-package of aideator/, and each module at its top. The
+# foundation imports nothing of ours and every part may import it.
+FOUNDATION = {"config", "version", "naming"}
+# What each part may import besides itself, the foundation and (where named) the agent's
+# package. Read from the bottom up: a part lower in the table never imports one above it.
+ALLOWED: dict[str, set[str]] = {
+    "schemas": set(),
+    "ops": set(),
+    "store": set(),
+    "stream": {"store", "ops", "agent"},
+    "access": {"store", "schemas"},
+    "github": {"store", "access", "agent"},
+    "gateway": {"store", "access", "github", "ops"},
+    "egress": {"store", "gateway"},
+    "runtimes": {"egress", "ops", "agent"},
+    "runs": {"stream", "store", "runtimes", "schemas", "ops", "agent"},
+    "web": {"runtimes"},
+    "api": {"access", "github", "runs", "stream", "store", "schemas", "runtimes", "ops"},
+    "service": {"runs", "stream", "store", "gateway", "runtimes"},
+    # The application factory wires everything together.
+    "aideator": {"api", "gateway", "web", "egress", "service", "access", "store", "ops"},
+}
+
+
+def part_of(module: str) -> str:
+    """The part a module belongs to: ``aideator.stream.fanout`` -> ``stream``; the agent's
+    modules are all ``agent``; the factory (``aideator`` itself) is ``aideator``."""
+    parts = module.split(".")
+    if parts[0] == "agent":
+        return "agent"
+    return parts[1] if len(parts) > 1 else "aideator"
+
+
+def forbidden_imports() -> list[tuple[str, str]]:
+    """(module, what it imports) for each import that crosses into a part it may not."""
+    found = []
+    for name in (m for m in MODULES if m.startswith("aideator")):
+        here = part_of(name)
+        may = {here} if here in FOUNDATION else {here} | FOUNDATION | ALLOWED[here]
+        found += [(name, target) for target in GRAPH[name] if part_of(target) not in may]
+    return found
+
+
+def report() -> str:
+    """A Markdown table: each part, its modules, what it may import and what it does."""
+    rows = ["| part | modules | may import (besides the foundation) | imports |",
+            "| --- | --- | --- | --- |"]
+    for part in list(ALLOWED) + sorted(FOUNDATION):
+        mine = [m for m in MODULES if m.startswith("aideator") and part_of(m) == part]
+        modules = sorted({m.split(".")[2] for m in mine if m.count(".") >= 2})
+        uses = sorted({part_of(t) for m in mine for t in GRAPH[m]} - {part} - FOUNDATION)
+        rows.append(f"| {part} | {', '.join(modules) or '-'} | "
+                    f"{', '.join(sorted(ALLOWED.get(part, ()))) or '-'} | {', '.join(uses) or '-'} |")
+    return "\n".join(rows)
+
+
+def test_each_part_imports_only_the_parts_below_it() -> None:
+    assert forbidden_imports() == []
+
+
+def test_the_allowed_table_is_itself_one_way_and_covers_every_part() -> None:
+    # The table read as a graph of parts has no circle, so the parts stack in layers.
+    assert find_cycle({part: sorted(may & set(ALLOWED)) for part, may in ALLOWED.items()}) is None
+    parts = {part_of(m) for m in MODULES if m.startswith("aideator")}
+    assert parts - FOUNDATION == set(ALLOWED)
+
+
+def test_each_package_says_what_it_holds_and_what_it_may_import() -> None:
+    # The docstring of each sub-package's __init__ names every part it may import, so the
+    # rule a newcomer reads is the rule this file enforces.
+    for part, may in ALLOWED.items():
+        init = ROOT / "aideator" / part / "__init__.py"
+        if not init.is_file():
+            continue
+        doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+        assert doc, part
+        missing = [other for other in may - {"agent"} if f"``{other}``" not in doc]
+        assert missing == [], (part, missing)
+
+
+def test_a_forbidden_import_is_caught(monkeypatch) -> None:
+    # The event path reaching up into the API is what this check exists to refuse.
+    monkeypatch.setitem(GRAPH, "aideator.stream.fanout",
+                        GRAPH["aideator.stream.fanout"] + ["aideator.api.streams"])
+    assert ("aideator.stream.fanout", "aideator.api.streams") in forbidden_imports()
+
+
+def test_the_agent_imports_nothing_of_the_service() -> None:
+    # The agent runs in its own image, which has no aideator package.
+    assert [(m, t) for m in MODULES if m.startswith("agent") for t in GRAPH[m]
+            if t.startswith("aideator")] == []
+
+
 def test_the_module_walk_sees_the_packages_and_resolves_relative_imports() -> None:
     assert {"aideator", "aideator.api", "aideator.api.access", "aideator.runtimes.kubernetes",
             "aideator.runtimes.kubernetes.client", "agent.protocol"} <= set(MODULES)
     # ``from ... import tracing`` three levels down, ``from . import client as kube``.
     runtime = GRAPH["aideator.runtimes.kubernetes.runtime"]
-    assert {"aideator.tracing", "aideator.config", "aideator.runtimes.base",
+    assert {"aideator.ops.tracing", "aideator.config", "aideator.runtimes.base",
             "aideator.runtimes.kubernetes.client"} <= set(runtime)
     # A lazy import counts: create_runtime imports the Kubernetes runtime only when asked.
     assert "aideator.runtimes.kubernetes" in GRAPH["aideator.runtimes"]
@@ -125,7 +223,7 @@ def test_no_module_imports_itself_round_in_a_circle() -> None:
 
 
 def test_nothing_imports_a_package_that_contains_it() -> None:
-    # ``from .. import __version__`` in aideator.tracing ran aideator/__init__ from inside
+    # ``from .. import __version__`` in aideator.ops.tracing ran aideator/__init__ from inside
     # the package (and whatever that __init__ grows to import); a sibling module is fine.
     upward = [(name, package) for name in MODULES for package, _ in imports_of(name)
               if name.startswith(package + ".")]
@@ -182,3 +280,7 @@ def test_the_top_level_manifests_folder_shows_the_template_the_service_reads():
     from aideator.runtimes.kubernetes import manifests
     top = ROOT / "manifests" / "job.yaml"
     assert top.is_symlink() and top.resolve() == manifests.TEMPLATE_PATH
+
+
+if __name__ == "__main__":
+    print(report())

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import requests
-
-from aideator import logs
 from helpers import REPO, ROOT, Server
 from sse_client import read_events
+
+from aideator.ops import logs
 
 SECRET = "sk-ant-test-LOGSECRET-4242-abcdef"
 ADMIN = "aid_admin-LOGTOKEN-0123456789abcdef"
@@ -89,10 +89,10 @@ def test_a_full_run_logs_json_lines_with_ids_and_no_secret(tmp_path):
     assert any(line["request_id"] == generated and line["path"] == f"/api/v1/runs/{run_id}"
                for line in access)
     # The run's own lines carry the request that started it and the run's ids.
-    submitted = next(line for line in lines if line["logger"] == "aideator.orchestrator"
+    submitted = next(line for line in lines if line["logger"] == "aideator.runs.orchestrator"
                      and "submitted" in line["message"])
     assert submitted["request_id"] == "req-create-1" and submitted["run_id"] == run_id
-    ended = [line for line in lines if line["logger"] == "aideator.collector"
+    ended = [line for line in lines if line["logger"] == "aideator.runs.collector"
              and " failed: " in line["message"]]
     assert sorted(line["variation"] for line in ended) == [0, 1]
     for line in ended:
@@ -218,10 +218,10 @@ def test_request_ids_are_honoured_when_plain_and_returned(client):
 
 
 def test_gunicorn_master_imports_no_database_driver():
-    # The master reads gunicorn.conf.py (and so aideator.logs) before forking; psycopg
+    # The master reads gunicorn.conf.py (and so aideator.ops.logs) before forking; psycopg
     # imported there would pick blocking waits for every worker.
     probe = ("import runpy, sys; runpy.run_path('gunicorn.conf.py'); "
-             "print(sorted(m for m in ('psycopg', 'peewee', 'flask', 'aideator.models') "
+             "print(sorted(m for m in ('psycopg', 'peewee', 'flask', 'aideator.store.models') "
              "if m in sys.modules))")
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env,

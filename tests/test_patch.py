@@ -1,5 +1,5 @@
 """The patch a person downloads: the agent's own diff (agent/diff.py) of a real change,
-made into a mail by aideator/patch.py, applied with the real ``git am`` onto a fresh clone
+made into a mail by aideator/github/patch.py, applied with the real ``git am`` onto a fresh clone
 at the base commit, must give exactly the tree the agent left: a new file, a deleted one,
 a binary one changed, and text that is not ASCII."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from agent import diff
-from aideator import patch
+from aideator.github import patch
 from tests.agent.harness import make_repo
 
 PNG = bytes(range(256)) * 3 + b"\x00\x89PNG"

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from aideator import sealing
+from aideator.access import sealing
 from aideator.config import Settings
 
 TOKEN = "ghp_sealMe0123456789"

@@ -9,12 +9,13 @@ from typing import Any, Iterator
 
 import gevent
 import pytest
+from helpers import FAKE_AGENT, REPO
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from aideator import create_app, tracing
-from helpers import FAKE_AGENT, REPO
+from aideator import create_app
+from aideator.ops import tracing
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from aideator import events
 from aideator.config import Settings, load_settings
 from aideator.naming import DNS1123_LABEL, is_run_id, job_name, new_run_id
-from aideator.run_request import variation_configs
+from aideator.runs.request import variation_configs
 from aideator.schemas import ValidationFailed
-from aideator.sse import frames, frames_after
+from aideator.stream import events
+from aideator.stream.sse import frames, frames_after
 
 
 def test_run_ids_and_job_names_are_kubernetes_names():
@@ -66,7 +66,7 @@ def test_a_variation_naming_an_engine_but_no_model_gets_that_engines_default():
 
 
 def test_an_engine_without_its_key_in_the_service_is_named_with_the_variable():
-    from aideator import engines
+    from aideator.runtimes import engines
     assert engines.missing_key("codex", {}) == \
         "no OPENAI_API_KEY configured for the codex engine"
     assert engines.missing_key("gemini", {"OPENAI_API_KEY": "k"}) == \
@@ -77,7 +77,7 @@ def test_an_engine_without_its_key_in_the_service_is_named_with_the_variable():
 
 def test_the_services_engine_table_names_the_agents_engines_and_defaults():
     import agent.engines as agent_engines
-    from aideator import engines
+    from aideator.runtimes import engines
     for name in agent_engines.NAMES:
         assert name in engines.ENGINES
         if name != "claude-code":

@@ -1,4 +1,4 @@
-"""The gunicorn worker (aideator.worker): told to stop, a worker hands its runs over and ends
+"""The gunicorn worker (aideator.ops.worker): told to stop, a worker hands its runs over and ends
 its streams at once, instead of leaving them to its leases' expiry and the graceful timeout;
 told to stop while still booting it just stops; and gunicorn's master, which imports the
 worker class before forking, imports no database driver with it."""
@@ -14,11 +14,10 @@ import time
 
 import requests
 from gunicorn.config import Config
-
 from helpers import ROOT
 from sse_client import iter_events
 
-from aideator.worker import DrainingGeventWorker
+from aideator.ops.worker import DrainingGeventWorker
 
 
 def make_worker() -> DrainingGeventWorker:
@@ -88,9 +87,9 @@ def test_gunicorns_master_loads_the_worker_class_without_the_database_driver(tmp
              "settings = runpy.run_path('gunicorn.conf.py')\n"
              "worker = load_class(settings['worker_class'])\n"
              "print(worker.__module__, worker.__name__)\n"
-             "print(sorted(m for m in ('psycopg', 'peewee', 'flask', 'aideator.models',\n"
+             "print(sorted(m for m in ('psycopg', 'peewee', 'flask', 'aideator.store.models',\n"
              "                         'aideator.service') if m in sys.modules))")
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60, check=True)
-    assert result.stdout.splitlines() == ["aideator.worker DrainingGeventWorker", "[]"]
+    assert result.stdout.splitlines() == ["aideator.ops.worker DrainingGeventWorker", "[]"]

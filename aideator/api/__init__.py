@@ -1,4 +1,6 @@
-"""The HTTP API under /api/v1: one blueprint per resource."""
+"""The HTTP API under /api/v1: one blueprint per resource, and the access check
+(``access``) that runs once before every request. The top of the service: it may import
+``access``, ``github``, ``runs``, ``stream``, ``store``, ``schemas``, ``runtimes`` and ``ops``."""
 from __future__ import annotations
 
 from flask import Flask

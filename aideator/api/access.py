@@ -11,8 +11,8 @@ import re
 
 from flask import Flask, g, request
 
-from .. import streamlinks
-from ..auth import Principal, Unauthorized, principal_for_token
+from ..access import streamlinks
+from ..access.auth import Principal, Unauthorized, principal_for_token
 from ..config import Settings
 
 # Endpoints anyone may call, with auth required too.

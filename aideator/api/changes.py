@@ -7,10 +7,11 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from .. import auth, patch, usage
-from ..github import pulls, tokens
+from ..access import auth
+from ..github import patch, pulls, tokens
 from ..github.rest import GitHubError
-from ..models import Run, Variation
+from ..store import usage
+from ..store.models import Run, Variation
 from . import series
 from .errors import ApiError
 from .github import github_error

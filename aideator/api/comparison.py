@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .. import engines, usage
-from ..models import Run, Selection, Variation
+from ..runtimes import engines
+from ..store import usage
+from ..store.models import Run, Selection, Variation
 from . import checks, views
 
 

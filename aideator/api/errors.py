@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, Request, jsonify
 from werkzeug.exceptions import HTTPException
 
-from .. import auth
+from ..access import auth
 from ..schemas import ValidationFailed, validate
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
-from .. import auth
+from ..access import auth
 from ..github import tokens
 from ..github.rest import Client, GitHubError
 from .errors import ApiError, json_body

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .. import auth, patch
-from ..models import Run, Variation
+from ..access import auth
+from ..github import patch
 from ..naming import is_run_id
+from ..store.models import Run, Variation
 from .errors import ApiError
-
 
 # The change reaches the agent as a file (BASE_PATCH_FILE). On Kubernetes that file is a
 # key of the Job's Secret, which the API server caps at 1 MiB in all (MaxSecretSize), and

@@ -11,9 +11,9 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 
-from .. import auth
-from ..models import db
+from ..access import auth
 from ..schemas import openapi_document
+from ..store.models import db
 from ..version import __version__
 
 bp = Blueprint("meta", __name__)

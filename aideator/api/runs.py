@@ -9,11 +9,12 @@ from typing import Any
 import gevent
 from flask import Blueprint, current_app, jsonify, request
 
-from .. import auth, deletion, limits
-from ..models import RUN_ENDED, Run, Selection, Variation, db, utcnow
+from ..access import auth, limits
 from ..naming import is_run_id
-from ..run_request import checks, setup_request, variation_configs
+from ..runs import deletion
+from ..runs.request import checks, setup_request, variation_configs
 from ..schemas import ValidationFailed
+from ..store.models import RUN_ENDED, Run, Selection, Variation, db, utcnow
 from . import comparison, lineage, views
 from .errors import ApiError, json_body
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .. import patch, usage
-from ..models import Run, Variation
+from ..github import patch
+from ..store import usage
+from ..store.models import Run, Variation
 
 # More generations than anyone iterates: past it, the ancestors' changes go in one mail.
 MAX_CHAIN = 50

@@ -12,9 +12,9 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from ..auth import ENV_ADMIN_ID, Principal, principal_by_id
+from ..access.auth import ENV_ADMIN_ID, Principal, principal_by_id
 from ..config import Settings
-from ..models import Run, connection
+from ..store.models import Run, connection
 
 # Why a stream ended for good: the reason of its final ``stream_closed`` event.
 REVOKED = "revoked"

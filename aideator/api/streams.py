@@ -13,13 +13,15 @@ from typing import Any, Callable, Iterator
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
-from .. import auth, metrics, sse
+from ..access import auth
 from ..config import Settings
-from ..direct import Direct, for_request
-from ..eventlog import stored_frames
-from ..fanout import Fanout
-from ..mirror import Mirror
-from ..models import connection
+from ..ops import metrics
+from ..store.models import connection
+from ..stream import sse
+from ..stream.direct import Direct, for_request
+from ..stream.eventlog import stored_frames
+from ..stream.fanout import Fanout
+from ..stream.mirror import Mirror
 from . import standing, views
 from .errors import ApiError
 from .runs import get_run

@@ -5,8 +5,8 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from .. import auth
-from ..models import ApiToken
+from ..access import auth
+from ..store.models import ApiToken
 from . import views
 from .errors import ApiError, json_body
 

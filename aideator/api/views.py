@@ -4,12 +4,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from .. import streamlinks, usage
-from ..auth import Principal
+from ..access import streamlinks
+from ..access.auth import Principal
 from ..config import Settings
-from ..eventlog import event_count
 from ..github import pulls
-from ..models import SETUP_FIELDS, VARIATION_ENDED, Run, Selection, Variation
+from ..store import usage
+from ..store.models import SETUP_FIELDS, VARIATION_ENDED, Run, Selection, Variation
+from ..stream.eventlog import event_count
 from . import checks, lineage
 
 

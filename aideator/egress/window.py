@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from ..config import Settings
 from ..gateway import credentials
-from ..models import Variation, connection
+from ..store.models import Variation, connection
 from .proxy import Authorize
 
 

@@ -1,5 +1,6 @@
 """The model gateway: agents reach models and git only through the service, which holds
 the real credentials, meters every model call and enforces each variation's budget.
+Imports ``store`` (usage), ``access`` (sealed tokens, stream links' key), ``github`` and ``ops``.
 
 Routes (``/gateway``, outside ``/api/``: the API's bearer tokens play no part here, and a
 gateway credential opens nothing of the API):
@@ -115,7 +116,7 @@ def init_app(app: Flask, settings: Settings | None = None) -> None:
 
 def create_app(settings: Settings) -> Flask:
     """An app with only the gateway's routes (for a sandbox's bridge socket)."""
-    from ..models import release_connection
+    from ..store.models import release_connection
     app = Flask(__name__)
     app.json.sort_keys = False
     init_app(app, settings)

@@ -14,12 +14,12 @@ from typing import Any, Mapping
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from ..access.streamlinks import signing_key
 from ..config import Settings
-from ..models import VARIATION_ENDED, Run, Variation, connection
-from ..streamlinks import signing_key
+from ..store.models import VARIATION_ENDED, Run, Variation, connection
 
 _SALT = "aideator.gateway"
-# Marks a credential as ours, so logs can take it out of any line (aideator.logs).
+# Marks a credential as ours, so logs can take it out of any line (aideator.ops.logs).
 PREFIX = "aidg_"
 # What an agent's credential looks like (letters of URL-safe base64 and dots), bounded.
 MAX_LENGTH = 512

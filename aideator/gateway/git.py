@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 
 from flask import Response, current_app, request
 
-from .. import metrics
+from ..access.sealing import Unsealable
 from ..github import tokens
-from ..sealing import Unsealable
+from ..ops import metrics
 from . import credentials, upstream
 
 log = logging.getLogger(__name__)

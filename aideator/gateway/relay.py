@@ -12,7 +12,8 @@ from typing import Any, Callable, Iterable, Mapping
 
 from flask import Response, request
 
-from .. import metrics, usage
+from ..ops import metrics
+from ..store import usage
 from . import credentials, prices, upstream
 from .metering import Meter
 

@@ -21,7 +21,7 @@ import gevent
 from peewee import IntegrityError
 
 from ..config import Settings
-from ..models import PullRequest, connection, utcnow
+from ..store.models import PullRequest, connection, utcnow
 from . import push
 from .names import repo_of
 from .rest import Client, GitHubError

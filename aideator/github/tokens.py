@@ -9,9 +9,9 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
-from .. import sealing
+from ..access import sealing
 from ..config import Settings
-from ..models import GitHubToken, connection, utcnow
+from ..store.models import GitHubToken, connection, utcnow
 
 NOBODY = "-"
 

@@ -1,6 +1,7 @@
 """Where variations run. Each runtime turns one variation into a stream of observations
 (waiting, started, output lines with a resume cursor, exited); collectors turn those into
-events. Runtimes never touch the database or the event log."""
+events. Runtimes never touch the database or the event log: besides the engines a variation
+can run (``engines``), they import only ``egress`` (the setup's proxy), ``ops`` and the agent."""
 from __future__ import annotations
 
 from typing import Any, Callable

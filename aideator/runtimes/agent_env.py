@@ -12,8 +12,7 @@ import json
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
-from .. import engines
-
+from . import engines
 
 # The variables that carry the user's text (the prompt, the setup and the checks' commands)
 # or the variation's credential (the key, git's Authorization header, the setup's proxy

@@ -40,17 +40,16 @@ import psutil
 
 import agent
 
-from .. import tracing
 from ..config import Settings, gateway_url
 from ..egress import policy as egress_policy
 from ..egress.proxy import EgressProxy
 from ..naming import is_run_id
+from ..ops import tracing
 from . import prepare, sandbox
 from .agent_env import BASE_PATCH_PATH, agent_environment, base_patch_bytes
 from .base import Exited, Observation, Output, Started, VariationSpec, Waiting
 from .bridge import Bridges, WSGIApp, no_gateway, socket_dir
-from .processes import (alive, exit_from_status, launched_handle, read_status, reap,
-                        split_lines)
+from .processes import alive, exit_from_status, launched_handle, read_status, reap, split_lines
 from .sandbox_probe import Availability, probe
 from .slots import Slots
 

@@ -1,4 +1,5 @@
-"""The OpenAPI contract (``openapi.yaml``) and request validation against its schemas."""
+"""The OpenAPI contract (``openapi.yaml``) and request validation against its schemas.
+Imports nothing of the service: every part may validate with it."""
 from __future__ import annotations
 
 import os

@@ -5,12 +5,13 @@ The pages are static shells; everything they show comes from the public API (RES
 /api/v1 and the SSE stream) through the JavaScript modules in ``static/js``, which are
 also a worked example for frontend developers. Agent and repository text only ever
 reaches the page as text nodes; the Content-Security-Policy below is a second fence.
+Imports only ``runtimes`` (the engines its form offers): it reads the API like any client.
 """
 from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, current_app, render_template
 
-from .. import engines
+from ..runtimes import engines
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/assets")

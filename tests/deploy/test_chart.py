@@ -9,14 +9,27 @@ import pytest
 
 from aideator.config import ENV_PREFIX, Settings, load_settings
 
-from .conftest import (DEFAULT, DEV, KUBE_VERSIONS, NAMESPACE, PRODUCTION, VALUE_SETS,
-                       CHART, RELEASE, api_environment, find, helm, kinds, render)
+from .conftest import (
+    CHART,
+    DEFAULT,
+    DEV,
+    KUBE_VERSIONS,
+    NAMESPACE,
+    PRODUCTION,
+    RELEASE,
+    VALUE_SETS,
+    api_environment,
+    find,
+    helm,
+    kinds,
+    render,
+)
 
 EXTRA_ENV = {"AIDEATOR_BIND",                                  # read by gunicorn.conf.py
              "AIDEATOR_WORKERS",
              # the model gateway's upstream, read as Claude Code's own variables are
              "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
-             # the Codex and Gemini engines' keys, read by the gateway and aideator/engines.py
+             # the Codex and Gemini engines' keys, read by the gateway and aideator/runtimes/engines.py
              "OPENAI_API_KEY", "GEMINI_API_KEY"}
 
 

@@ -9,7 +9,7 @@ import kubernetes_validate
 import pytest
 from prometheus_client import Counter, Gauge, Histogram
 
-from aideator import metrics
+from aideator.ops import metrics
 
 from .conftest import CHART, KUBE_VERSIONS, NAMESPACE, RELEASE, find, helm, kinds, render
 
@@ -69,7 +69,7 @@ def test_service_monitor_scrapes_the_api_service():
 
 
 def exposed_names() -> set[str]:
-    """Every series name aideator.metrics exposes."""
+    """Every series name aideator.ops.metrics exposes."""
     names = set()
     for value in vars(metrics).values():
         if isinstance(value, Counter):

@@ -4,13 +4,17 @@ found by the list a failed variation's end makes."""
 from __future__ import annotations
 
 import gevent.event
-
-from aideator.runtimes.kubernetes import client as kube
-from aideator.cluster_warnings import MAX_WARNINGS, Warnings, notice
-from aideator.runtimes.base import WarningEvent
-from aideator.runtimes.kubernetes.eventwatch import (VariationWarnings, WarningWatcher, job_of,
-                                                      warning_of)
 from kube.conftest import render
+
+from aideator.runs.cluster_warnings import MAX_WARNINGS, Warnings, notice
+from aideator.runtimes.base import WarningEvent
+from aideator.runtimes.kubernetes import client as kube
+from aideator.runtimes.kubernetes.eventwatch import (
+    VariationWarnings,
+    WarningWatcher,
+    job_of,
+    warning_of,
+)
 
 from .conftest import NAMESPACE
 

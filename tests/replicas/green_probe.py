@@ -10,7 +10,7 @@ import time  # noqa: E402
 
 import gevent  # noqa: E402
 
-from aideator.models import connection, db, init_db  # noqa: E402
+from aideator.store.models import connection, db, init_db  # noqa: E402
 
 
 def main() -> None:

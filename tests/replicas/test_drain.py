@@ -3,10 +3,9 @@ is handed over with what was read stored, and streams end so clients go elsewher
 from __future__ import annotations
 
 import gevent
-
 from helpers import kill_agents
 
-from aideator.models import Run
+from aideator.store.models import Run
 
 
 def wait_until(predicate, timeout: float = 20) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import gevent
 import pytest
 
-from aideator import events
-from aideator.eventlog import EventLog, event_count
-from aideator.fanout import Fanout
-from aideator.models import Run, close_db, init_db
-from aideator.ownership import Leases
+from aideator.store.models import Run, close_db, init_db
+from aideator.store.ownership import Leases
+from aideator.stream import events
+from aideator.stream.eventlog import EventLog, event_count
+from aideator.stream.fanout import Fanout
 
 RUN = "run-leasetest"
 

@@ -10,9 +10,9 @@ import threading
 from pathlib import Path
 
 import pytest
-
-from aideator.migrations import LATEST, STEPS
 from sse_client import read_events
+
+from aideator.store.migrations import LATEST, STEPS
 
 from .conftest import assert_complete, start_run
 

@@ -20,7 +20,7 @@ import kubernetes.client
 import kubernetes.config
 import urllib3
 
-from ... import metrics
+from ...ops import metrics
 
 __all__ = ["Kube", "KubeError", "BadRequest", "Forbidden", "NotFound", "Conflict", "Gone",
            "Invalid", "Unavailable", "ConfigError", "LogStream"]

@@ -25,10 +25,16 @@ from typing import Any, Iterator, Mapping
 
 import gevent
 
-from ... import tracing
-from ..agent_env import (BASE_PATCH_DIR, BASE_PATCH_KEY, SECRET_VARIABLES,
-                         agent_environment, base_patch_bytes, setup_environment)
 from ...config import Settings, gateway_url
+from ...ops import tracing
+from ..agent_env import (
+    BASE_PATCH_DIR,
+    BASE_PATCH_KEY,
+    SECRET_VARIABLES,
+    agent_environment,
+    base_patch_bytes,
+    setup_environment,
+)
 from ..base import Exited, Notice, Observation, VariationSpec, Waiting
 from . import client as kube
 from . import manifests

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from .config import Settings
+from ..config import Settings
 
 VERSION = "v1"
 _INFO = b"aideator sealed secrets v1"

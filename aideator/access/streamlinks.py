@@ -14,9 +14,9 @@ from functools import lru_cache
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from ..config import Settings
+from ..store.models import ServiceSecret, connection
 from .auth import Principal, Unauthorized, principal_by_id
-from .config import Settings
-from .models import ServiceSecret, connection
 
 _SALT = "aideator.stream-link"
 _KEY_NAME = "stream-link-key"

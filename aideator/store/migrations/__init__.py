@@ -17,8 +17,16 @@ from typing import Callable, Iterator, Sequence
 
 from peewee import Database, Model, PostgresqlDatabase
 
-from . import (v2_leases, v3_access, v4_warnings, v5_usage, v6_checks, v7_setup, v8_github,
-               v9_lineage)
+from . import (
+    v2_leases,
+    v3_access,
+    v4_warnings,
+    v5_usage,
+    v6_checks,
+    v7_setup,
+    v8_github,
+    v9_lineage,
+)
 
 log = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
                 re.I), r"\1\2=" + REDACTED),
     (re.compile(r"(\bbearer\s+)[A-Za-z0-9._~+/=-]+", re.I), r"\1" + REDACTED),
     (re.compile(r"\bsk-ant-[A-Za-z0-9_-]+"), REDACTED),
-    (re.compile(r"\baid_[A-Za-z0-9_-]{16,}"), REDACTED),   # our API tokens (aideator.auth)
+    (re.compile(r"\baid_[A-Za-z0-9_-]{16,}"), REDACTED),   # our API tokens (aideator.access.auth)
     # A variation's model gateway credential (aideator.gateway.credentials).
     (re.compile(r"\baidg_[A-Za-z0-9_.-]{16,}"), REDACTED),
     # A password in a URL (a database URL in a connection error).

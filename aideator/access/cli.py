@@ -8,9 +8,9 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from ..schemas import ValidationFailed, validate
+from ..store.models import ApiToken, connection
 from . import auth
-from .models import ApiToken, connection
-from .schemas import ValidationFailed, validate
 
 tokens = AppGroup("tokens", help="Create, list and revoke API tokens.")
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import gevent.event
 
-from . import metrics
+from ..ops import metrics
 from .direct import Direct, frame
 from .sse import frames_after
 
@@ -39,7 +39,7 @@ class _Feed:
     clients: int = 0
     # Set when the store may hold more than the feed (a notification, an ownership change).
     poked: gevent.event.Event = field(default_factory=gevent.event.Event)
-    # Caught-up clients whose sockets the publisher writes (see aideator.direct).
+    # Caught-up clients whose sockets the publisher writes (see aideator.stream.direct).
     parked: set[Direct] = field(default_factory=set)
 
     @property

@@ -17,14 +17,16 @@ from typing import Any, Callable, Iterable, Mapping
 import gevent
 import gevent.event
 
-from . import engines, events, logs, metrics, notify, tracing
+from ..naming import job_name, new_run_id
+from ..ops import logs, metrics, tracing
+from ..runtimes import engines
+from ..runtimes.base import Runtime, SetupSpec, VariationSpec
+from ..store.models import VARIATION_ENDED, Run, Variation, connection, utcnow, write_transaction
+from ..store.ownership import Leases
+from ..stream import events, notify
+from ..stream.eventlog import EventLog
+from ..stream.fanout import Fanout
 from .collector import Resume, collect
-from .eventlog import EventLog
-from .fanout import Fanout
-from .models import VARIATION_ENDED, Run, Variation, connection, utcnow, write_transaction
-from .naming import job_name, new_run_id
-from .ownership import Leases
-from .runtimes.base import Runtime, SetupSpec, VariationSpec
 
 log = logging.getLogger(__name__)
 

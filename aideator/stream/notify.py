@@ -13,7 +13,7 @@ from typing import Callable, Iterable
 
 import gevent
 
-from .models import db, is_postgres
+from ..store.models import db, is_postgres
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class Listener:
             self._greenlet = None
 
     def _run(self) -> None:
-        import psycopg   # only on PostgreSQL
+        import psycopg  # only on PostgreSQL
 
         backoff, first = RETRY_MIN, True
         while True:

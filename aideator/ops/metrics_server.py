@@ -7,7 +7,7 @@ API. On its own port, the chart's Service exposes it to the cluster (and its scr
 annotations name it) while the Ingress routes only the API.
 
 Every worker already writes its values to files (prometheus_client's multiprocess mode,
-see ``aideator.metrics``); the master reads and sums them on each scrape, so one listener
+see ``aideator.ops.metrics``); the master reads and sums them on each scrape, so one listener
 serves the whole server however many workers it has, stays up while a worker restarts,
 and answers while every worker is busy with streams. This module runs in the master: it
 imports prometheus_client and the standard library only (no gevent, no database driver

@@ -22,11 +22,12 @@ from typing import Any, Iterator, NamedTuple
 import gevent
 import gevent.lock
 
-from . import metrics, notify, sse
+from ..ops import metrics
+from ..store.models import EventBatch, Run, Variation, connection, write_transaction
+from ..store.ownership import Leases
+from . import notify, sse
 from .events import RUN_FINISHED
 from .fanout import Fanout
-from .models import EventBatch, Run, Variation, connection, write_transaction
-from .ownership import Leases
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,19 @@ import json
 import os
 from typing import Any, Iterator
 
-from peewee import (BlobField, BooleanField, CharField, DatabaseProxy, DateTimeField,
-                    DoubleField, ForeignKeyField, IntegerField, Model,
-                    PostgresqlDatabase, TextField)
+from peewee import (
+    BlobField,
+    BooleanField,
+    CharField,
+    DatabaseProxy,
+    DateTimeField,
+    DoubleField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    PostgresqlDatabase,
+    TextField,
+)
 from playhouse.db_url import connect
 
 from .migrations import migrate

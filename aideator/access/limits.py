@@ -12,9 +12,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .config import Settings
-from .models import RUN_ENDED, Run, db, is_postgres, utcnow
-from .schemas import ValidationFailed
+from ..config import Settings
+from ..schemas import ValidationFailed
+from ..store.models import RUN_ENDED, Run, db, is_postgres, utcnow
 
 HOUR = dt.timedelta(hours=1)
 # Seconds a client is told to wait when all its concurrent runs are still going.

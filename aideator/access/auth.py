@@ -20,9 +20,9 @@ from typing import Any, Mapping
 
 from flask import g
 
-from .config import Settings
-from .models import ApiToken, Run, utcnow
-from .naming import random_id
+from ..config import Settings
+from ..naming import random_id
+from ..store.models import ApiToken, Run, utcnow
 
 TOKEN_PREFIX = "aid_"
 TOKEN_ID = re.compile(r"^tok-[a-z0-9]{10}$")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from email.header import Header
 from typing import Any, Iterable, Mapping, Sequence
 
-from .version import __version__
+from ..version import __version__
 
 AUTHOR = "AIdeator <aideator@noreply.invalid>"
 # format-patch's first line names the commit; this change has none of its own yet.

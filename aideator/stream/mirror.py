@@ -12,9 +12,9 @@ import logging
 
 import gevent
 
+from ..store.models import RUN_ENDED, Run, connection
 from .eventlog import event_count, stored_frames
 from .fanout import Fanout
-from .models import RUN_ENDED, Run, connection
 
 log = logging.getLogger(__name__)
 

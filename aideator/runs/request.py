@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from . import engines
-from .schemas import ValidationFailed
+from ..runtimes import engines
+from ..schemas import ValidationFailed
 
 DEFAULT_VARIATIONS = 3
 DEFAULT_SETUP_TIMEOUT = 600

@@ -29,8 +29,8 @@ from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 from opentelemetry import trace
 
+from ..version import __version__
 from .logs import redact
-from .version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +65,12 @@ def _exporters(environ: Mapping[str, str]) -> list[Any]:
             try:
                 if protocol == "grpc":
                     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-                        OTLPSpanExporter)
+                        OTLPSpanExporter,
+                    )
                 else:
                     from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-                        OTLPSpanExporter)
+                        OTLPSpanExporter,
+                    )
             except ImportError:
                 log.error("OTLP over %s needs its exporter package, which is not "
                           "installed: traces are not exported", protocol)

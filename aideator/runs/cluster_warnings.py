@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from .runtimes.base import WarningEvent
+from ..runtimes.base import WarningEvent
 
 # Distinct warnings kept per variation; past that, one more entry says so.
 MAX_WARNINGS = 50

@@ -21,9 +21,20 @@ from typing import Any, Iterable
 
 import gevent
 
-from . import metrics
-from .models import (RUN_ENDED, EventBatch, PullRequest, Run, Selection, Variation,
-                     VariationUsage, connection, is_postgres, utcnow, write_transaction)
+from ..ops import metrics
+from ..store.models import (
+    RUN_ENDED,
+    EventBatch,
+    PullRequest,
+    Run,
+    Selection,
+    Variation,
+    VariationUsage,
+    connection,
+    is_postgres,
+    utcnow,
+    write_transaction,
+)
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Every Prometheus metric of the service (each name is defined here and nowhere else),
 and the helpers that record them. ``GET /metrics`` is served on a port of its own by
-gunicorn's master (``aideator.metrics_server``), never by the API.
+gunicorn's master (``aideator.ops.metrics_server``), never by the API.
 
 Labels only take values from small sets: statuses, failure reasons, Kubernetes verbs,
 resources and HTTP codes, and model names (only those that look like one, at most
@@ -21,7 +21,6 @@ from typing import Any, Mapping
 
 import gevent
 from prometheus_client import Counter, Gauge, Histogram
-
 
 RUNS_SUBMITTED = Counter("aideator_runs_submitted", "Runs created (POST /runs).")
 RUNS_FINISHED = Counter("aideator_runs_finished", "Runs that ended, by final status.",

@@ -12,11 +12,22 @@ from peewee import fn
 
 from agent import protocol
 
-from . import cluster_warnings, events, logs, metrics, tracing, usage
-from .eventlog import EventLog
-from .models import SETUP_FIELDS, Run, utcnow
-from .runtimes.base import (Exited, Notice, Output, Runtime, Started, VariationSpec,
-                            Waiting, WarningEvent)
+from ..ops import logs, metrics, tracing
+from ..runtimes.base import (
+    Exited,
+    Notice,
+    Output,
+    Runtime,
+    Started,
+    VariationSpec,
+    Waiting,
+    WarningEvent,
+)
+from ..store import usage
+from ..store.models import SETUP_FIELDS, Run, utcnow
+from ..stream import events
+from ..stream.eventlog import EventLog
+from . import cluster_warnings
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,16 @@ The new tables are declared here as they were at this version, not imported from
 """
 from __future__ import annotations
 
-from peewee import (SQL, CharField, Database, DateTimeField, DoubleField, IntegerField,
-                    Model, TextField)
+from peewee import (
+    SQL,
+    CharField,
+    Database,
+    DateTimeField,
+    DoubleField,
+    IntegerField,
+    Model,
+    TextField,
+)
 
 
 class GitHubToken(Model):
