@@ -35,6 +35,9 @@ MODES = ("run", "setup")
 REPO_URL_RE = re.compile(
     r"^https://github\.com/(?P<owner>[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?)/"
     r"(?P<repo>[A-Za-z0-9._-]{1,100}?)(?:\.git)?/?$")
+# Or a git bundle on this machine: a local repository's snapshot, which the service binds
+# read-only into the sandbox (aideator/runs/snapshot.py).
+BUNDLE_RE = re.compile(r"^/[^\x00\n]{1,4000}\.bundle$")
 
 # Any one of these lets Claude Code reach a model; without them it would fail later and
 # less clearly (or try an interactive login).
@@ -189,9 +192,10 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     # The prepare step never reaches the model: it needs no prompt and no credential.
     prompt = _required(env, "PROMPT") if mode == "run" else (_text(env, "PROMPT") or "")
     repo_url = _required(env, "REPO_URL").strip()
-    if not REPO_URL_RE.match(repo_url):
+    if not (REPO_URL_RE.match(repo_url) or BUNDLE_RE.match(repo_url)):
         raise ConfigError("REPO_URL", "REPO_URL must look like "
-                                      "https://github.com/<owner>/<repo>[.git]")
+                                      "https://github.com/<owner>/<repo>[.git] or be the "
+                                      "absolute path of a git bundle")
     workspace = _text(env, "WORKSPACE") or os.getcwd()
     if not os.path.isabs(workspace):
         raise ConfigError("WORKSPACE", "WORKSPACE must be an absolute path")

@@ -145,6 +145,14 @@ class Settings:
     setup_cache_claim: str = ""
     setup_cache_dir: str = "/cache"
 
+    # -- Local repositories as a run's source (``repo_path``; local runtime only) ---------
+    # Comma-separated directories a run's repo_path may lie under. Empty: any path this
+    # service's user can read, but only for requests from this machine (a loopback peer),
+    # as the `aideator` command line makes them.
+    local_repo_roots: str = ""
+    # Largest snapshot (the git bundle of the commit and its history) a run may take, MiB.
+    local_repo_max_mb: int = 500
+
     # -- Kubernetes runtime (AIDEATOR_RUNTIME=kubernetes) --------------------------------
     # Namespace the agent Jobs run in.
     kube_namespace: str = "default"

@@ -32,20 +32,28 @@ def _same_repository(a: str, b: str) -> bool:
     return norm(a) == norm(b)
 
 
-def parent_change(origin: Mapping[str, Any], github_url: str) -> dict[str, Any]:
-    """``from`` -> {run_id, variation_id, commit, patch}; a 404 for a run the caller
-    cannot see or a variation it lacks, 409 for a variation with no usable change, 422
-    for another repository. Reads only: nothing is stored on refusal."""
-    run_id, index = str(origin["run_id"]), int(origin["variation_id"])
+def parent_run(origin: Mapping[str, Any]) -> Run:
+    """The run ``from`` names, if the caller may see it (else 404)."""
+    run_id = str(origin["run_id"])
     run = Run.get_or_none(Run.id == run_id) if is_run_id(run_id) else None
     if run is None or not auth.can_see(run):
         # As for any other access: another principal's run does not exist for the caller.
         raise ApiError(404, "not_found", f"no run with id {run_id[:64]!r}", "from.run_id")
+    return run
+
+
+def parent_change(origin: Mapping[str, Any], github_url: str | None) -> dict[str, Any]:
+    """``from`` -> {run_id, variation_id, commit, patch}; a 404 for a run the caller
+    cannot see or a variation it lacks, 409 for a variation with no usable change, 422
+    for another repository (``github_url`` None: a local one, checked by the caller).
+    Reads only: nothing is stored on refusal."""
+    index = int(origin["variation_id"])
+    run = parent_run(origin)
     variation = Variation.get_or_none((Variation.run == run.id) & (Variation.index == index))
     if variation is None:
         raise ApiError(404, "not_found", f"run {run.id} has no variation {index}",
                        "from.variation_id")
-    if not _same_repository(github_url, run.github_url):
+    if github_url is not None and not _same_repository(github_url, run.github_url):
         raise ApiError(422, "validation_error",
                        f"github_url: must be the repository of run {run.id} "
                        f"({run.github_url}) when iterating on it", "github_url")

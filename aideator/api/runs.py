@@ -10,12 +10,12 @@ import gevent
 from flask import Blueprint, current_app, jsonify, request
 
 from ..access import auth, limits
-from ..naming import is_run_id
+from ..naming import is_run_id, new_run_id
 from ..runs import deletion
 from ..runs.request import checks, setup_request, variation_configs
 from ..schemas import ValidationFailed
 from ..store.models import RUN_ENDED, Run, Selection, Variation, db, utcnow
-from . import comparison, lineage, views
+from . import comparison, lineage, local_source, views
 from .errors import ApiError, json_body
 
 bp = Blueprint("runs", __name__)
@@ -51,17 +51,35 @@ def create_run() -> Any:
         setup = setup_request(body)
     except ValidationFailed as exc:
         raise ApiError(422, "validation_error", exc.message, exc.field) from None
-    parent = lineage.parent_change(body["from"], body["github_url"]) if "from" in body \
-        else None
+    if ("repo_path" in body) == ("github_url" in body):
+        raise ApiError(422, "validation_error", "github_url or repo_path: give exactly one "
+                                                "(a GitHub repository or a local one)",
+                       "github_url")
+    local_path = local_source.resolve(body, settings) if "repo_path" in body else None
+    for name in ("ref", "include_uncommitted"):
+        if name in body and local_path is None:
+            raise ApiError(422, "validation_error", f"{name}: only with repo_path", name)
+    parent = None
+    if "from" in body:
+        local_source.check_parent(lineage.parent_run(body["from"]), local_path)
+        parent = lineage.parent_change(body["from"], body.get("github_url"))
     created_by = auth.actor()
+    run_id, github_url, source = None, body.get("github_url"), None
+    if local_path is not None:
+        run_id = new_run_id()
+        github_url, source = local_source.take(
+            body, settings, local_path, run_id,
+            Run.get_by_id(parent["run_id"]) if parent else None)
     try:
         run = service().orchestrator.submit(
-            github_url=body["github_url"], prompt=body["prompt"],
+            github_url=github_url, prompt=body["prompt"],
             agent_config=body.get("agent_config", {}), variation_configs=configs,
             checks=run_checks, setup=setup,
             created_by=created_by, admit=lambda: limits.admit(created_by[0], quota),
-            parent=parent)
+            parent=parent, run_id=run_id, source=source)
     except limits.LimitExceeded as exc:
+        if run_id is not None:
+            local_source.discard(settings, run_id)
         raise ApiError(429, "limit_exceeded", exc.detail,
                        headers={"Retry-After": str(exc.retry_after)}) from None
     url = views.stream_link(run.id, principal, settings)["stream_url"]

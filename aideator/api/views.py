@@ -140,6 +140,7 @@ def run_detail(run: Run) -> dict[str, Any]:
             "stream_url": stream_url(run.id), "created_at": iso(run.created_at),
             "finished_at": iso(run.finished_at), "base_commit": run.base_commit,
             "parent": lineage.parent_of(run), "children": lineage.children_of(run),
+            "source": run.source,
             "duration_seconds": seconds_between(run.created_at, run.finished_at),
             "event_count": event_count(run.id),
             "created_by": principal_ref(run.created_by, run.created_by_name),

@@ -47,7 +47,8 @@ def _spec(run: Run, variation: Variation,
                          # One variation measures the baseline: the same checks on the
                          # unchanged clone, in its own sandbox, before its model starts.
                          baseline=variation.index == 0 and bool(run.checks),
-                         base_change=base_change_of(run))
+                         base_change=base_change_of(run),
+                         local_source=bool(run.source))
 
 
 def base_change_of(run: Run) -> dict[str, Any] | None:
@@ -124,18 +125,23 @@ class Orchestrator:
                setup: Mapping[str, Any] | None = None,
                created_by: tuple[str | None, str | None] = (None, None),
                admit: Callable[[], None] | None = None,
-               parent: Mapping[str, Any] | None = None) -> Run:
+               parent: Mapping[str, Any] | None = None,
+               run_id: str | None = None,
+               source: Mapping[str, Any] | None = None) -> Run:
         """Store a new run with its variations, holding its lease, and start it.
         ``admit`` runs first in the same transaction and may refuse (raise). ``parent``:
-        {run_id, variation_id, commit, patch}, the change its variations start from."""
+        {run_id, variation_id, commit, patch}, the change its variations start from.
+        ``run_id`` and ``source``: a run from a local repository, whose snapshot is already
+        in the run's directory under that id (``snapshot.py``)."""
         with write_transaction():
             if admit is not None:
                 admit()
-            run = Run.create(id=new_run_id(), github_url=github_url, prompt=prompt,
+            run = Run.create(id=run_id or new_run_id(), github_url=github_url, prompt=prompt,
                              variation_count=len(variation_configs),
                              agent_config=dict(agent_config), runtime=self._runtime.name,
                              created_by=created_by[0], created_by_name=created_by[1],
                              checks=[dict(c) for c in checks] if checks else None,
+                             source=dict(source) if source else None,
                              **_lineage(parent))
             variations = [Variation.create(run=run, index=i, config=dict(config),
                                            job_name=job_name(run.id, i),

@@ -29,6 +29,10 @@ SECRET_VARIABLES = frozenset({"PROMPT", "SETUP", "CHECKS", "ANTHROPIC_API_KEY",
 BASE_PATCH_DIR = "/run/aideator-change"
 BASE_PATCH_KEY = "base.patch"
 BASE_PATCH_PATH = f"{BASE_PATCH_DIR}/{BASE_PATCH_KEY}"
+# Where an agent finds its run's source when it comes from a local repository: a git
+# bundle of the snapshot (REPO_URL names it), bound read-only by the sandboxed local runtime.
+SOURCE_DIR = "/run/aideator-source"
+SOURCE_PATH = f"{SOURCE_DIR}/source.bundle"
 # Knobs of a variation's config that are not agent settings: the prompt travels as PROMPT.
 _NOT_KNOBS = frozenset({"prompt"})
 

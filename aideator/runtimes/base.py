@@ -40,6 +40,9 @@ class VariationSpec:
     setup: SetupSpec | None = None
     # Start from another run's variation: {commit, patch, parent_run, parent_variation}.
     base_change: Mapping[str, Any] | None = field(default=None, repr=False)
+    # The run's source is a local repository's snapshot (``<run dir>/source.bundle``, local
+    # runtime only), which the agent clones instead of ``repo_url``.
+    local_source: bool = False
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,11 @@ A run iterating on a variation has the parent's change in ``<run_id>/base.patch`
 (beside its variations' directories, so in no workspace and no diff; removed with the
 run): each of its agents, and its setup, read it at ``BASE_PATCH_FILE`` (inside the
 sandbox, bound read-only at ``agent_env.BASE_PATCH_PATH``).
+
+A run from a local repository has its snapshot in ``<run_id>/source.bundle`` (written by
+the API before the run is stored, ``runs/snapshot.py``): its agents, and its setup, clone
+it from ``agent_env.SOURCE_PATH``, where it is bound read-only; the person's directory is
+never in a sandbox.
 """
 from __future__ import annotations
 
@@ -46,7 +51,7 @@ from ..egress.proxy import EgressProxy
 from ..naming import is_run_id
 from ..ops import tracing
 from . import prepare, sandbox
-from .agent_env import BASE_PATCH_PATH, agent_environment, base_patch_bytes
+from .agent_env import BASE_PATCH_PATH, SOURCE_PATH, agent_environment, base_patch_bytes
 from .base import Exited, Observation, Output, Started, VariationSpec, Waiting
 from .bridge import Bridges, WSGIApp, no_gateway, socket_dir
 from .processes import alive, exit_from_status, launched_handle, read_status, reap, split_lines
@@ -62,6 +67,8 @@ LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launcher.sh
 PASSTHROUGH_PREFIXES = ("CLAUDE_CODE_",)
 # The parent variation's change, in the run's directory (a run iterating on one).
 BASE_PATCH = "base.patch"
+# A local repository's snapshot, in the run's directory (runs/snapshot.py writes it).
+SOURCE_BUNDLE = "source.bundle"
 READ_SIZE = 1 << 18
 MAX_LINE = 1 << 20
 # How often an idle variation's log is checked for more output: soon after output stops
@@ -129,6 +136,11 @@ class LocalRuntime:
                 raise
         return path
 
+    def _source(self, spec: VariationSpec) -> str | None:
+        """The run's snapshot bundle (a run from a local repository), or None."""
+        return os.path.join(self._root, spec.run_id, SOURCE_BUNDLE) if spec.local_source \
+            else None
+
     def _prepared_dir(self, spec: VariationSpec) -> str | None:
         """The run's setup directory when its variations start from a prepared workspace:
         sandboxed runs with a setup. Unsandboxed (the opt-out), each variation runs the
@@ -151,8 +163,11 @@ class LocalRuntime:
         # (the opt-out), at the service's own address.
         gateway = (f"http://127.0.0.1:{sandbox.BRIDGE_PORT}" if self._sandbox.sandboxed
                    else gateway_url(self._settings))
+        source = self._source(spec)
+        repo_url = (SOURCE_PATH if self._sandbox.sandboxed else source) if source \
+            else spec.repo_url
         env.update(agent_environment(run_id=spec.run_id, variation_id=spec.index,
-                                     repo_url=spec.repo_url, prompt=spec.prompt,
+                                     repo_url=repo_url, prompt=spec.prompt,
                                      config=spec.config,
                                      workspace=os.path.join(where, "workspace"),
                                      gateway_url=gateway, gateway_token=spec.gateway_token,
@@ -173,7 +188,7 @@ class LocalRuntime:
         return env
 
     def _argv(self, directory: str, *, inside: str | None = None, egress: bool = False,
-              base_patch: str | None = None) -> list[str]:
+              base_patch: str | None = None, source: str | None = None) -> list[str]:
         """The launcher's command line: the agent command, in its sandbox unless opted out."""
         if not self._sandbox.sandboxed:
             return ["/bin/sh", LAUNCHER, directory, *self._settings.agent_command]
@@ -185,7 +200,7 @@ class LocalRuntime:
                                 bridge=socket_dir(directory),
                                 passwd=os.path.join(etc, "passwd"),
                                 group=os.path.join(etc, "group"), inside=inside,
-                                base_patch=base_patch)
+                                base_patch=base_patch, source=source)
         for name, text in sandbox.etc_files(mounts.at(home)).items():
             with open(os.path.join(etc, name), "w") as f:
                 f.write(text)
@@ -198,7 +213,8 @@ class LocalRuntime:
         directory = self._dir(spec.run_id, spec.index)
         inside = self._prepared_dir(spec)
         return self._launch(directory, self._argv(directory, inside=inside,
-                                                  base_patch=self._base_patch(spec)),
+                                                  base_patch=self._base_patch(spec),
+                                                  source=self._source(spec)),
                             self._environment(spec, directory, inside=inside))
 
     def _launch(self, directory: str, argv: list[str], env: dict[str, str]) -> dict[str, Any]:
@@ -323,7 +339,8 @@ class LocalRuntime:
             self._bridges.open(prepared, egress=self._egress.server)
             try:
                 handle = self._launch(prepared, self._argv(prepared, egress=True,
-                                                           base_patch=self._base_patch(spec)),
+                                                           base_patch=self._base_patch(spec),
+                                                           source=self._source(spec)),
                                       self._environment(spec, prepared, mode="setup"))
             except BaseException:
                 self._bridges.close(prepared)

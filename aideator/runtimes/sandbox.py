@@ -29,7 +29,7 @@ from typing import Iterable, Sequence
 
 import agent
 
-from .agent_env import BASE_PATCH_PATH
+from .agent_env import BASE_PATCH_PATH, SOURCE_PATH
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 INIT_SCRIPT = os.path.join(HERE, "sandbox-init.sh")
@@ -73,6 +73,8 @@ class Mounts:
     # The run's file of the parent variation's change (a run iterating on one), bound
     # read-only at BASE_PATCH_PATH.
     base_patch: str | None = None
+    # The run's snapshot of a local repository, bound read-only at SOURCE_PATH.
+    source: str | None = None
 
     def at(self, path: str) -> str:
         """Where the host ``path`` (the workspace, HOME) is inside the sandbox."""
@@ -212,6 +214,7 @@ def bwrap_argv(command: Sequence[str], mounts: Mounts, *, readable_paths: Sequen
              "--ro-bind", mounts.bridge, BRIDGE_MOUNT, "--ro-bind", INIT_SCRIPT, INIT_MOUNT,
              *(["--ro-bind", mounts.base_patch, BASE_PATCH_PATH] if mounts.base_patch
                else []),
+             *(["--ro-bind", mounts.source, SOURCE_PATH] if mounts.source else []),
              # The root holding the mount points: read-only once they are made.
              "--remount-ro", "/", *namespace_args(), "--chdir", mounts.cwd]
     if info_fd is not None:

@@ -101,6 +101,9 @@ class Run(BaseModel):
     parent_run = CharField(max_length=63, null=True, index=True)
     parent_variation = IntegerField(null=True)
     base_change = JSONField(null=True)
+    # A run started from a repository on this machine (``repo_path``): where, which commit,
+    # whether uncommitted changes were included (``runs/snapshot.py``); None for GitHub.
+    source = JSONField(null=True)
 
 
 # What a variation's ``setup`` keeps of the agent's ``setup_finished`` line.

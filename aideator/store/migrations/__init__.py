@@ -26,6 +26,7 @@ from . import (
     v7_setup,
     v8_github,
     v9_lineage,
+    v10_local_source,
 )
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,8 @@ log = logging.getLogger(__name__)
 STEPS: dict[int, Callable[[Database], None]] = {2: v2_leases.upgrade, 3: v3_access.upgrade,
                                                 4: v4_warnings.upgrade, 5: v5_usage.upgrade,
                                                 6: v6_checks.upgrade, 7: v7_setup.upgrade,
-                                                8: v8_github.upgrade, 9: v9_lineage.upgrade}
+                                                8: v8_github.upgrade, 9: v9_lineage.upgrade,
+                                                10: v10_local_source.upgrade}
 LATEST = max(STEPS)
 # Any constant shared by every replica: the key of the advisory lock.
 LOCK_KEY = 0x41494445   # "AIDE"
