@@ -1,4 +1,6 @@
 # make run   - the service and its web app on http://localhost:8000 (local runtime, SQLite in ./data)
+# make install - what `make run` needs, and the `aideator` command in .venv/bin (then, in
+#              any repository: .venv/bin/aideator run "prompt" -n 3)
 # make test  - install what the tests need, then run them
 # make test-fast - the tests that start no server, database, browser or agent (~30 s)
 # make bench - figures of the event path, the clients one worker serves in time, replicas
@@ -21,13 +23,18 @@ ENGINES := agent/node_modules/.package-lock.json
 TEST_WORKERS ?= auto
 PARALLEL := -n $(TEST_WORKERS) --dist loadfile
 
-.PHONY: run test test-fast bench demo lock clean
+.PHONY: run install test test-fast bench demo lock clean
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-deploy.txt agent/requirements.txt
+# The project itself is installed (editable) for its `aideator` command.
+$(STAMP): requirements.txt requirements-dev.txt requirements-deploy.txt agent/requirements.txt \
+		setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+install: $(STAMP) $(SANDBOX) $(ENGINES)
 
 run: $(STAMP) $(SANDBOX) $(ENGINES)
 	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app

@@ -14,7 +14,17 @@ if TYPE_CHECKING:
 
 from .version import __version__
 
-__all__ = ["__version__", "create_app"]
+__all__ = ["__version__", "create_app", "served_app"]
+
+
+def served_app() -> Flask:
+    """The application as a server runs it, taking part at once (resuming runs left
+    unfinished): ``gunicorn -c <aideator/ops/gunicorn_conf.py> 'aideator:served_app()'``,
+    as the ``aideator`` command starts the embedded service from an installed copy. The
+    gevent worker has patched the standard library before it calls this."""
+    app = create_app()
+    app.extensions["aideator"].resume()
+    return app
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:

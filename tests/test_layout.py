@@ -130,6 +130,8 @@ ALLOWED: dict[str, set[str]] = {
     "service": {"runs", "stream", "store", "gateway", "runtimes"},
     # The application factory wires everything together.
     "aideator": {"api", "gateway", "web", "egress", "service", "access", "store", "ops"},
+    # The command line is a client of the public API (HTTP only): the foundation, no more.
+    "cli": set(),
 }
 
 
