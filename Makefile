@@ -69,6 +69,7 @@ bench: $(STAMP) $(BROWSER) $(SANDBOX) $(ENGINES)
 	$(BIN)/python -m benchmarks.web
 	$(BIN)/python -m benchmarks.gateway
 	$(BIN)/python -m benchmarks.setup_once
+	$(BIN)/python -m benchmarks.local_source
 
 demo: $(STAMP) $(ENGINES)
 	$(BIN)/python scripts/offline_demo.py

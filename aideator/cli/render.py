@@ -5,6 +5,7 @@ leaves them out where the output is not a terminal."""
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from rich.console import Console, Group
@@ -57,6 +58,10 @@ def describe(kind: str, content: Any) -> tuple[str, str] | None:
     if kind == "diff":
         return (f"diff: {len(content.get('files') or [])} file(s), "
                 f"+{content.get('additions')} -{content.get('deletions')}"), "bold"
+    if kind in ("check_started", "setup_started"):
+        what = f"check {content.get('name')}" if kind == "check_started" else "setup"
+        where = " (baseline)" if content.get("baseline") else ""
+        return f"{what}{where}: {_short(content.get('command') or '', 100)}", "dim"
     if kind == "check_finished":
         verdict = "passed" if content.get("passed") else "failed"
         where = " (baseline)" if content.get("baseline") else ""
@@ -176,4 +181,9 @@ def board_table(board: dict) -> Table:
 
 
 def console(*, stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    """Colours on a terminal only; piped or in a file, lines wide enough for the board
+    (rich's default there is 80 columns) unless COLUMNS says otherwise."""
+    out = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out.width = 140
+    return out
