@@ -103,6 +103,13 @@ def test_agents_clone_a_read_only_snapshot_and_never_touch_the_persons_repositor
             assert probe["write_error"] in ("Read-only file system", "Permission denied")
     assert state(person) == before
 
+    # The patch works as for a GitHub run; a pull request is not offered (no GitHub remote).
+    mail = local_server.get(f"/runs/{run['run_id']}/variations/0/patch")
+    assert mail.status_code == 200 and "+edited by variation 0" in mail.text
+    refused_pr = local_server.post(f"/runs/{run['run_id']}/variations/0/pull-request", {})
+    assert refused_pr.status_code == 409, refused_pr.text
+    assert refused_pr.json()["error"] == "not_on_github"
+
     # The snapshot is kept with the run and goes with it.
     bundle = local_server.data_dir / "runs" / run["run_id"] / "source.bundle"
     assert bundle.stat().st_size == source["bytes"]
@@ -194,3 +201,23 @@ def test_the_kubernetes_runtime_takes_no_local_source(app, client, person: Path)
     assert resp.status_code == 422, resp.text
     assert resp.json["error"] == "unsupported"
     assert client.get("/api/v1/runs").json["runs"] == []
+
+
+def test_a_github_remote_makes_the_run_a_github_one_when_its_commit_is_github_s(
+        local_server: Server, person: Path):
+    git(person, "remote", "add", "origin", "git@github.com:Acme/widgets.git")
+    (person / "src").mkdir()
+    # A directory inside the repository names the repository.
+    resp = local_server.post("/runs", {"repo_path": str(person / "src"),
+                                       "variations": 1, "prompt": "add=x.txt"})
+    assert resp.status_code == 202, resp.text
+    detail = local_server.get(f"/runs/{resp.json()['run_id']}").json()
+    assert detail["github_url"] == "https://github.com/Acme/widgets"
+    assert detail["source"]["github_url"] == "https://github.com/Acme/widgets"
+    assert detail["source"]["commit"] == detail["source"]["head"]
+    assert detail["source"]["path"] == str(person)
+    # With uncommitted changes the snapshot is no commit GitHub has.
+    resp = local_server.post("/runs", {"repo_path": str(person), "variations": 1,
+                                       "include_uncommitted": True, "prompt": "add=x.txt"})
+    detail = local_server.get(f"/runs/{resp.json()['run_id']}").json()
+    assert detail["github_url"] == f"file://{person}"

@@ -68,6 +68,11 @@ def create_pull_request(run_id: str, variation_id: int) -> Any:
     variation = _variation(run, variation_id)
     settings = current_app.extensions["aideator"].settings
     caller = auth.actor()[0]
+    if run.source and not run.github_url.startswith("https://github.com/"):
+        raise ApiError(409, "not_on_github",
+                       "this run's repository is on the service's machine with no GitHub "
+                       "remote, or its snapshot holds uncommitted changes GitHub does not "
+                       "have: take the change as a patch (or `aideator apply`)")
     try:
         opened = pulls.open_pull_request(
             run_id=run.id, variation=variation.index, github_url=run.github_url,

@@ -55,7 +55,20 @@ def touched(repo: str, patch: str) -> list[str]:
         else:   # a rename: old and new follow
             paths += fields[i + 1:i + 3]
             i += 3
-    return [p.decode("utf-8", "surrogateescape") for p in paths]
+    found = [p.decode("utf-8", "surrogateescape") for p in paths]
+    # numstat names a rename by its new path only: the old one is touched too.
+    for line in patch.splitlines():
+        if line.startswith(("rename from ", "copy from ")):
+            found.append(_unquote(line.split(" from ", 1)[1]))
+    return found
+
+
+def _unquote(name: str) -> str:
+    """A path as git writes it in a patch header: C-quoted when it has special bytes."""
+    if not (name.startswith('"') and name.endswith('"')):
+        return name
+    raw = name[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape")
+    return raw.encode("latin-1").decode("utf-8", "surrogateescape")
 
 
 def dirty(repo: str) -> set[str]:
@@ -119,12 +132,22 @@ def apply(repo: str, patch: str, *, branch: str | None, message: str) -> dict:
 
 
 def _merge(repo: str, data: bytes, args: list[str], env: dict | None = None) -> None:
-    """The patch does not apply to HEAD as it is (it moved since the run): a 3-way merge,
-    which needs the blobs the patch starts from; refused if it would leave conflicts."""
-    done = _git(repo, "apply", *args, "--3way", "--check", "-", data=data, env=env,
-                check=False)
+    """The patch does not apply to HEAD as it is (it moved on since the run): a 3-way
+    merge, which needs the blobs the patch starts from, tried first in a throw-away index
+    so that one with conflicts is refused before anything changes."""
+    with tempfile.TemporaryDirectory(prefix="aideator-merge-") as tmp:
+        trial = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
+        _git(repo, "read-tree", "HEAD", env=trial)
+        done = _git(repo, "apply", "--cached", "--3way", "-", data=data, env=trial,
+                    check=False)
     if done.returncode != 0:
-        raise Refused("the change does not apply to your HEAD: "
+        raise Refused("the change does not apply to your HEAD without conflicts: "
                       + done.stderr.decode("utf-8", "replace").strip()[-500:]
                       + " (nothing was changed)")
-    _git(repo, "apply", *args, "--3way", "-", data=data, env=env)
+    if "--cached" in args:
+        _git(repo, "apply", *args, "--3way", "-", data=data, env=env)
+        return
+    # --3way stages what it applies: the paths were clean, so unstaging them leaves the
+    # change as uncommitted changes in the working tree only.
+    _git(repo, "apply", "--3way", "-", data=data, env=env)
+    _git(repo, "reset", "-q", "--", *touched(repo, data.decode("utf-8", "surrogateescape")))

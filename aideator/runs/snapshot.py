@@ -151,6 +151,9 @@ def take(path: str, *, ref: str, include_uncommitted: bool, dest_dir: str,
         detail = exc.stderr.decode("utf-8", "replace").strip()[-300:]
         raise Refused(422, "snapshot_failed", f"repo_path: git could not snapshot the "
                                               f"repository: {detail}") from None
+    except subprocess.TimeoutExpired:
+        raise Refused(422, "snapshot_failed", f"repo_path: the snapshot took longer than "
+                                              f"{GIT_TIMEOUT} s") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     size = os.path.getsize(bundle)

@@ -7,8 +7,9 @@ import { api } from './api.js';
 import { el } from './dom.js';
 
 export class ChangeActions {
-  constructor(runId, index) {
+  constructor(runId, index, onGitHub = true) {
     this.runId = runId;
+    this.onGitHub = onGitHub;
     this.index = index;
     this.download = el('button', {
       type: 'button', class: 'button secondary download-patch', hidden: true,
@@ -42,7 +43,8 @@ export class ChangeActions {
   // What the API says about the variation (GET /runs/<id>).
   apply(variation, ended) {
     this.download.hidden = !(ended && variation.patch_url);
-    this.pull.hidden = !(ended && variation.patch_url) || Boolean(variation.pull_request);
+    this.pull.hidden = !(ended && variation.patch_url && this.onGitHub)
+      || Boolean(variation.pull_request);
     this.iterate.hidden = !(ended && variation.patch_url);
     if (variation.pull_request) this.showPullRequest(variation.pull_request);
   }

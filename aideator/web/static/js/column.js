@@ -11,7 +11,7 @@ import { Transcript } from './transcript.js';
 const ENDED = new Set(['succeeded', 'failed', 'cancelled']);
 
 export class Column {
-  constructor(variation, { onChoose, runId, runPrompt = null }) {
+  constructor(variation, { onChoose, runId, runPrompt = null, onGitHub = true }) {
     this.index = variation.variation_id;
     this.status = null;
     const config = describeConfig(variation.config || {});
@@ -39,7 +39,7 @@ export class Column {
       type: 'button', class: 'button primary choose', hidden: true,
       onclick: () => onChoose(this.index),
     }, 'Choose this one');
-    this.changeActions = new ChangeActions(runId, this.index);
+    this.changeActions = new ChangeActions(runId, this.index, onGitHub);
     this.node = el('section', {
       class: 'column', id: `variation-${this.index}`,
       dataset: { variation: String(this.index) }, 'aria-label': `Variation ${this.index}`,

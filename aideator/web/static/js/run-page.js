@@ -240,7 +240,11 @@ async function start() {
   const grid = role(document, 'columns');
   grid.style.setProperty('--columns', String(run.variations.length));
   for (const variation of run.variations) {
-    const column = new Column(variation, { onChoose: choose, runId, runPrompt: run.prompt });
+    const column = new Column(variation, {
+      onChoose: choose, runId, runPrompt: run.prompt,
+      // A run from a local repository with no GitHub remote has no pull request to offer.
+      onGitHub: run.github_url.startsWith('https://github.com/'),
+    });
     column.transcript.onFollow = () => scheduleRender(0);
     columns.set(column.index, column);
     grid.append(column.node);
