@@ -221,3 +221,41 @@ def test_a_github_remote_makes_the_run_a_github_one_when_its_commit_is_github_s(
                                        "include_uncommitted": True, "prompt": "add=x.txt"})
     detail = local_server.get(f"/runs/{resp.json()['run_id']}").json()
     assert detail["github_url"] == f"file://{person}"
+
+
+def test_the_real_agent_sets_up_checks_and_works_on_a_local_repository(tmp_path: Path,
+                                                                       person: Path):
+    # The real agent (hardened git, its clone step) with a fake model: the setup runs
+    # once on the snapshot, every variation starts from its result, checks pass there.
+    from tests.agent.fake_anthropic import FakeAnthropic, reply, text
+    model = FakeAnthropic()
+    base_url = model.start()
+    model.scripts["default"] = [reply(text("Nothing to change."))]
+    server = Server(tmp_path / "data")
+    del server.env["AIDEATOR_AGENT_COMMAND"]          # the real default: python -m agent
+    server.env.update({"ANTHROPIC_API_KEY": "sk-ant-test-local", "ANTHROPIC_BASE_URL": base_url,
+                       "CLAUDE_CODE_MAX_RETRIES": "1"})
+    server.start()
+    try:
+        resp = server.post("/runs", {
+            "repo_path": str(person), "include_uncommitted": True, "variations": 2,
+            "prompt": "Look around", "setup": "mkdir -p .venv && cp notes.txt .venv/ready",
+            "checks": [{"name": "ready", "command": "test -f .venv/ready"}]})
+        assert resp.status_code == 202, resp.text
+        run_id = resp.json()["run_id"]
+        events = read_events(server.url(f"/runs/{run_id}/stream"), timeout=120)
+        detail = server.get(f"/runs/{run_id}").json()
+        assert [v["status"] for v in detail["variations"]] == ["succeeded"] * 2, detail
+        assert detail["variations"][0]["setup"]["passed"] is True
+        checks = [detail["baseline"]["checks"][0]] + [v["checks"][0]
+                                                      for v in detail["variations"]]
+        assert [c["status"] for c in checks] == ["passed"] * 3
+        # Each agent was told the snapshot (the setup cloned it; they start from its copy).
+        starting = [e.data["content"] for e in events if e.event == "agent_output"
+                    and e.data["type"] == "status" and e.data["content"]["phase"] == "starting"]
+        assert len(starting) == 2
+        assert {c["repo_url"] for c in starting} == {"/run/aideator-source/source.bundle"}
+        assert detail["base_commit"] == detail["source"]["commit"]
+    finally:
+        server.stop()
+        model.stop()
