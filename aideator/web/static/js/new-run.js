@@ -107,6 +107,9 @@ const params = new URLSearchParams(window.location.search);
 const origin = params.has('from') && /^\d+$/.test(params.get('variation') || '')
   ? { run_id: params.get('from'), variation_id: Number(params.get('variation')) } : null;
 
+// A parent run from a local repository (its `source`): the new run names the same path.
+let localPath = null;
+
 async function showOrigin() {
   const note = form.querySelector('[data-role="iterating"]');
   note.hidden = false;
@@ -117,13 +120,16 @@ async function showOrigin() {
     const parent = await api.getRun(origin.run_id);
     form.elements.github_url.value = parent.github_url;
     form.elements.github_url.readOnly = true;
+    localPath = parent.source ? parent.source.path : null;
   } catch (err) {
     showError(err);
   }
 }
 
 function body() {
-  const request = { github_url: form.elements.github_url.value.trim(), prompt: form.elements.prompt.value };
+  const repository = localPath ? { repo_path: localPath }
+    : { github_url: form.elements.github_url.value.trim() };
+  const request = { ...repository, prompt: form.elements.prompt.value };
   if (origin) request.from = origin;
   const variations = form.elements.variations.value.trim();
   if (variations !== '') request.variations = /^\d+$/.test(variations) ? Number(variations) : variations;
