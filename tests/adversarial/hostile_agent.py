@@ -7,6 +7,11 @@
   daemon    double-forks a daemon (its own session, no parent) that writes a heartbeat
             file in its workspace every 0.05 s, then exits 0 at once
   daemon_wait  the same, then waits (so it is still running when cancelled)
+  linger    in its run's setup (MODE=setup): leaves a daemon that keeps trying the egress
+            proxy (SETUP_PROXY), writing each try's outcome to its workspace's
+            "egress-tries" file, then ends the setup; as a variation, waits a second
+  net H:P ...  connects to each address (IPv6 in brackets); reports what happened, and
+            whether the setup egress proxy's socket is there
 
 Each reports what it did on stdout (the agent line protocol), so the test can read how
 far it got before it was stopped.
@@ -88,10 +93,54 @@ def daemon(wait: bool) -> None:
         time.sleep(600)
 
 
+def network(targets: list) -> None:
+    import socket
+    found = {}
+    for target in targets:
+        host, _, port = target.rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=3):
+                found[target] = "connected"
+        except OSError as exc:
+            found[target] = type(exc).__name__ + (f" errno {exc.errno}" if exc.errno else "")
+    say("attack", name="net", results=found,
+        egress_socket=os.path.exists("/run/aideator/egress.sock"))
+
+
+def linger() -> None:
+    import socket
+    if os.environ.get("MODE") != "setup":
+        time.sleep(1)
+        return
+    log = os.path.join(os.environ["WORKSPACE"], "egress-tries")
+    port = int(os.environ["SETUP_PROXY"].rsplit(":", 1)[1])
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                        sock.sendall(b"CONNECT pypi.org:443 HTTP/1.1\r\n\r\n")
+                        result = sock.recv(64).split(b"\r\n")[0].decode()
+                except OSError as exc:
+                    result = type(exc).__name__
+                with open(log, "a") as f:
+                    f.write(f"{time.time()} {result}\n")
+                time.sleep(0.05)
+        os._exit(0)
+    while not os.path.exists(log):
+        time.sleep(0.01)
+
+
 def main() -> None:
-    word = os.environ.get("PROMPT", "").split()[0]
+    word, *rest = os.environ.get("PROMPT", "").split()
+    if word == "net":
+        return network(rest)
     {"fork": fork_bomb, "memory": memory_bomb, "disk": disk_fill, "files": open_files,
-     "daemon": lambda: daemon(False), "daemon_wait": lambda: daemon(True)}[word]()
+     "daemon": lambda: daemon(False), "linger": linger, "daemon_wait": lambda: daemon(True)}[word]()
 
 
 if __name__ == "__main__":

@@ -158,7 +158,7 @@ def heartbeat_stops(workspace: Path) -> bool:
 
 
 @pytest.mark.parametrize("sandbox", ["bubblewrap", "off"])
-@pytest.mark.parametrize("end", ["finished", "cancelled", "deleted"])
+@pytest.mark.parametrize("end", ["finished", "cancelled", "deleted", "restarted"])
 def test_a_double_forked_daemon_does_not_outlive_its_variation(hostile, end, sandbox):
     # Unsandboxed (the opt-out) no PID namespace ends with the agent: the control group
     # is what takes the daemon.
@@ -170,16 +170,63 @@ def test_a_double_forked_daemon_does_not_outlive_its_variation(hostile, end, san
     while not beat.exists() or not beat.read_text():
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    if end == "cancelled":
+    if end == "restarted":
+        # The service goes away and comes back; the variation is re-attached to, then
+        # cancelled: what it started goes with it.
+        server.kill()      # SIGKILL: the launchers run on, in sessions of their own
+        server.start()
+    if end in ("cancelled", "restarted"):
         server.post(f"/runs/{run['run_id']}/cancel", {})
     if end == "deleted":
         assert server.delete(f"/runs/{run['run_id']}").status_code in (202, 204)
     else:
         events, _ = outcome(server, run)
-        assert events[-1].data["status"] == {"finished": "completed",
-                                             "cancelled": "cancelled"}[end]
+        assert events[-1].data["status"] == {"finished": "completed", "cancelled": "cancelled",
+                                             "restarted": "cancelled"}[end]
         assert heartbeat_stops(run_dir / "0" / "workspace")
     deadline = time.monotonic() + 15
     while processes_of(run_dir):
         assert time.monotonic() < deadline, f"outlived their variation: {processes_of(run_dir)}"
         time.sleep(0.1)
+
+
+def test_from_inside_the_sandbox_no_address_but_the_gateway_bridge_answers(hostile):
+    """Loopback ports of the host (the service's own), the setup egress proxy's port
+    outside a setup, the cloud metadata address and private ranges: the sandbox has only
+    its own loopback, so nothing is reached (tests/test_sandbox.py reads /proc, the
+    service's files and other workspaces from inside)."""
+    server = hostile()
+    targets = [f"127.0.0.1:{server.port}", f"[::1]:{server.port}", "127.0.0.1:7481",
+               "169.254.169.254:80", "10.0.0.1:80", "172.16.0.1:80", "192.168.0.1:80",
+               "[fd00::1]:80", "8.8.8.8:53"]
+    run = start_run(server, "net " + " ".join(targets), variations=1)
+    events, ends = outcome(server, run)
+    [report] = attack_lines(events, "net")
+    assert report["egress_socket"] is False
+    assert set(report["results"]) == set(targets)
+    assert "connected" not in report["results"].values(), report
+    # Its own loopback answers nothing but the gateway's bridge (7480): the host's
+    # ports are refused, other networks unreachable.
+    assert report["results"]["127.0.0.1:7481"].startswith("ConnectionRefusedError")
+    assert report["results"]["169.254.169.254:80"].startswith("OSError errno 101")
+
+
+def test_a_process_left_by_the_setup_loses_the_egress_proxy_when_the_setup_ends(hostile):
+    """The setup leaves a daemon that keeps asking the egress proxy for a way out: once
+    the setup has ended it is gone, with the proxy's bridge, before any variation runs."""
+    server = hostile()
+    run = start_run(server, "linger", variations=1, setup="true")
+    events, _ = outcome(server, run)
+    assert events[-1].data["status"] == "completed"
+    setup = server.data_dir / "runs" / run["run_id"] / "setup"
+    tries = (setup / "workspace" / "egress-tries").read_text().splitlines()
+    assert tries       # it did run, and reached the proxy while the setup ran
+    assert heartbeat_stops_growing(setup / "workspace" / "egress-tries")
+    assert not (setup / "bridge" / "egress.sock").exists()
+    assert processes_of(setup) == []
+
+
+def heartbeat_stops_growing(path: Path) -> bool:
+    before = path.read_text()
+    time.sleep(0.5)
+    return path.read_text() == before
