@@ -75,6 +75,23 @@ def _writable_dir(path: str) -> bool:
     return os.path.isdir(path) and os.access(path, os.W_OK)
 
 
+def _can_kill(base: str) -> bool:
+    """Whether groups made under ``base`` have ``cgroup.kill`` (Linux 5.14+; a root
+    group has none itself, so a child is made to look)."""
+    if os.path.exists(os.path.join(base, "cgroup.kill")):
+        return True
+    probe = os.path.join(base, f"aideator-probe-{os.getpid()}")
+    try:
+        os.mkdir(probe)
+    except OSError:
+        return False
+    try:
+        return os.path.exists(os.path.join(probe, "cgroup.kill"))
+    finally:
+        with contextlib.suppress(OSError):
+            os.rmdir(probe)
+
+
 def find_hierarchies(root: str = CGROUP_ROOT) -> list[Hierarchy]:
     """The groups this service can make: pids, memory and kill, each at most once."""
     own = _own_groups()
@@ -89,7 +106,7 @@ def find_hierarchies(root: str = CGROUP_ROOT) -> list[Hierarchy]:
                     delegated = f.read().split()
             except OSError:
                 delegated = []
-            if os.path.exists(os.path.join(base, "cgroup.kill")):
+            if _can_kill(base):
                 found["kill"] = Hierarchy("kill", base, "v2")
             if "pids" in delegated:
                 found["pids"] = Hierarchy("pids", base, "v2", "pids.max", "pids.events", "max")
@@ -203,7 +220,10 @@ class Limits:
         made: list[str] = []
         for h, group in self._groups(directory):
             try:
-                os.makedirs(group, exist_ok=True)
+                try:
+                    os.makedirs(group, exist_ok=True)
+                except FileNotFoundError:   # its parent was just removed as it emptied
+                    os.makedirs(group, exist_ok=True)
                 if h.kind == "pids":
                     _write(os.path.join(group, h.limit_file), str(self.caps.pids))
                 elif h.kind == "memory":
@@ -280,6 +300,9 @@ class Limits:
                         break
                     except OSError:
                         time.sleep(0.01)
+                # The service's own parent group too, once it holds no other (else busy).
+                with contextlib.suppress(OSError):
+                    os.rmdir(os.path.dirname(group))
         return found
 
     def end_run(self, run_id: str) -> None:

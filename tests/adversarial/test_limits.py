@@ -4,7 +4,8 @@ cap, the variation fails saying which, and the service and the other variations 
 allows them; caps kept small so the test machine never feels it)."""
 from __future__ import annotations
 
-import json
+import glob
+import hashlib
 import os
 import sys
 import time
@@ -99,6 +100,9 @@ def test_a_fork_bomb_stops_at_the_cap_and_the_variation_fails_saying_so(hostile)
             "the agent reached its cap of 64 processes (a fork bomb?) and was stopped"]
     assert lived < 20, lived
     assert processes_of(server.data_dir / "runs" / run["run_id"]) == []
+    # Its control groups are gone too, and the service's own parent group with them.
+    tag = hashlib.sha256(os.path.abspath(server.data_dir).encode()).hexdigest()[:12]
+    assert glob.glob(f"/sys/fs/cgroup/**/aideator-{tag}", recursive=True) == []
     # The service carries on: a new run is served.
     assert server.get("/health").json()["status"] == "healthy"
 
