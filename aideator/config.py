@@ -58,6 +58,13 @@ class Settings:
     sandbox: str = "bubblewrap"
     # Seconds a cancelled variation gets to stop after SIGTERM before SIGKILL.
     cancel_grace_seconds: float = 5.0
+    # Caps of each local variation and of each run's setup (runtimes/limits.py): processes
+    # and threads at once, memory, MiB written in its directory (workspace, HOME, log), open
+    # files per process. Its wall time is AIDEATOR_JOB_DEADLINE_SECONDS.
+    sandbox_max_processes: int = 1024
+    sandbox_memory_mb: int = 4096
+    sandbox_disk_mb: int = 10240
+    sandbox_open_files: int = 4096
     # Seconds between SSE heartbeat comments on an idle stream.
     sse_heartbeat_seconds: float = 15.0
     # Seconds the event log waits to batch writes before committing them.
@@ -163,13 +170,17 @@ class Settings:
     agent_image_pull_policy: str = "IfNotPresent"
     # Seconds a finished Job (with its pod and logs) is kept before Kubernetes deletes it.
     job_ttl_seconds: int = 3600
-    # Seconds a Job may run before Kubernetes stops it (DeadlineExceeded).
+    # Seconds a variation may run: a Job's activeDeadlineSeconds (Kubernetes stops it,
+    # DeadlineExceeded); a local variation is killed with everything it started.
     job_deadline_seconds: int = 1800
     # Agent container resources.
     agent_cpu_request: str = "250m"
     agent_cpu_limit: str = "1"
     agent_memory_request: str = "512Mi"
     agent_memory_limit: str = "2Gi"
+    # Agent container ephemeral storage (workspace, HOME, /tmp, logs): over it, evicted.
+    agent_ephemeral_storage_request: str = "1Gi"
+    agent_ephemeral_storage_limit: str = "10Gi"
     # RuntimeClass of the agent pods (e.g. gVisor's "gvisor", Kata's "kata"): a kernel
     # boundary between the model's commands and the node. Empty: the cluster's default.
     agent_runtime_class: str = ""
@@ -232,6 +243,10 @@ def load_settings(environ: Mapping[str, str] | None = None,
                          f"{ENV_PREFIX}RETENTION_CHECK_SECONDS more than 0")
     if not 0 <= settings.metrics_port <= 65535:
         raise ValueError(f"{ENV_PREFIX}METRICS_PORT must be a port (0 to 65535; 0: off)")
+    if min(settings.sandbox_max_processes, settings.sandbox_memory_mb, settings.sandbox_disk_mb,
+           settings.sandbox_open_files, settings.job_deadline_seconds) < 1:
+        raise ValueError(f"{ENV_PREFIX}SANDBOX_MAX_PROCESSES, _MEMORY_MB, _DISK_MB, "
+                         f"_OPEN_FILES and {ENV_PREFIX}JOB_DEADLINE_SECONDS must be at least 1")
     if settings.db_pool_size < 2:
         raise ValueError(f"{ENV_PREFIX}DB_POOL_SIZE must be at least 2")
     return settings

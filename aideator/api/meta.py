@@ -46,6 +46,8 @@ def health() -> Any:
             "database": database}
     if "sandbox" in runtime:    # the local runtime: why it cannot run agents, if it cannot
         body["sandbox"] = runtime["sandbox"]
+        # Which caps each variation has on this machine (the kernel decides what can be).
+        body["sandbox_limits"] = runtime["limits"]
     return jsonify(body), 200 if status == "healthy" else 503
 
 

@@ -14,7 +14,7 @@ from flask import Response, request
 
 from ..ops import metrics
 from ..store import usage
-from . import credentials, prices, upstream
+from . import credentials, inflight, prices, upstream
 from .metering import Meter
 
 log = logging.getLogger(__name__)
@@ -90,9 +90,27 @@ def forward(api: str, *, method: str, url: str, headers: Mapping[str, str],
     """Send the call upstream and relay its answer; ``meter_for(streamed)`` reads its usage,
     recorded when ``metered`` (a model call, not a listing) and the call succeeded."""
     headers = {**headers, "accept-encoding": "identity"}   # relayed as is: nothing to decode
+    key = (grant.run_id, grant.variation)
+    budgeted = metered and grant.max_budget_usd is not None
+    cost: list[float | None] = []
+
+    def release() -> None:   # once, however the call ends
+        if budgeted and not cost:
+            cost.append(None)
+            inflight.leave(key, None)
+
+    if budgeted:
+        assert grant.max_budget_usd is not None
+        if inflight.enter(key, grant.max_budget_usd,
+                          lambda: usage.cost(grant.run_id, grant.variation)):
+            refusal = over_budget(api, grant)   # spent by the calls it waited for
+            if refusal:
+                release()
+                return error(400, refusal)
     try:
         response = upstream.send(method, url, headers=headers, body=body)
     except upstream.Unreachable as exc:
+        release()
         metrics.gateway_call(api, "unreachable")
         log.warning("gateway: the %s API could not be reached: %s", api, exc)
         return error(502, "aideator gateway: the model API could not be reached")
@@ -101,8 +119,12 @@ def forward(api: str, *, method: str, url: str, headers: Mapping[str, str],
 
     def ended(complete: bool) -> None:
         meter.finish()
+        spent = None
         if metered and response.status < 400 and meter.seen:
-            record(settings, grant, meter)
+            spent = record(settings, grant, meter)
+        if budgeted and not cost:
+            cost.append(spent)
+            inflight.leave(key, spent)
 
     out = Response(upstream.relay(response, meter.feed, ended), status=response.status,
                    direct_passthrough=True)
@@ -113,10 +135,12 @@ def forward(api: str, *, method: str, url: str, headers: Mapping[str, str],
     out.headers["Cache-Control"] = "no-store"
     # Proxies in front of the service must not buffer the stream either.
     out.headers["X-Accel-Buffering"] = "no"
+    out.call_on_close(release)   # a client gone before the body started
     return out
 
 
-def record(settings: Any, grant: credentials.Grant, meter: Meter) -> None:
+def record(settings: Any, grant: credentials.Grant, meter: Meter) -> float | None:
+    """Store the call's usage; its cost (None when its model has no price)."""
     tokens = meter.tokens()
     price = prices.price(meter.model, settings.prices_file)
     cost = None if price is None else price.cost(tokens)
@@ -125,3 +149,4 @@ def record(settings: Any, grant: credentials.Grant, meter: Meter) -> None:
     except Exception:  # noqa: BLE001 - the call went through; its record must not crash it
         log.exception("gateway: could not store the usage of a model call")
     metrics.gateway_usage(meter.model, tokens, cost)
+    return cost

@@ -79,7 +79,7 @@ DB_WRITE = Histogram(
 # Failure reasons (the runtimes' classification, aideator.runtimes.base.CAUSES).
 REASONS = frozenset({"image_pull", "unschedulable", "oom", "deadline", "exit_code",
                      "killed", "cancelled", "deleted", "create_failed", "start_failed",
-                     "lost", "internal", "no_model_key", "other"})
+                     "lost", "internal", "no_model_key", "pids", "disk", "other"})
 TOKEN_KINDS = ("input_tokens", "output_tokens", "cache_creation_input_tokens",
                "cache_read_input_tokens")
 MAX_MODELS = 50

@@ -89,7 +89,7 @@ class Output:
 # Why a variation failed, as a small fixed set (metrics count by it; ``reason`` tells more).
 CAUSES = frozenset({"image_pull", "unschedulable", "oom", "deadline", "exit_code", "killed",
                     "cancelled", "deleted", "create_failed", "start_failed", "lost",
-                    "internal", "other"})
+                    "internal", "pids", "disk", "other"})
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs one variation's command and records how it ended.
 #
-# usage: launcher.sh [--sandbox] DIRECTORY COMMAND [ARG ...]
+# usage: launcher.sh [--sandbox] [--cgroup GROUP ...] DIRECTORY COMMAND [ARG ...]
 # Runs COMMAND in DIRECTORY, writes its own pid to DIRECTORY/launcher.pid at once, and
 # DIRECTORY/exit.json ({"exit_code": N}, N > 128
 # meaning "killed by signal N-128", as shells report it) when it ends.
@@ -19,12 +19,25 @@
 # outcome of a process that is no longer its child. A shell script on purpose: it starts
 # in a millisecond, where an interpreter would cost tens of them per variation.
 sandbox=
-if [ "$1" = "--sandbox" ]; then
-    sandbox=1
-    shift
-fi
+groups=
+while :; do
+    case "$1" in
+        --sandbox) sandbox=1; shift ;;
+        --cgroup) groups="$groups $2"; shift 2 ;;
+        *) break ;;
+    esac
+done
 cd "$1" || exit 127
 shift
+# The variation's control groups (limits.py), joined before anything starts, so every
+# process it ever has is counted, capped and killed with them. Not joined: not started.
+for group in $groups; do
+    if ! echo "$$" > "$group/cgroup.procs"; then
+        echo "aideator: could not join the variation's control group $group" >&2
+        printf '{"exit_code": 125}\n' > exit.json.tmp && mv exit.json.tmp exit.json
+        exit 125
+    fi
+done
 # Who runs this variation, for a service (or another replica) that did not start it.
 echo "$$" > launcher.pid   # one write(2): a reader sees all of it or nothing
 if [ -n "$sandbox" ]; then

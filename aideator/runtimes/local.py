@@ -36,6 +36,7 @@ import os
 import shutil
 import signal
 import tempfile
+import time
 from typing import Any, Generator, Iterator, Mapping
 
 import gevent
@@ -54,6 +55,7 @@ from . import prepare, sandbox
 from .agent_env import BASE_PATCH_PATH, SOURCE_PATH, agent_environment, base_patch_bytes
 from .base import Exited, Observation, Output, Started, VariationSpec, Waiting
 from .bridge import Bridges, WSGIApp, no_gateway, socket_dir
+from .limits import Caps, Limits, read_breach
 from .processes import alive, exit_from_status, launched_handle, read_status, reap, split_lines
 from .sandbox_probe import Availability, probe
 from .slots import Slots
@@ -74,6 +76,9 @@ MAX_LINE = 1 << 20
 # How often an idle variation's log is checked for more output: soon after output stops
 # (agents write in bursts), then less often while it stays quiet.
 POLL_MIN, POLL_MAX = 0.005, 0.05
+# How often a followed variation is checked against its caps (limits.py), at least: the
+# check that walks its directory waits longer when that walk is slow.
+LIMIT_CHECK_SECONDS = 0.25
 
 
 def passthrough_environment(environ: Mapping[str, str]) -> dict[str, str]:
@@ -93,6 +98,12 @@ class LocalRuntime:
         self._root = os.path.abspath(os.path.join(settings.data_dir, "runs"))
         environ = os.environ if environ is None else environ
         self._sandbox = availability or probe(settings.sandbox)
+        self._limits = Limits(Caps(pids=settings.sandbox_max_processes,
+                                   memory_bytes=settings.sandbox_memory_mb << 20,
+                                   disk_bytes=settings.sandbox_disk_mb << 20,
+                                   open_files=settings.sandbox_open_files,
+                                   wall_seconds=settings.job_deadline_seconds),
+                              settings.data_dir)
         self._passthrough = passthrough_environment(environ)
         self._slots = Slots(settings.max_concurrent_variations)
         self._tickets: dict[tuple[str, int], gevent.event.AsyncResult] = {}
@@ -190,8 +201,9 @@ class LocalRuntime:
     def _argv(self, directory: str, *, inside: str | None = None, egress: bool = False,
               base_patch: str | None = None, source: str | None = None) -> list[str]:
         """The launcher's command line: the agent command, in its sandbox unless opted out."""
+        rlimits = self._limits.rlimit_argv()
         if not self._sandbox.sandboxed:
-            return ["/bin/sh", LAUNCHER, directory, *self._settings.agent_command]
+            return ["/bin/sh", LAUNCHER, directory, *rlimits, *self._settings.agent_command]
         etc = os.path.join(directory, "etc")
         os.makedirs(etc, exist_ok=True)
         home = os.path.join(directory, "home")
@@ -204,7 +216,7 @@ class LocalRuntime:
         for name, text in sandbox.etc_files(mounts.at(home)).items():
             with open(os.path.join(etc, name), "w") as f:
                 f.write(text)
-        return ["/bin/sh", LAUNCHER, "--sandbox", directory,
+        return ["/bin/sh", LAUNCHER, "--sandbox", directory, *rlimits,
                 *sandbox.bwrap_argv(self._settings.agent_command, mounts,
                                     readable_paths=self._readable, egress=egress)]
 
@@ -227,6 +239,10 @@ class LocalRuntime:
                           0o600)
         except FileExistsError:
             return launched_handle(directory)
+        # Its control groups, which the launcher joins first (its options follow its path).
+        groups = [arg for group in self._limits.make_groups(directory)
+                  for arg in ("--cgroup", group)]
+        argv = [*argv[:2], *groups, *argv[2:]]
         try:
             # posix_spawn, not fork: forking the whole worker costs ~10 ms a variation.
             # Every other descriptor of the server is close-on-exec (PEP 446).
@@ -355,13 +371,36 @@ class LocalRuntime:
         self._bridges.close(prepared)
         self._setups.pop(run_id, None)
 
+    def _within_limits(self, directory: str, handle: Mapping[str, Any], *,
+                       ended: bool = False) -> float:
+        """Stop the variation if it went past a cap (recording why); the seconds until
+        the next check. ``ended``: it has just ended (say whether a cap ended it: the
+        OOM killer may have stopped it before any check saw it), its wall time aside."""
+        begun = time.monotonic()
+        # The disk check walks the directory: off the event loop.
+        breach = gevent.get_hub().threadpool.spawn(
+            self._limits.breach, directory,
+            0.0 if ended else handle.get("create_time") or 0.0).get()
+        took = time.monotonic() - begun
+        if breach is not None:
+            log.warning("variation %s stopped: %s", directory, breach[1])
+            self._limits.record(directory, *breach)
+            self._limits.end(directory, remove=False)
+            if handle.get("pid"):   # also where no control group could be made
+                self._kill_group(handle["pid"])
+        return max(LIMIT_CHECK_SECONDS, 20 * took)
+
     def _follow(self, directory: str, handle: Mapping[str, Any],
                 offset: int) -> Iterator[Observation]:
         status_path = os.path.join(directory, "exit.json")
         poll, pending, finished = POLL_MIN, b"", False
+        next_check = 0.0
         with open(os.path.join(directory, "output.log"), "rb") as f:
             f.seek(offset)
             while True:
+                now = time.monotonic()
+                if now >= next_check and not finished:
+                    next_check = now + self._within_limits(directory, handle)
                 chunk = f.read(READ_SIZE)
                 if chunk:
                     poll = POLL_MIN
@@ -379,7 +418,10 @@ class LocalRuntime:
                     if pending:
                         offset += len(pending)
                         yield Output(split_lines(pending), str(offset))
-                    yield exit_from_status(read_status(status_path))
+                    self._within_limits(directory, handle, ended=True)
+                    # Nothing it started outlives it: daemons, what a setup or check left.
+                    self._limits.end(directory)
+                    yield exit_from_status(read_status(status_path), read_breach(directory))
                     return
                 else:
                     # At the end of what was written: if the process has ended meanwhile,
@@ -415,6 +457,7 @@ class LocalRuntime:
     def remove(self, run_id: str) -> None:
         # The run's directory: every variation's workspace, home, log and status file.
         if is_run_id(run_id):
+            self._limits.end_run(run_id)   # what a cancelled variation may have left
             shutil.rmtree(os.path.join(self._root, run_id), ignore_errors=True)
 
     def job_counts(self, run_id: str) -> None:
@@ -424,4 +467,4 @@ class LocalRuntime:
         # Unable to sandbox (and not told not to): it cannot run variations.
         return {"ok": self._sandbox.state != "unavailable", "running": self._slots.used,
                 "queued": self._slots.queued, "limit": self._slots.limit,
-                "sandbox": self._sandbox.state}
+                "sandbox": self._sandbox.state, "limits": self._limits.in_force()}

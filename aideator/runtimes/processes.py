@@ -12,7 +12,7 @@ from typing import Any, Mapping
 import gevent
 import psutil
 
-from .base import Exited
+from .base import CAUSES, Exited
 
 # How long a launch found under way elsewhere gets to record its launcher's pid.
 PID_WAIT_SECONDS = 5.0
@@ -36,7 +36,12 @@ def read_status(path: str) -> dict[str, Any] | None:
         return None
 
 
-def exit_from_status(status: dict[str, Any] | None) -> Exited:
+def exit_from_status(status: dict[str, Any] | None,
+                     breach: Mapping[str, Any] | None = None) -> Exited:
+    """How it ended: ``breach`` (limits.py's record) says why, when a cap stopped it."""
+    if breach is not None and breach.get("cause") in CAUSES:
+        code = status.get("exit_code") if status else None
+        return Exited(False, str(breach.get("reason")), code, breach["cause"])
     if status is None:
         return Exited(False, "the agent process ended without recording an exit status "
                              "(killed)", cause="killed")

@@ -10,6 +10,7 @@ import kubernetes_validate
 import pytest
 
 from aideator.runtimes.kubernetes import manifests
+from aideator.runtimes.kubernetes.runtime import agent_resources
 from aideator.runtimes.agent_env import BASE_PATCH_DIR, BASE_PATCH_KEY, agent_environment
 from aideator.config import Settings, gateway_url, load_settings
 
@@ -41,10 +42,7 @@ def job_for(settings: Settings, variation_id: int = 0, child: bool = False) -> d
         deadline_seconds=settings.job_deadline_seconds,
         runtime_class=settings.agent_runtime_class,
         secret_files=[BASE_PATCH_KEY] if child else [], files_dir=BASE_PATCH_DIR,
-        resources={"requests": {"cpu": settings.agent_cpu_request,
-                                "memory": settings.agent_memory_request},
-                   "limits": {"cpu": settings.agent_cpu_limit,
-                              "memory": settings.agent_memory_limit}})
+        resources=agent_resources(settings))
 
 
 def matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
@@ -70,7 +68,26 @@ def test_the_job_carries_the_chart_settings(case: str) -> None:
     assert job["metadata"]["namespace"] == env["AIDEATOR_KUBE_NAMESPACE"]
     assert job["spec"]["ttlSecondsAfterFinished"] == int(env["AIDEATOR_JOB_TTL_SECONDS"])
     assert job["spec"]["activeDeadlineSeconds"] == int(env["AIDEATOR_JOB_DEADLINE_SECONDS"])
-    assert container["resources"]["limits"]["memory"] == env["AIDEATOR_AGENT_MEMORY_LIMIT"]
+    # The caps of each agent pod, as the chart's values set them.
+    assert container["resources"] == {
+        "requests": {"cpu": env["AIDEATOR_AGENT_CPU_REQUEST"],
+                     "memory": env["AIDEATOR_AGENT_MEMORY_REQUEST"],
+                     "ephemeral-storage": env["AIDEATOR_AGENT_EPHEMERAL_STORAGE_REQUEST"]},
+        "limits": {"cpu": env["AIDEATOR_AGENT_CPU_LIMIT"],
+                   "memory": env["AIDEATOR_AGENT_MEMORY_LIMIT"],
+                   "ephemeral-storage": env["AIDEATOR_AGENT_EPHEMERAL_STORAGE_LIMIT"]}}
+
+
+def test_the_job_caps_follow_the_values_and_their_defaults() -> None:
+    defaults = job_for(settings_of(render()))["spec"]["template"]["spec"]
+    assert defaults["containers"][0]["resources"] == {
+        "requests": {"cpu": "250m", "memory": "512Mi", "ephemeral-storage": "1Gi"},
+        "limits": {"cpu": "1", "memory": "2Gi", "ephemeral-storage": "10Gi"}}
+    custom = job_for(settings_of(render(
+        "--set", "agents.resources.limits.memory=3Gi",
+        "--set", "agents.resources.limits.ephemeral-storage=20Gi")))
+    limits = custom["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert limits == {"cpu": "1", "memory": "3Gi", "ephemeral-storage": "20Gi"}
 
 
 @pytest.mark.parametrize("case", list(CASES), ids=list(CASES))

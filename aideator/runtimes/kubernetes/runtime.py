@@ -50,6 +50,14 @@ CREATE_BACKOFF = 0.2  # seconds, doubled per attempt
 HEALTH_TIMEOUT = (2.0, 3.0)
 
 
+def agent_resources(s: Settings) -> dict[str, dict[str, str]]:
+    """The agent container's requests and limits, from the settings (the chart's values)."""
+    return {"requests": {"cpu": s.agent_cpu_request, "memory": s.agent_memory_request,
+                         "ephemeral-storage": s.agent_ephemeral_storage_request},
+            "limits": {"cpu": s.agent_cpu_limit, "memory": s.agent_memory_limit,
+                       "ephemeral-storage": s.agent_ephemeral_storage_limit}}
+
+
 @dataclass
 class _Run:
     """What the variations of one run share in this process."""
@@ -178,9 +186,7 @@ class KubernetesRuntime:
             runtime_class=s.agent_runtime_class,
             cache_claim=s.setup_cache_claim if spec.setup is not None else "",
             cache_dir=s.setup_cache_dir,
-            resources={"requests": {"cpu": s.agent_cpu_request,
-                                    "memory": s.agent_memory_request},
-                       "limits": {"cpu": s.agent_cpu_limit, "memory": s.agent_memory_limit}})
+            resources=agent_resources(s))
 
     def _create(self, spec: VariationSpec, run: _Run
                 ) -> Iterator[Observation]:
