@@ -50,8 +50,12 @@ def test_every_column_is_reachable(browser, web, finished_run, width):
         "return s.scrollWidth - s.clientWidth") <= 0
     prompt = browser.find_element(By.CSS_SELECTOR, ".board-row[data-variation='2'] .board-prompt")
     if width == 1280:
-        assert prompt.get_attribute("title") == OWN_PROMPT
-        assert prompt.size["width"] < 200 and prompt.is_displayed()
+        assert prompt.get_attribute("title") == OWN_PROMPT   # whole on hover
+        cut = "return arguments[0].scrollWidth > arguments[0].clientWidth"
+        assert prompt.size["width"] < 200 and browser.execute_script(cut, prompt)
+        browser.execute_script("arguments[0].focus()", prompt)   # and whole on focus
+        assert not browser.execute_script(cut, prompt)
+        browser.execute_script("arguments[0].blur()", prompt)
     else:
         assert not prompt.is_displayed()   # not on a card: what decides only
 
