@@ -14,7 +14,7 @@ import os
 import time
 from typing import Any
 
-from . import protocol, steps, testcounts
+from . import check_problems, protocol, steps, testcounts, toolchain
 from .config import Check
 from .output import Emitter
 
@@ -42,7 +42,8 @@ async def run_one(check: Check, *, repo: str, emitter: Emitter,
 
     started = time.time()
     result = await steps.run(check.command, cwd=repo,
-                             env=steps.environment(os.environ, CHECK_ENV),
+                             env=steps.environment(os.environ, {
+                                 **CHECK_ENV, "PATH": toolchain.path(repo, os.environ)}),
                              timeout=check.timeout_seconds, on_output=relay)
     tests = None
     if check.junit_report:
@@ -52,6 +53,9 @@ async def run_one(check: Check, *, repo: str, emitter: Emitter,
     fields = {"name": check.name, "baseline": baseline, "exit_code": result.exit_code,
               "passed": result.passed, "duration_ms": result.duration_ms,
               "timed_out": result.timed_out, "lines": result.lines,
-              "truncated": result.truncated, "tests": tests}
+              "truncated": result.truncated, "tests": tests,
+              # A command or module that was not there: the toolchain, not the code.
+              "problem": check_problems.find(result.tail, passed=result.passed,
+                                             timed_out=result.timed_out)}
     emitter.emit(protocol.CHECK_FINISHED, **fields)
     return fields

@@ -16,7 +16,7 @@ from typing import Any
 from claude_agent_sdk import (ClaudeAgentOptions, ClaudeSDKError, HookMatcher,
                               ResultError, query)
 
-from . import guard, instructions
+from . import guard, instructions, toolchain
 from .config import Settings
 from .outcome import Outcome, model_failure
 from .output import Emitter
@@ -84,7 +84,8 @@ def tools_for(settings: Settings) -> list[str]:
 def cli_env(settings: Settings, environ: dict[str, str] | None = None) -> dict[str, str]:
     """What the CLI's environment gets on top of the agent's own."""
     environ = dict(os.environ) if environ is None else environ
-    env = dict(CLI_ENV)
+    # Its Bash sees the repository's toolchain, not the agent's own Python.
+    env = {**CLI_ENV, **toolchain.environment(settings.clone_dir, environ)}
     if settings.tools == "shell":
         env.update(
             BASH_DEFAULT_TIMEOUT_MS=str(_ms(environ, "BASH_DEFAULT_TIMEOUT_MS",

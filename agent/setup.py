@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from . import protocol, steps
+from . import protocol, steps, toolchain
 from .config import Settings
 from .output import Emitter
 
@@ -39,8 +39,9 @@ def command_for(settings: Settings) -> tuple[str, str] | None:
 
 
 def environment(settings: Settings, base: dict[str, str] | os._Environ) -> dict[str, str]:
-    """The setup command's environment: the harmless basics, the proxy, the caches."""
-    extra: dict[str, str] = {}
+    """The setup command's environment: the harmless basics, the repository's PATH (see
+    toolchain.py), the proxy, the caches."""
+    extra: dict[str, str] = {"PATH": toolchain.path(settings.clone_dir, base)}
     if settings.setup_proxy:
         proxy = settings.setup_proxy.rstrip("/")
         extra.update({"HTTP_PROXY": proxy, "HTTPS_PROXY": proxy, "http_proxy": proxy,

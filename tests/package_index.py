@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.metadata
 import io
+import re
 import socket
 import threading
 import zipfile
@@ -38,11 +40,52 @@ def build_wheel(value: int = 42) -> bytes:
     return buffer.getvalue()
 
 
-class PackageIndex:
-    """``/simple/<project>/`` and ``/packages/<wheel>``; every request path is recorded."""
+def _zip_wheel(files: dict[str, bytes], info: str) -> bytes:
+    """A wheel of ``files`` (path -> bytes) with its RECORD written last."""
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest())
+        record.append(f"{path},sha256={digest.rstrip(b'=').decode()},{len(data)}")
+    files = {**files, f"{info}/RECORD": ("\n".join(record + [f"{info}/RECORD,,"])
+                                         + "\n").encode()}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as wheel:
+        for path, data in files.items():
+            wheel.writestr(path, data)
+    return buffer.getvalue()
 
-    def __init__(self) -> None:
+
+def installed_wheel(name: str) -> tuple[str, bytes]:
+    """(file name, wheel) of a pure-Python distribution installed here, packed again from
+    its installed files: real packages (pytest and what it needs) for a local index,
+    without the internet."""
+    dist = importlib.metadata.distribution(name)
+    info = f"{dist.metadata['Name'].replace('-', '_')}-{dist.version}.dist-info"
+    files: dict[str, bytes] = {}
+    for path in dist.files or ():
+        text = str(path)
+        if text.startswith("..") or "__pycache__" in text or text.endswith(("RECORD",
+                                                                              "INSTALLER")):
+            continue   # scripts pip wrote, caches, install records: pip makes its own
+        if ".dist-info/" in text:
+            text = f"{info}/{text.split('.dist-info/', 1)[1]}"
+        files[text] = path.read_binary()
+    files[f"{info}/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: aideator-tests\n"
+                              b"Root-Is-Purelib: true\nTag: py3-none-any\n")
+    return f"{info[:-len('.dist-info')]}-py3-none-any.whl", _zip_wheel(files, info)
+
+
+def _project(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+class PackageIndex:
+    """``/simple/<project>/`` and ``/packages/<wheel>``; every request path is recorded.
+    ``installed``: names of distributions installed here to serve too (installed_wheel)."""
+
+    def __init__(self, installed: tuple[str, ...] = ()) -> None:
         self.wheel = build_wheel()
+        self.extra = {_project(name): installed_wheel(name) for name in installed}
         self.paths: list[str] = []
         index = self
 
@@ -59,6 +102,18 @@ class PackageIndex:
                     kind = "text/html"
                 elif self.path == f"/packages/{WHEEL}":
                     body, kind = index.wheel, "application/octet-stream"
+                elif _project(self.path.rstrip("/").rsplit("/", 1)[-1]) in index.extra \
+                        and self.path.startswith("/simple/"):
+                    file, data = index.extra[_project(self.path.rstrip("/").rsplit("/", 1)[-1])]
+                    digest = hashlib.sha256(data).hexdigest()
+                    body = (f'<!DOCTYPE html><html><body><a href="/packages/{file}'
+                            f'#sha256={digest}">{file}</a></body></html>').encode()
+                    kind = "text/html"
+                elif self.path.startswith("/packages/") and any(
+                        self.path == f"/packages/{f}" for f, _ in index.extra.values()):
+                    body = next(d for f, d in index.extra.values()
+                                if self.path == f"/packages/{f}")
+                    kind = "application/octet-stream"
                 else:
                     self.send_error(404)
                     return

@@ -44,3 +44,38 @@ def test_newly_failing_and_test_totals():
     assert checks.newly_failing(baseline, baseline) == []
     assert checks.test_totals(mine) == tests
     assert checks.test_totals(checks.results(RUN_CHECKS, None, ended=True)) is None
+
+
+PYTEST_MISSING = {"kind": "missing_module", "name": "pytest", "summary": "missing module pytest"}
+
+
+def test_a_missing_toolchain_at_the_baseline_too_is_the_environments_problem():
+    def failed(problem=None):
+        return {**finished(False), "problem": problem}
+
+    baseline = checks.results(RUN_CHECKS, {"unit": failed(PYTEST_MISSING),
+                                           "lint": finished(True)}, ended=True)
+    same = checks.results(RUN_CHECKS, {"unit": failed(PYTEST_MISSING),
+                                       "lint": finished(True)}, ended=True)
+    assert checks.environment_problems(same, baseline) == [
+        {"name": "unit", "summary": "missing module pytest"}]
+    assert checks.environment_problems(baseline, None) == [
+        {"name": "unit", "summary": "missing module pytest"}]
+    # Missing only on the variation's work (it broke lint's command): its own failure,
+    # newly failing, not the environment's.
+    broke = checks.results(RUN_CHECKS, {"unit": failed(PYTEST_MISSING), "lint": failed(
+        {"kind": "command_not_found", "name": "ruff", "summary": "command not found: ruff"})},
+        ended=True)
+    assert checks.environment_problems(broke, baseline) == [
+        {"name": "unit", "summary": "missing module pytest"}]
+    assert checks.newly_failing(broke, baseline) == ["lint"]
+
+
+def test_an_agents_problem_is_stored_only_when_well_formed():
+    from aideator.runs.collector import _problem
+    assert _problem(PYTEST_MISSING) == PYTEST_MISSING
+    for bad in (None, "missing module pytest", {**PYTEST_MISSING, "kind": "other"},
+                {**PYTEST_MISSING, "name": ""}, {**PYTEST_MISSING, "summary": "x" * 301},
+                {"kind": "missing_module", "name": ["pytest"], "summary": "s"}):
+        assert _problem(bad) is None
+    assert _problem({**PYTEST_MISSING, "extra": "dropped"}) == PYTEST_MISSING

@@ -18,7 +18,7 @@ from helpers import Server
 from sse_client import read_events
 from tests.agent.fake_anthropic import FakeAnthropic, reply, text, tool_use
 from tests.fake_github import FakeGitHub
-from web.browser import chromium_for_tests, screenshot, wait_until
+from web.browser import chromium_for_tests, screenshot, set_viewport, wait_until
 
 CALC = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
 TEST_ADD = """\
@@ -293,3 +293,82 @@ def test_the_run_page_opens_with_the_board_and_choosing_from_it(checked_run, boa
         By.CSS_SELECTOR, '.column[data-variation="2"]').get_attribute("class")
     errors = [e["message"] for e in driver.get_log("browser") if e.get("source") == "javascript"]
     assert errors == []
+
+
+# What a card shows on a phone: what decides, and the choice.
+CARD_FIELDS = ["variation", "status", "checks", "newly", "tests", "lines", "cost"]
+
+
+def board_fit(driver):
+    """How the board sits in the page: its sideways overflow, the page's, and each
+    visible cell's column key with its box (left/right) and text, per row."""
+    return driver.execute_script("""
+        const scroll = document.querySelector('.board-scroll');
+        const board = document.querySelector('.board').getBoundingClientRect();
+        const visible = (n) => n.getClientRects().length > 0
+            && getComputedStyle(n).display !== 'none';
+        return {
+          overflow: scroll.scrollWidth - scroll.clientWidth,
+          page: document.documentElement.scrollWidth - window.innerWidth,
+          board: [board.left, board.right],
+          headings: [...document.querySelectorAll('.board-table thead th')].filter(visible)
+              .map(th => { const r = th.getBoundingClientRect();
+                           return [th.textContent, r.left, r.right]; }),
+          rows: [...document.querySelectorAll('.board-table tr.board-row')].map(tr => [
+              tr.dataset.variation, getComputedStyle(tr).display,
+              [...tr.querySelectorAll('td')].filter(visible).map(td => {
+                const r = td.getBoundingClientRect();
+                return [td.dataset.col || 'action', td.dataset.label || '',
+                        td.textContent.trim(), r.left, r.right];
+              })]),
+        };""")
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_board_fits_a_desktop_and_becomes_cards_on_a_phone(checked_run, board_browser,
+                                                                 width):
+    server, run_id, _ = checked_run
+    driver = board_browser
+    set_viewport(driver, width, 900 if width > 600 else 844)
+    try:
+        driver.get(f"{server.base}/runs/{run_id}")
+        wait_until(driver, "document.querySelectorAll('.board-table tbody tr').length === 3 "
+                           "&& !!document.querySelector('.board-row.suggested')", 20)
+        fit = board_fit(driver)
+        screenshot(driver, f"comparison-board-{width}")
+    finally:
+        set_viewport(driver, 1280, 900)
+    # Nothing scrolls sideways: not the board, not the page.
+    assert fit["overflow"] <= 0 and fit["page"] <= 0, fit
+    left, right = fit["board"]
+    cells = [cell for _, _, row in fit["rows"] for cell in row]
+    assert all(left - 1 <= c[3] and c[4] <= right + 1 for c in cells), fit
+    rows = {v: (display, {c[0]: c for c in row}) for v, display, row in fit["rows"]}
+    if width == 1280:
+        # Every column, its heading in view, the cost and the choice included.
+        assert [h[0].strip(" ▴▾") for h in fit["headings"]] == [
+            "Variation", "Engine", "Model", "Prompt", "Outcome", "Checks passed",
+            "Newly failing", "Tests", "Files", "Lines +/−", "Turns", "Tokens", "Cost",
+            "Time", ""]
+        assert all(left - 1 <= h[1] and h[2] <= right + 1 for h in fit["headings"]), fit
+        assert rows["0"][1]["cost"][2].startswith("$")
+        return
+    # A phone: one card per variation (and the baseline's) with what decides, labelled.
+    assert fit["headings"] == []
+    for variation in ("0", "1", "2"):
+        display, cells = rows[variation]
+        assert display == "grid"
+        assert list(cells) == CARD_FIELDS + ["action"], cells
+        assert [cells[k][1] for k in CARD_FIELDS[1:]] == [
+            "Outcome", "Checks passed", "Newly failing", "Tests", "Lines +/−", "Cost"]
+    shown = {v: {k: c[2] for k, c in cells.items()} for v, (_, cells) in rows.items()}
+    assert [shown[v]["checks"] for v in ("0", "1", "2")] == ["3 / 4", "2 / 4", "1 / 4"]
+    assert [shown[v]["newly"] for v in ("0", "1", "2")] == ["0", "0", "1 (mul)"]
+    assert [shown[v]["tests"] for v in ("0", "1", "2")] == [
+        "4 passed · 0 failed", "3 passed · 1 failed", "2 passed · 2 failed"]
+    assert all(shown[v]["status"] == "succeeded" for v in ("0", "1", "2"))
+    assert all(shown[v]["lines"].startswith("+1") for v in ("0", "1", "2"))
+    assert all(shown[v]["cost"].startswith("$") for v in ("0", "1", "2"))
+    assert "Suggested" in shown["0"]["variation"] and "Suggested" not in shown["1"]["variation"]
+    # Choose this one on the cards not chosen yet (variation 2 was chosen above).
+    assert shown["0"]["action"] == "Choose this one" and shown["1"]["action"] == "Choose this one"

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import instructions, protocol
+from .. import instructions, protocol, toolchain
 from ..config import Settings
 from ..outcome import Outcome, model_failure
 from ..output import Emitter, clip
@@ -177,6 +177,8 @@ def argv(settings: Settings) -> list[str]:
 def cli_env(settings: Settings, home: str, environ: dict[str, str]) -> dict[str, str]:
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "OPENAI_API_KEY")
     env = {k: environ[k] for k in keep if k in environ}
+    # Its exec tool sees the repository's toolchain, not the agent's own Python.
+    env["PATH"] = toolchain.path(settings.clone_dir, environ)
     env.update(CODEX_HOME=home, NO_COLOR="1", RUST_LOG="error")
     return env
 

@@ -24,7 +24,7 @@ import signal
 import time
 from typing import Any, Iterator
 
-from .. import instructions, protocol
+from .. import instructions, protocol, toolchain
 from ..config import Settings
 from ..outcome import Outcome, model_failure
 from ..output import Emitter
@@ -221,7 +221,9 @@ async def run(settings: Settings, emitter: Emitter) -> Outcome:
 
 async def _run(settings: Settings, emitter: Emitter) -> Outcome:
     environ = dict(os.environ)
-    env = {**environ, **write_config(settings, environ)}
+    # Its shell tool sees the repository's toolchain, not the agent's own Python.
+    env = {**environ, **toolchain.environment(settings.clone_dir, environ),
+           **write_config(settings, environ)}
     binary = environ.get("GEMINI_BIN") or DEFAULT_BIN
     args = [binary, f"--prompt={prompt_text(settings)}", "--output-format", "stream-json",
             f"--model={settings.model}", "--approval-mode=yolo", "--extensions=none",

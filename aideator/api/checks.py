@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 RESULT_FIELDS = ("exit_code", "passed", "duration_ms", "timed_out", "lines", "truncated",
-                 "tests")
+                 "tests", "problem")
 FAILED_STATES = ("failed", "timed_out")
 
 
@@ -53,3 +53,14 @@ def newly_failing(shown: Sequence[Mapping[str, Any]],
     passed_before = {c["name"] for c in baseline if c["status"] == "passed"}
     return [c["name"] for c in shown
             if c["status"] in FAILED_STATES and c["name"] in passed_before]
+
+
+def environment_problems(shown: Sequence[Mapping[str, Any]],
+                         baseline: Sequence[Mapping[str, Any]] | None) -> list[dict[str, str]]:
+    """Failed checks whose command or a module was missing (``problem``) and that failed
+    so on the unchanged repository too: the toolchain's fault, not the change's.
+    ``baseline`` None: these are the baseline's own checks."""
+    failed_before = {c["name"]: c for c in baseline or shown
+                     if c["status"] in FAILED_STATES and c.get("problem")}
+    return [{"name": c["name"], "summary": c["problem"]["summary"]} for c in shown
+            if c["status"] in FAILED_STATES and c.get("problem") and c["name"] in failed_before]

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 import gevent.event
 from peewee import fn
 
-from agent import protocol
+from agent import check_problems, protocol
 
 from ..ops import logs, metrics, tracing
 from ..runtimes.base import (
@@ -40,7 +40,19 @@ DIFF_FIELDS = ("patch", "truncated", "bytes", "files", "additions", "deletions")
 # Agent lines about the run's checks, and the fields of a finished one that are stored.
 CHECK_TYPES = frozenset({protocol.CHECK_STARTED, protocol.CHECK_FINISHED})
 CHECK_FIELDS = ("exit_code", "passed", "duration_ms", "timed_out", "lines", "truncated",
-                "tests")
+                "tests", "problem")
+PROBLEM_KINDS = (check_problems.COMMAND_NOT_FOUND, check_problems.MISSING_MODULE)
+
+
+def _problem(value: Any) -> dict[str, str] | None:
+    """A check's environment problem as the agent named it, if well formed (an agent's
+    line is untrusted input: a known kind, short strings, nothing else)."""
+    if not isinstance(value, dict) or value.get("kind") not in PROBLEM_KINDS:
+        return None
+    fields = {k: value.get(k) for k in ("kind", "name", "summary")}
+    if not all(isinstance(v, str) and 0 < len(v) <= 300 for v in fields.values()):
+        return None
+    return fields
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,7 @@ class _Checks:
             entry: dict[str, Any] = {"state": "running"}
         else:
             entry = {k: obj.get(k) for k in CHECK_FIELDS}
+            entry["problem"] = _problem(entry["problem"])
             entry["state"] = ("timed_out" if entry["timed_out"] else
                               "passed" if entry["passed"] is True else "failed")
         self._stored[column][name] = entry

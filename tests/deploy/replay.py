@@ -5,7 +5,8 @@ instruction is carried out on a directory that stands for the image's filesystem
 ``COPY`` copies from the build context (honouring ``.dockerignore``), ``WORKDIR``/``ENV``/
 ``USER``/``CMD`` are recorded, and ``RUN`` commands are followed one by one: ``pip install``
 runs with the very same arguments in a fresh virtualenv (standing for the base image's
-Python), ``apt-get install`` names the Debian packages whose programs the image gets, and
+Python; ``python -m venv DIR`` makes another, whose ``DIR/bin/pip install`` is followed
+alike), ``apt-get install`` names the Debian packages whose programs the image gets, and
 file commands act inside the directory; ``ADD <url>`` must carry a SHA-256 ``--checksum`` and
 is recorded, not fetched (tests stay offline); unpacking the Node.js build stands in
 this machine's ``node`` and ``npm`` (same major version), and ``npm ci`` stands in this
@@ -107,6 +108,8 @@ class ImageReplay:
         self.downloads: dict[str, tuple[str, str]] = {}
         self.unpacked: list[str] = []
         self.npm_installs: list[list[str]] = []
+        # Virtualenvs a RUN made (`python -m venv DIR`): image path -> where it is here.
+        self.venvs: dict[str, Path] = {}
 
     # -- building ------------------------------------------------------------------------
     def build(self) -> ImageReplay:
@@ -175,6 +178,10 @@ class ImageReplay:
             raise ReplayError(f"{self.dockerfile.name}: {exc}") from None
         for argv in commands:
             command = self._COMMANDS.get(argv[0])
+            venv_pip = self._venv_of(argv[0], "pip")
+            if command is None and venv_pip is not None:
+                self._pip(ins, argv[1:], venv=venv_pip)
+                continue
             if command is None:
                 raise ReplayError(f"{self._where(ins)}: the replay does not follow "
                                   f"`{' '.join(argv)}`; teach tests/deploy/replay.py")
@@ -214,12 +221,28 @@ class ImageReplay:
     }
 
     # -- RUN commands --------------------------------------------------------------------
-    def _pip(self, ins: Instruction, args: list[str]) -> None:
+    def _venv_of(self, program: str, name: str) -> Path | None:
+        """The replayed venv whose ``bin/<name>`` ``program`` is (an image path), if any."""
+        for image_path, here in self.venvs.items():
+            if program == f"{image_path.rstrip('/')}/bin/{name}":
+                return here
+        return None
+
+    def _python(self, ins: Instruction, args: list[str]) -> None:
+        """``python -m venv DIR``: a virtualenv of the base image's Python at DIR."""
+        if args[:2] != ["-m", "venv"] or len(args) != 3 or not args[2].startswith("/"):
+            raise ReplayError(f"{self._where(ins)}: only `python -m venv /DIR` is followed")
+        subprocess.run([python_for(self.base), "-m", "venv", str(self.path(args[2]))],
+                       check=True)
+        self.venvs[args[2]] = self.path(args[2])
+
+    def _pip(self, ins: Instruction, args: list[str], venv: Path | None = None) -> None:
         if not args or args[0] != "install":
             raise ReplayError(f"{self._where(ins)}: only `pip install` is followed")
         mapped = [str(self.path(a)) if a.startswith("/") else a for a in args]
         self.pip_installs.append(args[1:])
-        result = subprocess.run([str(self.venv / "bin" / "python"), "-m", "pip", *mapped],
+        result = subprocess.run([str((venv or self.venv) / "bin" / "python"), "-m", "pip",
+                                 *mapped],
                                 env=self.build_environment(), cwd=self.path(self.workdir),
                                 capture_output=True, text=True, timeout=PIP_TIMEOUT)
         if result.returncode != 0:
@@ -314,6 +337,7 @@ class ImageReplay:
     _COMMANDS: dict[str, Callable[[ImageReplay, Instruction, list[str]], None]] = {
         "pip": _pip, "apt-get": _apt_get, "rm": _rm, "mkdir": _mkdir, "useradd": _add_user,
         "groupadd": _ownership, "chown": _ownership, "tar": _tar, "npm": _npm,
+        "python": _python,
     }
 
     def _link_programs(self, packages: list[str]) -> None:
@@ -349,6 +373,8 @@ class ImageReplay:
     def command(self) -> list[str]:
         """The image's CMD, its program found on the image's PATH."""
         program = self.cmd[0]
+        if program.startswith("/") and self.path(program).exists():   # by its path
+            return [str(self.path(program)), *self.cmd[1:]]
         for folder in (self.venv / "bin", self.bin):
             if (folder / program).exists():
                 return [str(folder / program), *self.cmd[1:]]
@@ -358,13 +384,16 @@ class ImageReplay:
     def cwd(self) -> Path:
         return self.path(self.workdir)
 
-    def pip(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([self.python, "-m", "pip", *args], capture_output=True,
+    def pip(self, *args: str, venv: str | None = None) -> subprocess.CompletedProcess[str]:
+        """pip of the image's Python, or of the virtualenv it made at ``venv``."""
+        python = str(self.venvs[venv] / "bin" / "python") if venv else self.python
+        return subprocess.run([python, "-m", "pip", *args], capture_output=True,
                               text=True, env=self.build_environment(), timeout=120)
 
-    def installed(self) -> dict[str, str]:
-        """Distribution name (normalised) -> version, of everything in the image's Python."""
-        listing = json.loads(self.pip("list", "--format=json").stdout)
+    def installed(self, venv: str | None = None) -> dict[str, str]:
+        """Distribution name (normalised) -> version, of everything in the image's Python
+        (or in the virtualenv it made at ``venv``)."""
+        listing = json.loads(self.pip("list", "--format=json", venv=venv).stdout)
         return {_normalise(d["name"]): d["version"] for d in listing}
 
 

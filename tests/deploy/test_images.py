@@ -45,13 +45,14 @@ def agent_image(tmp_path_factory: pytest.TempPathFactory) -> ImageReplay:
                   tmp_path_factory.mktemp("agent-image"))
 
 
-def _installed_from_the_lock_only(image: ImageReplay, lock: str) -> None:
+def _installed_from_the_lock_only(image: ImageReplay, lock: str,
+                                  venv: str | None = None) -> None:
     """One pip install, from the lock with hashes; consistent; no test requirement."""
     assert image.pip_installs == [["--require-hashes", "-r", lock]]
-    installed = image.installed()
+    installed = image.installed(venv)
     for name in TEST_ONLY:
         assert name not in installed, f"{name} is a test requirement, not the image's"
-    check = image.pip("check")
+    check = image.pip("check", venv=venv)
     assert check.returncode == 0, check.stdout + check.stderr
 
 
@@ -113,11 +114,23 @@ def _has_the_engines_clis_from_the_lock(image: ImageReplay) -> None:
     assert (bin_dir / "gemini").exists()
 
 
+# What a check in the agent image can count on, and what it must not see.
+TOOLCHAIN_CHECKS = [
+    {"name": "tools", "timeout_seconds": 120,
+     "command": "command -v python3 node npm git make && python3 -m pip --version "
+                "&& python3 -m venv --without-pip /tmp/check-venv"},
+    {"name": "agent-packages", "timeout_seconds": 60,
+     "command": "python3 -c 'import claude_agent_sdk'"}]
+
+
 def test_the_agent_image_completes_a_variation_against_the_fake_model(agent_image, tmp_path):
-    assert agent_image.cmd == ["python", "-m", "agent"]
-    _installed_from_the_lock_only(agent_image, "/app/agent/requirements.lock")
-    assert "claude-agent-sdk" in agent_image.installed()
-    assert agent_image.apt_packages == ["git", "ca-certificates", "xz-utils"]
+    # The agent's packages in a venv of their own, run by its path; the image's python3
+    # (on PATH, for the repository's setup and checks) has none of them.
+    assert agent_image.cmd == ["/app/venv/bin/python", "-m", "agent"]
+    _installed_from_the_lock_only(agent_image, "/app/agent/requirements.lock", "/app/venv")
+    assert "claude-agent-sdk" in agent_image.installed("/app/venv")
+    assert "claude-agent-sdk" not in agent_image.installed()
+    assert agent_image.apt_packages == ["git", "ca-certificates", "xz-utils", "make"]
     _has_the_engines_clis_from_the_lock(agent_image)
 
     mirror = tmp_path / "mirror"
@@ -137,7 +150,7 @@ def test_the_agent_image_completes_a_variation_against_the_fake_model(agent_imag
                                      repo_url="https://github.com/acme/widgets",
                                      prompt="Make the greeting friendlier",
                                      config={"model": "claude-sonnet-4-5", "max_turns": 5},
-                                     workspace=manifests.WORKSPACE)
+                                     workspace=manifests.WORKSPACE, checks=TOOLCHAIN_CHECKS)
         env = agent_image.environment(**{
             **contract, "WORKSPACE": str(workspace), "ANTHROPIC_API_KEY": API_KEY,
             "ANTHROPIC_BASE_URL": model.base_url, "CLAUDE_CODE_MAX_RETRIES": "1",
@@ -148,8 +161,17 @@ def test_the_agent_image_completes_a_variation_against_the_fake_model(agent_imag
     assert_no_secret(result.stdout, result.stderr)
     lines = parse_lines(result.stdout)
     kinds = [line["type"] for line in lines]
-    assert "thinking" in kinds and kinds[-3:] == ["result", "diff", "status"]
-    assert lines[-3]["is_error"] is False
-    diff = lines[-2]
+    # The model, its diff, then the checks on its work, then the end.
+    assert "thinking" in kinds and kinds[-1] == "status"
+    assert kinds.index("result") < kinds.index("diff") < kinds.index("check_started")
+    assert lines[kinds.index("result")]["is_error"] is False
+    diff = lines[kinds.index("diff")]
     assert diff["files"] == ["greet.txt"] and "+hello, friend" in diff["patch"]
     assert lines[0]["settings"]["applied"]["model"] == "claude-sonnet-4-5"
+    # The checks' toolchain: the image's tools, its python3 bare (pip and venv only).
+    finished = {c["name"]: c for c in lines if c["type"] == "check_finished"}
+    output = [line for c in lines if c["type"] == "check_output" and c["name"] == "tools"
+              for line in c["lines"]]
+    assert finished["tools"]["passed"] is True, output
+    assert finished["agent-packages"]["passed"] is False
+    assert finished["agent-packages"]["problem"]["summary"] == "missing module claude_agent_sdk"

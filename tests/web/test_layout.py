@@ -16,10 +16,16 @@ def finished_run(web):
                            "v3.fail=Rate%20limited%20after%2010%20retries", variations=5,
                            variation_configs=[{"model": "claude-sonnet-4-5"},
                                               {"model": "claude-haiku-4-5", "max_turns": 20},
-                                              {"model": "claude-opus-4-1", "effort": "high"}])
+                                              {"model": "claude-opus-4-1", "effort": "high",
+                                               "prompt": OWN_PROMPT}])
     web.wait_finished(run_id)
     web.server.post(f"/runs/{run_id}/select", {"winning_variation_id": 1})
     return run_id
+
+
+# A prompt of its own, long: the board cuts it to one line (whole on hover and focus).
+OWN_PROMPT = ("protocol=1 lines=24 say=a%20prompt%20of%20its%20own "
+              "and many more words that would make the comparison board wider than a screen")
 
 
 def page_scrolls_sideways(driver) -> bool:
@@ -37,6 +43,21 @@ def test_every_column_is_reachable(browser, web, finished_run, width):
     wait_until(browser, lambda d: page.failure(3))
     screenshot(browser, f"run-{width}")
     assert not page_scrolls_sideways(browser)
+    # The board too fits whole: every column at a desktop width, cards on a phone.
+    wait_until(browser, "document.querySelectorAll('.board-table tbody tr').length === 5")
+    assert browser.execute_script(
+        "const s = document.querySelector('.board-scroll');"
+        "return s.scrollWidth - s.clientWidth") <= 0
+    prompt = browser.find_element(By.CSS_SELECTOR, ".board-row[data-variation='2'] .board-prompt")
+    if width == 1280:
+        assert prompt.get_attribute("title") == OWN_PROMPT   # whole on hover
+        cut = "return arguments[0].scrollWidth > arguments[0].clientWidth"
+        assert prompt.size["width"] < 200 and browser.execute_script(cut, prompt)
+        browser.execute_script("arguments[0].focus()", prompt)   # and whole on focus
+        assert not browser.execute_script(cut, prompt)
+        browser.execute_script("arguments[0].blur()", prompt)
+    else:
+        assert not prompt.is_displayed()   # not on a card: what decides only
 
     for index in range(5):
         browser.find_elements(By.CSS_SELECTOR, ".column-nav .chip")[index].click()

@@ -6,24 +6,26 @@
 import { el } from './dom.js';
 import { cost, count, duration } from './format.js';
 
-// [key, heading, value of a row for sorting, cell]
+// [key, heading, value of a row for sorting, cell, shown on a narrow screen's card]
+// Headings are short (they wrap) so that every column fits at a desktop width; on a
+// phone each row becomes a card with only what decides (the last field true).
 const COLUMNS = [
-  ['variation', 'Variation', (r) => r.variation_id ?? -1, variationCell],
-  ['engine', 'Engine', (r) => r.engine || '', (r) => r.engine || '–'],
-  ['model', 'Model', (r) => r.model || '', (r) => r.model || '–'],
+  ['variation', 'Variation', (r) => r.variation_id ?? -1, variationCell, true],
+  ['engine', 'Engine', (r) => r.engine || '', (r) => r.engine || '–', false],
+  ['model', 'Model', (r) => r.model || '', modelCell, false],
   // The prompt the variation ran, when it is its own (the others ran the run's).
-  ['prompt', 'Prompt', (r) => (r.own_prompt ? r.prompt : ''), promptCell],
-  ['status', 'Outcome', (r) => r.status, (r) => el('span', { class: `badge status-${r.status}`, text: r.status, title: r.error || null })],
-  ['checks', 'Checks passed', (r) => r.checks_passed - r.checks_failed / 100, checksCell],
-  ['newly', 'Newly failing', (r) => r.checks_newly_failing, newlyCell],
-  ['tests', 'Tests', (r) => (r.tests ? r.tests.passed - r.tests.failed - r.tests.errors : null), testsCell],
-  ['files', 'Files', (r) => r.files_changed, (r) => count(r.files_changed)],
-  ['lines', 'Lines +/−', (r) => (r.additions ?? 0) + (r.deletions ?? 0), linesCell],
-  ['turns', 'Turns', (r) => r.turns, (r) => count(r.turns)],
-  ['tokens', 'Tokens', (r) => tokens(r), (r) => count(tokens(r))],
-  ['cost', 'Cost', (r) => r.cost_usd, (r) => cost(r.cost_usd)],
-  ['time', 'Time', (r) => r.duration_seconds, (r) => duration(r.duration_seconds)],
-  ['setup', 'Setup', (r) => r.setup_seconds, (r) => duration(r.setup_seconds)],
+  ['prompt', 'Prompt', (r) => (r.own_prompt ? r.prompt : ''), promptCell, false],
+  ['status', 'Outcome', (r) => r.status, (r) => el('span', { class: `badge status-${r.status}`, text: r.status, title: r.error || null }), true],
+  ['checks', 'Checks passed', (r) => r.checks_passed - r.checks_failed / 100, checksCell, true],
+  ['newly', 'Newly failing', (r) => r.checks_newly_failing, newlyCell, true],
+  ['tests', 'Tests', (r) => (r.tests ? r.tests.passed - r.tests.failed - r.tests.errors : null), testsCell, true],
+  ['files', 'Files', (r) => r.files_changed, (r) => count(r.files_changed), false],
+  ['lines', 'Lines +/−', (r) => (r.additions ?? 0) + (r.deletions ?? 0), linesCell, true],
+  ['turns', 'Turns', (r) => r.turns, (r) => count(r.turns), false],
+  ['tokens', 'Tokens', (r) => tokens(r), (r) => count(tokens(r)), false],
+  ['cost', 'Cost', (r) => r.cost_usd, (r) => cost(r.cost_usd), true],
+  ['time', 'Time', (r) => r.duration_seconds, (r) => duration(r.duration_seconds), false],
+  ['setup', 'Setup', (r) => r.setup_seconds, (r) => duration(r.setup_seconds), false],
 ];
 
 const FIRST_DESCENDING = new Set(['checks', 'tests']);
@@ -82,7 +84,10 @@ export class Board {
     const suggested = !isBaseline && r.variation_id === data.suggested_variation_id;
     const chosen = !isBaseline && r.variation_id === data.winning_variation_id;
     const classes = ['board-row', isBaseline ? 'baseline' : '', suggested ? 'suggested' : '', chosen ? 'chosen' : ''];
-    const cells = columns.map(([key, , , cell]) => el('td', { dataset: { col: key } }, cell(r, data)));
+    // data-label names the field on a narrow screen's card; data-card keeps it there.
+    const cells = columns.map(([key, heading, , cell, onCard]) => el('td', {
+      dataset: { col: key, label: heading, card: onCard ? 'yes' : 'no' },
+    }, cell(r, data)));
     let action = '';
     if (!isBaseline && (r.status === 'succeeded' || r.diff_url)) {
       action = el('button', {
@@ -91,7 +96,7 @@ export class Board {
       }, chosen ? 'Chosen' : 'Choose this one');
     }
     return el('tr', { class: classes.filter(Boolean).join(' '), dataset: { variation: isBaseline ? 'baseline' : String(r.variation_id) } },
-      ...cells, el('td', { class: 'board-action' }, action));
+      ...cells, el('td', { class: 'board-action', dataset: { card: 'yes' } }, action));
   }
 }
 
@@ -110,24 +115,46 @@ function checksCell(r, data) {
   const total = data.checks.length;
   if (!total) return '–';
   const text = `${r.checks_passed} / ${total}`;
-  const title = r.checks.map((c) => `${c.name}: ${c.status}`).join('\n');
+  const title = r.checks.map((c) => `${c.name}: ${c.status}${c.problem ? ` (${c.problem.summary})` : ''}`).join('\n');
   const state = r.checks_pending ? 'pending' : r.checks_failed ? 'failing' : 'passing';
-  return el('span', { class: `checks ${state}`, title, text });
+  const shown = el('span', { class: `checks ${state}`, title, text });
+  const problems = r.environment_problems || [];
+  if (!problems.length) return shown;
+  // A command or module missing here and at the baseline: the toolchain, not the change.
+  const where = r.variation_id === null ? '' : ' (at the baseline too)';
+  return el('span', {}, shown, el('span', {
+    class: 'board-env', 'data-role': 'environment',
+    text: `Environment problem${where}: ${problems.map((p) => `${p.name}: ${p.summary}`).join('; ')}`,
+  }));
+}
+
+// A newly failing check's reason, when it is a missing command or module.
+function failingName(r, name) {
+  const check = r.checks.find((c) => c.name === name);
+  return check && check.problem ? `${name}: ${check.problem.summary}` : name;
 }
 
 function newlyCell(r) {
   if (r.variation_id === null) return '';
   if (!r.checks_newly_failing) return el('span', { class: 'newly none', text: '0' });
-  return el('span', { class: 'newly some', title: r.newly_failing.join(', '), text: `${r.checks_newly_failing} (${r.newly_failing.join(', ')})` });
+  const names = r.newly_failing.map((name) => failingName(r, name)).join(', ');
+  return el('span', { class: 'newly some', title: names, text: `${r.checks_newly_failing} (${names})` });
+}
+
+function modelCell(r) {
+  if (!r.model) return '–';
+  return el('span', { class: 'board-model', text: r.model, title: r.model });
 }
 
 function testsCell(r) {
   const t = r.tests;
   if (!t) return '–';
-  let text = `${count(t.passed)} passed · ${count(t.failed)} failed`;
-  if (t.errors) text += ` · ${count(t.errors)} errors`;
-  if (t.skipped) text += ` · ${count(t.skipped)} skipped`;
-  return el('span', { class: t.failed || t.errors ? 'tests failing' : 'tests passing', title: t.format, text });
+  const parts = [`${count(t.passed)} passed`, `${count(t.failed)} failed`];
+  if (t.errors) parts.push(`${count(t.errors)} errors`);
+  if (t.skipped) parts.push(`${count(t.skipped)} skipped`);
+  // Each count kept whole: a narrow column wraps between them, never inside one.
+  const shown = parts.flatMap((part, i) => [i ? ' · ' : '', el('span', { class: 'nowrap', text: part })]);
+  return el('span', { class: t.failed || t.errors ? 'tests failing' : 'tests passing', title: t.format }, ...shown);
 }
 
 function linesCell(r) {
@@ -158,5 +185,6 @@ function summarize(data) {
 function promptCell(r) {
   if (r.variation_id === null || r.variation_id === undefined) return '–';
   if (!r.own_prompt) return 'the run\'s';
-  return el('span', { class: 'board-prompt', text: r.prompt, title: r.prompt });
+  // Cut to one line; the whole prompt on hover (title) and on focus (CSS).
+  return el('span', { class: 'board-prompt', text: r.prompt, title: r.prompt, tabindex: 0 });
 }

@@ -150,6 +150,7 @@ export class Column {
 function checkState(c) {
   const words = { passed: 'passed', failed: 'failed', timed_out: 'timed out', pending: 'pending', running: 'running', not_run: 'not run' };
   let text = words[c.status] || c.status;
+  if (c.problem) text += ` · ${c.problem.summary}`;
   if (c.tests) text += ` · ${count(c.tests.passed)} passed, ${count(c.tests.failed)} failed`;
   if (c.duration_ms !== null && c.duration_ms !== undefined) text += ` · ${duration(c.duration_ms / 1000)}`;
   return text;

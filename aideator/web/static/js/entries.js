@@ -106,6 +106,7 @@ function checkLabel(c) {
 function describeCheck(c) {
   const verdict = c.timed_out ? 'timed out' : c.passed ? 'passed' : `failed (exit ${c.exit_code})`;
   const parts = [`${checkLabel(c)} ${verdict}`];
+  if (c.problem && c.problem.summary) parts.push(String(c.problem.summary));
   if (c.tests) parts.push(`${count(c.tests.passed)} tests passed, ${count(c.tests.failed)} failed`);
   if (c.duration_ms !== undefined) parts.push(`${(c.duration_ms / 1000).toFixed(1)} s`);
   if (c.truncated) parts.push(`${count(c.lines)} lines printed (output capped)`);
