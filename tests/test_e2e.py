@@ -127,6 +127,9 @@ def test_health_and_openapi(server):
     # What a probe needs, and nothing that tells an outsider which replica this is,
     # whether access control is on or what it runs.
     health = server.get("/health").json()
+    limits = health.pop("sandbox_limits")     # what this machine enforces: its own test
+    assert set(limits) == {"processes", "memory_bytes", "disk_bytes", "open_files",
+                           "wall_seconds", "leftover_processes"}
     assert health == {"status": "healthy", "version": "2.0.0", "kubernetes": False,
                       "runtime": "local", "database": True, "sandbox": "bubblewrap"}
     # Those are an admin's (with auth off, anyone is one).
