@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -121,8 +122,8 @@ def cli_figures(work: Path) -> None:
               f"{statistics.median(r[2] for r in runs):.2f} s")
     finally:
         pid = work / "data" / "service.pid"
-        if pid.exists():
-            subprocess.run(["kill", "-TERM", f"-{pid.read_text().strip()}"])
+        if pid.exists():   # the service the command started, and its workers
+            os.killpg(int(pid.read_text()), signal.SIGTERM)
 
 
 def main() -> None:
