@@ -129,8 +129,10 @@ def test_a_disk_fill_stops_near_the_cap_and_the_variation_fails_saying_so(hostil
     assert errors(events) == ["the agent wrote more than its disk cap of 32 MiB and was stopped"]
     workspace = server.data_dir / "runs" / run["run_id"] / "0" / "workspace"
     written = sum(p.stat().st_size for p in workspace.iterdir())
-    # Checked four times a second: what was written past the cap is one check's worth.
-    assert written < 256 << 20, written
+    # Checked four times a second (less often while a walk of the directory is slow): what
+    # is written past the cap is a check's worth, 20-30 MiB on a quiet machine and a few
+    # hundred under heavy load, never the disk (unchecked, it wrote 3 GB in 10 s).
+    assert written < 1 << 30, written
 
 
 def test_open_files_stop_at_the_cap(hostile):
