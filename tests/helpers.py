@@ -21,6 +21,24 @@ FAKE_AGENT_COMMAND = f"{sys.executable} {FAKE_AGENT}"
 REPO = "https://github.com/octocat/hello-world"
 
 
+def git(repo: Path, *args: str) -> str:
+    """git in ``repo`` as a person with an identity (commits need one), its output."""
+    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=Person",
+                           "-c", "user.email=person@example.com", *args],
+                          check=True, capture_output=True, text=True).stdout
+
+
+def new_repo(path: Path, files: dict[str, str]) -> Path:
+    """A git repository at ``path`` whose one commit on main holds ``files``."""
+    path.mkdir(parents=True)
+    git(path, "init", "-q", "-b", "main")
+    for name, text in files.items():
+        (path / name).write_text(text)
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "first")
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -15,17 +15,12 @@ from urllib.parse import quote
 
 import pytest
 
-from helpers import ROOT, Server, free_port
+from helpers import ROOT, Server, free_port, git
 
 GIT_AGENT = ROOT / "tests" / "fixtures" / "git_agent.py"
 AIDEATOR = Path(sys.executable).parent / "aideator"
 CHECK = "python3 test_calc.py"
 
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=Person",
-                           "-c", "user.email=person@example.com", *args],
-                          check=True, capture_output=True, text=True).stdout
 
 
 def write(variation: int, body: str) -> str:

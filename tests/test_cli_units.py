@@ -13,23 +13,12 @@ import pytest
 from aideator.cli import apply, render
 from aideator.cli.main import _checks
 
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=P",
-                           "-c", "user.email=p@example.com", *args],
-                          check=True, capture_output=True, text=True).stdout
+from helpers import git, new_repo
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    (repo / "a.txt").write_text("one\ntwo\nthree\n")
-    (repo / "b.txt").write_text("bee\n")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "first")
-    return repo
+    return new_repo(tmp_path / "repo", {"a.txt": "one\ntwo\nthree\n", "b.txt": "bee\n"})
 
 
 def change(repo: Path, edit) -> str:

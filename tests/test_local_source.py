@@ -6,32 +6,21 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, Server
+from helpers import ROOT, Server, git, new_repo
 from sse_client import read_events
 
 GIT_AGENT = ROOT / "tests" / "fixtures" / "git_agent.py"
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=Person",
-                           "-c", "user.email=person@example.com", *args],
-                          check=True, capture_output=True, text=True).stdout
-
 
 def make_repo(path: Path) -> Path:
-    path.mkdir()
-    git(path, "init", "-q", "-b", "main")
-    (path / "calc.py").write_text("def add(a, b):\n    return a - b\n")
-    (path / ".gitignore").write_text("*.log\n")
-    git(path, "add", "-A")
-    git(path, "commit", "-q", "-m", "first")
-    return path
+    return new_repo(path, {"calc.py": "def add(a, b):\n    return a - b\n",
+                           ".gitignore": "*.log\n"})
 
 
 def state(repo: Path) -> dict:
