@@ -105,13 +105,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=_longest_first)
 
 
+def _starts_something(function: Any) -> bool:
+    try:
+        source = inspect.getsource(function)
+    except (OSError, TypeError):
+        return False
+    return any(call in source for call in INTEGRATION_CALLS)
+
+
 def _is_integration(item: pytest.Item) -> bool:
-    if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
+    names = set(getattr(item, "fixturenames", ()))
+    if INTEGRATION_FIXTURES & names:
         return True
     if item.get_closest_marker("slow") is not None:
         return True
-    try:
-        source = inspect.getsource(item.function)  # type: ignore[attr-defined]
-    except (AttributeError, OSError, TypeError):
-        return False
-    return any(call in source for call in INTEGRATION_CALLS)
+    # A module's own fixture that starts a server in its body (``hostile``, say) counts
+    # like the shared ones, so a new test file needs no entry above.
+    info = getattr(item, "_fixtureinfo", None)
+    defs = info.name2fixturedefs if info is not None else {}
+    if any(_starts_something(d.func) for name in names for d in defs.get(name, ())):
+        return True
+    return _starts_something(getattr(item, "function", None))

@@ -67,6 +67,8 @@ def person_env(tmp_path: Path) -> dict:
     return env
 
 
+# The command starts the embedded service itself: nothing in the body names a server.
+@pytest.mark.integration
 def test_a_person_runs_two_variations_from_the_terminal_and_applies_the_winner(
         tmp_path: Path, repo: Path):
     env = person_env(tmp_path)
