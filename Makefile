@@ -2,7 +2,7 @@
 # make install - what `make run` needs, and the `aideator` command in .venv/bin (then, in
 #              any repository: .venv/bin/aideator run "prompt" -n 3)
 # make test  - install what the tests need, then run them
-# make test-fast - the tests that start no server, database, browser or agent (~30 s)
+# make test-fast - the tests that start no server, database, browser or agent (~1 min)
 # make bench - figures of the event path, the clients one worker serves in time, replicas
 #              on PostgreSQL, the web app, the sandbox, the model gateway and setup
 # make demo  - an offline run of three real agents against a fake model (no API key)
