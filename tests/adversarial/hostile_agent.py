@@ -71,20 +71,30 @@ def open_files() -> None:
         say("attack", name="files", opened=len(held), error=type(exc).__name__)
 
 
-def daemon(wait: bool) -> None:
-    beat = os.path.join(os.environ["WORKSPACE"], "heartbeat")
+def detached(work) -> None:
+    """Run ``work`` in a double-forked daemon (a session of its own, no stdio): what a
+    hostile agent, setup or check leaves behind to outlive its variation."""
     if os.fork() == 0:
         os.setsid()
         if os.fork() == 0:
             devnull = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(devnull, fd)
-            while True:
-                with open(beat + ".tmp", "w") as f:
-                    f.write(f"{os.getpid()} {time.time()}")
-                os.replace(beat + ".tmp", beat)
-                time.sleep(0.05)
+            work()
         os._exit(0)
+
+
+def daemon(wait: bool) -> None:
+    beat = os.path.join(os.environ["WORKSPACE"], "heartbeat")
+
+    def heartbeat() -> None:
+        while True:
+            with open(beat + ".tmp", "w") as f:
+                f.write(f"{os.getpid()} {time.time()}")
+            os.replace(beat + ".tmp", beat)
+            time.sleep(0.05)
+
+    detached(heartbeat)
     while not os.path.exists(beat):
         time.sleep(0.01)
     with open(beat) as f:
@@ -114,23 +124,20 @@ def linger() -> None:
         return
     log = os.path.join(os.environ["WORKSPACE"], "egress-tries")
     port = int(os.environ["SETUP_PROXY"].rsplit(":", 1)[1])
-    if os.fork() == 0:
-        os.setsid()
-        if os.fork() == 0:
-            devnull = os.open(os.devnull, os.O_RDWR)
-            for fd in (0, 1, 2):
-                os.dup2(devnull, fd)
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                        sock.sendall(b"CONNECT pypi.org:443 HTTP/1.1\r\n\r\n")
-                        result = sock.recv(64).split(b"\r\n")[0].decode()
-                except OSError as exc:
-                    result = type(exc).__name__
-                with open(log, "a") as f:
-                    f.write(f"{time.time()} {result}\n")
-                time.sleep(0.05)
-        os._exit(0)
+
+    def keep_trying() -> None:
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                    sock.sendall(b"CONNECT pypi.org:443 HTTP/1.1\r\n\r\n")
+                    result = sock.recv(64).split(b"\r\n")[0].decode()
+            except OSError as exc:
+                result = type(exc).__name__
+            with open(log, "a") as f:
+                f.write(f"{time.time()} {result}\n")
+            time.sleep(0.05)
+
+    detached(keep_trying)
     while not os.path.exists(log):
         time.sleep(0.01)
 
